@@ -1,0 +1,56 @@
+"""The ``factoryloop`` command. Sub-command groups live in their own modules and are registered here.
+
+Each group is imported lazily so that ``factoryloop agent ...`` on an edge box never imports training or API code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="factoryloop",
+    help="Self-hosted closed loop for factory visual inspection.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# (name, module path, attribute, help). The module is imported only when its group is invoked.
+_GROUPS: list[tuple[str, str, str, str]] = [
+    ("stack", "factoryloop.cli.stack", "app", "Start, stop and inspect the local stack (Kafka, MLflow, API)."),
+    ("topics", "factoryloop.cli.topics", "app", "Create and describe the Kafka topics."),
+    ("sim", "factoryloop.cli.sim", "app", "Simulated production line: frames, videos, datasets."),
+    ("dataset", "factoryloop.cli.dataset", "app", "Import, version, export and inspect datasets."),
+    ("agent", "edge_agent.cli", "app", "Run and validate the edge agent."),
+    ("train", "training.cli", "app", "Ingest, retrain, gate and roll out models."),
+    ("api", "api.cli", "app", "Serve the defect API and manage tokens."),
+    ("demo", "factoryloop.cli.demo", "app", "Run the closed-loop demo on the local stack."),
+]
+
+
+def _register_groups() -> None:
+    wanted = sys.argv[1] if len(sys.argv) > 1 else None
+    for name, module, attr, help_text in _GROUPS:
+        if wanted not in (None, name, "--help", "-h"):
+            # Register a placeholder so that --help lists every group without importing it.
+            app.add_typer(typer.Typer(help=help_text), name=name, help=help_text)
+            continue
+        try:
+            sub = getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if wanted == name:
+                raise
+            logging.getLogger(__name__).debug("command group %s unavailable: %s", name, exc)
+            continue
+        app.add_typer(sub, name=name, help=help_text)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    _register_groups()
+    app()

@@ -1,0 +1,21 @@
+"""Exception base of the shared package. Each package (edge_agent, training, api) has its own base."""
+
+
+class FactoryloopError(Exception):
+    """Base for errors raised by the shared ``factoryloop`` package."""
+
+
+class ConfigError(FactoryloopError):
+    """A configuration file or setting is invalid; the message says where and what to do."""
+
+
+class SchemaError(FactoryloopError):
+    """A Kafka payload could not be decoded: malformed, or an unknown schema version."""
+
+
+class KafkaUnavailableError(FactoryloopError):
+    """The Kafka cluster could not be reached."""
+
+
+class DeliveryError(FactoryloopError):
+    """A record was not acknowledged by the Kafka cluster."""

@@ -1,0 +1,55 @@
+"""Model deployment messages, on a log-compacted topic keyed by target (a line id, or ``fleet``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from factoryloop.schemas.base import Event, Identifier, Sha256Hex
+
+FLEET_KEY = "fleet"
+
+
+class Strategy(StrEnum):
+    FULL = "full"  # every targeted agent serves the model
+    CANARY = "canary"  # only ``canary_agents`` serve it until the rollout widens or rolls back
+    SHADOW = "shadow"  # agents run it beside the champion on a sample of frames, without acting
+    ROLLBACK = "rollback"  # back to a previous model, after a failed canary or an engineer's decision
+
+
+class Deployment(Event):
+    kind: Literal["deployment"] = "deployment"
+    schema_version: Literal[1] = 1
+    deployment_id: str = Field(min_length=8, max_length=64)
+    target: Identifier = Field(description=f"Compaction key: a line id, or '{FLEET_KEY}'.")
+    model_name: str = Field(min_length=1, max_length=128)
+    model_version: str = Field(min_length=1, max_length=64)
+    artifact_uri: str = Field(min_length=1, max_length=2048, description="mlflow-artifacts:/, runs:/, http(s):// or file://")
+    sha256: Sha256Hex
+    signature: str | None = Field(default=None, max_length=1024, description="Optional HMAC-SHA256 hex of the artifact.")
+    class_names: tuple[str, ...] = Field(min_length=1)
+    imgsz: int = Field(gt=0, le=4096)
+    strategy: Strategy = Strategy.FULL
+    canary_agents: tuple[Identifier, ...] = ()
+    shadow_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    previous_version: str | None = None
+    created_by: str = Field(default="system", max_length=128)
+    reason: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _check_strategy(self) -> Deployment:
+        if self.strategy is Strategy.CANARY and not self.canary_agents:
+            raise ValueError("a canary deployment must name its canary_agents")
+        if self.strategy is Strategy.SHADOW and self.shadow_sample_rate <= 0:
+            raise ValueError("a shadow deployment needs shadow_sample_rate > 0")
+        return self
+
+    def applies_to(self, agent_id: str, line_id: str) -> bool:
+        """Whether an agent on ``line_id`` should act on this deployment."""
+        if self.target not in (FLEET_KEY, line_id):
+            return False
+        if self.strategy is Strategy.CANARY:
+            return agent_id in self.canary_agents
+        return True
