@@ -1,0 +1,114 @@
+"""``factoryloop sim``: render frames, videos and labelled datasets from the simulated line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from factoryloop.sim import SimConfig, SimError, Simulator, load_config, write_image_folder, write_video
+from factoryloop.sim.writers import write_yolo_dataset
+
+app = typer.Typer(no_args_is_help=True, help="Simulated production line: frames, videos, datasets.")
+console = Console(stderr=True)
+
+SeedOpt = typer.Option(None, "--seed", help="Seed (default: the config's seed, 0).")
+CountOpt = typer.Option(100, "--count", "-n", min=0, help="Number of frames.")
+StartOpt = typer.Option(0, "--start", min=0, help="First frame index.")
+WidthOpt = typer.Option(None, "--width", min=320, max=1280, help="Frame width in pixels.")
+HeightOpt = typer.Option(None, "--height", min=240, max=1280, help="Frame height in pixels.")
+ConfigOpt = typer.Option(None, "--config", "-c", exists=True, dir_okay=False, help="Simulator YAML config.")
+
+
+def _simulator(config: Path | None, seed: int | None, width: int | None, height: int | None) -> Simulator:
+    try:
+        cfg = load_config(config) if config else SimConfig()
+        cam = cfg.camera.model_copy(update={k: v for k, v in (("width", width), ("height", height)) if v})
+        cfg = SimConfig.model_validate({**cfg.model_dump(), "camera": cam.model_dump()})
+    except SimError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    return Simulator(cfg, seed=seed)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+@app.command()
+def frames(
+    out: Path = typer.Argument(..., help="Output folder (JPEG frames + labels.jsonl)."),
+    seed: int | None = SeedOpt,
+    count: int = CountOpt,
+    start: int = StartOpt,
+    width: int | None = WidthOpt,
+    height: int | None = HeightOpt,
+    config: Path | None = ConfigOpt,
+) -> None:
+    """Write JPEG frames and a labels.jsonl file."""
+    sim = _simulator(config, seed, width, height)
+    with _progress() as bar:
+        task = bar.add_task("frames", total=count)
+        write_image_folder(sim, out, count=count, start=start, progress=lambda n: bar.advance(task, n))
+    console.print(f"wrote {count} frames to {out}")
+
+
+@app.command()
+def video(
+    out: Path = typer.Argument(..., help="Output video (.mp4 for mp4v, .avi for MJPG)."),
+    seed: int | None = SeedOpt,
+    count: int = CountOpt,
+    start: int = StartOpt,
+    width: int | None = WidthOpt,
+    height: int | None = HeightOpt,
+    config: Path | None = ConfigOpt,
+    codec: str = typer.Option("mp4v", help="mp4v or MJPG."),
+) -> None:
+    """Write a video file."""
+    sim = _simulator(config, seed, width, height)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("video", total=count)
+            write_video(
+                sim, out, count=count, start=start, codec=codec, progress=lambda n: bar.advance(task, n)
+            )
+    except SimError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"wrote {count} frames to {out}")
+
+
+@app.command()
+def dataset(
+    out: Path = typer.Argument(..., help="Output folder of a YOLO dataset."),
+    seed: int | None = SeedOpt,
+    count: int = CountOpt,
+    start: int = StartOpt,
+    width: int | None = WidthOpt,
+    height: int | None = HeightOpt,
+    config: Path | None = ConfigOpt,
+    val_every: int = typer.Option(5, min=0, help="Every N-th frame goes to val (0: none)."),
+) -> None:
+    """Write a labelled YOLO dataset (images, labels, data.yaml)."""
+    sim = _simulator(config, seed, width, height)
+    with _progress() as bar:
+        task = bar.add_task("dataset", total=count)
+        data = write_yolo_dataset(
+            sim, out, count=count, start=start, val_every=val_every, progress=lambda n: bar.advance(task, n)
+        )
+    console.print(f"wrote {data}")
+
+
+@app.command("show-config")
+def show_config(config: Path | None = ConfigOpt) -> None:
+    """Print the effective configuration (defaults, or a YAML file validated) as YAML."""
+    sim = _simulator(config, None, None, None)
+    typer.echo(sim.config.to_yaml())
