@@ -1,0 +1,264 @@
+"""The line YAML: one agent, one station, one camera. Pydantic with ``extra="forbid"``: a typo is an error.
+
+:func:`load_config` reports every problem with its YAML path (``sinks[1].port: Input should be ...``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edge_agent.errors import AgentConfigError
+from factoryloop.settings import KafkaSettings
+
+_MODEL = ConfigDict(extra="forbid", frozen=True)
+Ident = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
+class _Cfg(BaseModel):
+    model_config = _MODEL
+
+
+class ReconnectConfig(_Cfg):
+    """Watchdog: reopen a lost source with exponential backoff; after ``read_failures`` failed reads in a row."""
+
+    initial_backoff_s: float = Field(0.5, gt=0)
+    max_backoff_s: float = Field(10.0, gt=0)
+    read_failures: int = Field(5, ge=1)
+
+
+class _SourceBase(_Cfg):
+    reconnect: ReconnectConfig = ReconnectConfig()
+    max_frames: int | None = Field(None, ge=1, description="Stop after this many frames (tests, replays).")
+
+
+class OpenCVSource(_SourceBase):
+    """USB camera index, RTSP/HTTP stream URL or a video file, via ``cv2.VideoCapture``."""
+
+    type: Literal["opencv"]
+    uri: int | str
+    fps: float | None = Field(None, gt=0, description="Pace reading (video files); streams set their own pace.")
+    width: int | None = Field(None, gt=0)
+    height: int | None = Field(None, gt=0)
+
+
+class FolderSource(_SourceBase):
+    """Replay image files of a folder at a set rate."""
+
+    type: Literal["folder"]
+    path: Path
+    fps: float = Field(10.0, gt=0)
+    order: Literal["ordered", "shuffled"] = "ordered"
+    loop: bool = False
+    seed: int = 0
+    pattern: str = "*"
+
+
+class SimulatedSource(_SourceBase):
+    """The simulated line (``factoryloop.sim``): seeded frames; ``sim`` holds SimConfig fields."""
+
+    type: Literal["simulated"]
+    fps: float = Field(30.0, ge=0, description="0 = as fast as possible.")
+    seed: int = Field(0, ge=0)
+    start: int = Field(0, ge=0)
+    sim: dict[str, Any] = Field(default_factory=dict)
+
+
+SourceConfig = Annotated[OpenCVSource | FolderSource | SimulatedSource, Field(discriminator="type")]
+
+
+class DetectorConfig(_Cfg):
+    onnx: Path
+    imgsz: int | None = Field(None, gt=0, le=4096, description="Default: the model's metadata, else 640.")
+    threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads.")
+    class_names: tuple[str, ...] | None = Field(None, description="Default: the model's metadata 'names'.")
+    conf: float = Field(0.25, ge=0.0, le=1.0, description="Detector floor; rules apply their own thresholds.")
+    iou: float = Field(0.7, gt=0.0, le=1.0)
+    max_det: int = Field(300, ge=1)
+    warmup_runs: int = Field(2, ge=0)
+
+
+class ClassRule(_Cfg):
+    """Decision rule of one class. Fractions for the ROI (x1, y1, x2, y2 of the frame, 0..1)."""
+
+    confidence: float = Field(0.5, ge=0.0, le=1.0, description="At or above: the defect counts.")
+    uncertain: float | None = Field(None, ge=0.0, le=1.0, description="[uncertain, confidence): UNCERTAIN.")
+    min_box_area: float = Field(0.0, ge=0.0, description="Boxes smaller than this (px^2) are ignored.")
+    roi: tuple[float, float, float, float] | None = None
+    fail: bool = Field(True, description="False: recorded but never fails the part (cosmetic class).")
+
+    @model_validator(mode="after")
+    def _check(self) -> ClassRule:
+        if self.uncertain is not None and self.uncertain > self.confidence:
+            raise ValueError(f"uncertain ({self.uncertain}) must be <= confidence ({self.confidence})")
+        if self.roi is not None:
+            x1, y1, x2, y2 = self.roi
+            if not (0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1):
+                raise ValueError(f"roi {self.roi} must be fractions with 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1")
+        return self
+
+
+class RulesConfig(_Cfg):
+    default: ClassRule = ClassRule()
+    classes: dict[str, ClassRule] = Field(default_factory=dict, description="Per-class overrides.")
+
+    def for_class(self, name: str) -> ClassRule:
+        return self.classes.get(name, self.default)
+
+
+class _SinkBase(_Cfg):
+    name: str | None = None
+    verdicts: tuple[Literal["PASS", "FAIL", "UNCERTAIN"], ...] = ("FAIL",)
+    queue_size: int = Field(64, ge=1)
+    timeout_s: float = Field(2.0, gt=0)
+
+
+class MqttSink(_SinkBase):
+    type: Literal["mqtt"]
+    host: str
+    port: int = Field(1883, ge=1, le=65535)
+    topic: str = "factoryloop/reject"
+    qos: Literal[0, 1, 2] = 1
+    client_id: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+class ModbusSink(_SinkBase):
+    type: Literal["modbus"]
+    host: str
+    port: int = Field(502, ge=1, le=65535)
+    coil: int = Field(0, ge=0, le=65535)
+    device_id: int = Field(1, ge=0, le=247)
+    pulse_ms: int | None = Field(200, ge=1, description="Reset the coil after this long; None keeps it set.")
+
+
+class WebhookSink(_SinkBase):
+    type: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class LogSink(_SinkBase):
+    type: Literal["log"]
+    level: Literal["DEBUG", "INFO", "WARNING"] = "INFO"
+
+
+SinkConfig = Annotated[MqttSink | ModbusSink | WebhookSink | LogSink, Field(discriminator="type")]
+
+
+class SamplingConfig(_Cfg):
+    """Which frames are published: every FAIL and UNCERTAIN, rare classes, and a random share of PASS."""
+
+    fail: bool = True
+    uncertain: bool = True
+    rare_class_min_count: int = Field(20, ge=0, description="A class seen fewer times than this is rare/new.")
+    pass_rate: float = Field(0.02, ge=0.0, le=1.0)
+    seed: int | None = None
+    jpeg_quality: int = Field(90, ge=10, le=100)
+
+
+class BufferConfig(_Cfg):
+    dir: Path | None = Field(None, description="Default: <state_dir>/buffer.")
+    max_bytes: int = Field(1024 * 1024 * 1024, ge=1024)
+
+
+class KafkaConfig(_Cfg):
+    bootstrap_servers: str | None = None
+    topic_prefix: str | None = None
+    delivery_timeout_s: float = Field(15.0, gt=1.0, description="After this, an unacknowledged record is buffered.")
+
+    def settings(self) -> KafkaSettings:
+        overrides = {k: v for k, v in (("bootstrap_servers", self.bootstrap_servers),
+                                       ("topic_prefix", self.topic_prefix)) if v is not None}
+        return KafkaSettings(**overrides)
+
+
+class DeploymentsConfig(_Cfg):
+    enabled: bool = True
+    smoke_max_latency_ms: float = Field(2000.0, gt=0)
+    smoke_frames: int = Field(4, ge=1)
+
+
+class PipelineConfig(_Cfg):
+    capture_queue: int = Field(8, ge=1)
+    publish_queue: int = Field(256, ge=1)
+    shadow_queue: int = Field(8, ge=1)
+
+
+class AgentConfig(_Cfg):
+    agent_id: Ident
+    line_id: Ident
+    station_id: Ident
+    product: str | None = Field(None, max_length=64)
+    source: SourceConfig
+    detector: DetectorConfig
+    rules: RulesConfig = RulesConfig()
+    sinks: tuple[SinkConfig, ...] = ()
+    sampling: SamplingConfig = SamplingConfig()
+    buffer: BufferConfig = BufferConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    deployments: DeploymentsConfig = DeploymentsConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+    heartbeat_interval_s: float = Field(10.0, gt=0)
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="None: no /metrics endpoint.")
+
+    @model_validator(mode="after")
+    def _cross(self) -> AgentConfig:
+        names = self.detector.class_names
+        if names is not None:
+            unknown = sorted(set(self.rules.classes) - set(names))
+            if unknown:
+                raise ValueError(f"rules.classes names unknown classes {unknown}; detector classes: {list(names)}")
+        sink_names = [s.name or f"{s.type}{i}" for i, s in enumerate(self.sinks)]
+        if len(set(sink_names)) != len(sink_names):
+            raise ValueError(f"sink names must be unique, got {sink_names}")
+        return self
+
+
+def _yaml_path(data: Any, loc: tuple[int | str, ...]) -> str:
+    """``('sinks', 1, 'mqtt', 'port')`` -> ``sinks[1].port``: union tags absent from the data are skipped."""
+    out, node = "", data
+    for seg in loc:
+        if isinstance(node, list) and isinstance(seg, int) and seg < len(node):
+            out, node = f"{out}[{seg}]", node[seg]
+        elif isinstance(node, dict) and seg in node:
+            out, node = f"{out}.{seg}" if out else str(seg), node[seg]
+        elif isinstance(node, dict) and isinstance(seg, str) and seg == node.get("type"):
+            continue
+        else:
+            out, node = (f"{out}.{seg}" if out else str(seg)), None
+    return out or "<root>"
+
+
+def format_errors(data: Any, exc: ValidationError) -> list[str]:
+    return [f"{_yaml_path(data, tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+
+
+def parse_config(data: Any, source: str = "<config>") -> AgentConfig:
+    if not isinstance(data, dict):
+        raise AgentConfigError(source, [f"<root>: expected a mapping, got {type(data).__name__}"])
+    try:
+        return AgentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise AgentConfigError(source, format_errors(data, exc)) from exc
+
+
+def load_config(path: str | Path) -> AgentConfig:
+    """Read and validate a line YAML; :class:`AgentConfigError` lists every problem with its path."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AgentConfigError(str(path), [f"<file>: cannot read: {exc}"]) from exc
+    except yaml.YAMLError as exc:
+        raise AgentConfigError(str(path), [f"<yaml>: {exc}"]) from exc
+    cfg = parse_config(data, str(path))
+    base = path.parent
+    det = cfg.detector
+    if not det.onnx.is_absolute():
+        cfg = cfg.model_copy(update={"detector": det.model_copy(update={"onnx": (base / det.onnx).resolve()})})
+    return cfg

@@ -1,0 +1,1 @@
+"""Decision rules: detections -> PASS / FAIL / UNCERTAIN."""

@@ -1,0 +1,1 @@
+"""ONNX object detection: letterbox pre-processing, onnxruntime session, YOLO output decoding."""

@@ -1,0 +1,51 @@
+"""Letterbox resize as YOLO does it: keep the aspect ratio, pad with grey 114 to a square, and map boxes back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+PAD_VALUE = 114
+
+
+@dataclass(frozen=True, slots=True)
+class LetterboxInfo:
+    """How an original frame was fitted into the model input: ``x_model = x_orig * gain + pad_x``."""
+
+    gain: float
+    pad_x: int
+    pad_y: int
+    orig_w: int
+    orig_h: int
+
+
+def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, LetterboxInfo]:
+    """Resize ``image`` (h, w, c) into a ``size`` x ``size`` canvas, centred, padded with 114."""
+    h, w = image.shape[:2]
+    gain = min(size / h, size / w)
+    new_w, new_h = round(w * gain), round(h * gain)
+    dw, dh = (size - new_w) / 2, (size - new_h) / 2
+    if (w, h) != (new_w, new_h):
+        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    top, bottom = round(dh - 0.1), round(dh + 0.1)
+    left, right = round(dw - 0.1), round(dw + 0.1)
+    out = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
+    return out, LetterboxInfo(gain=gain, pad_x=left, pad_y=top, orig_w=w, orig_h=h)
+
+
+def to_tensor(boxed_bgr: np.ndarray) -> np.ndarray:
+    """BGR uint8 HWC -> RGB float32 NCHW in [0, 1]."""
+    rgb = boxed_bgr[:, :, ::-1].transpose(2, 0, 1)
+    return np.ascontiguousarray(rgb, dtype=np.float32)[None] * np.float32(1 / 255.0)
+
+
+def unletterbox(xyxy: np.ndarray, info: LetterboxInfo) -> np.ndarray:
+    """Map (n, 4) x1,y1,x2,y2 boxes from model-input pixels back to original pixels, clipped to the frame."""
+    out = xyxy.astype(np.float64, copy=True)
+    out[:, [0, 2]] = (out[:, [0, 2]] - info.pad_x) / info.gain
+    out[:, [1, 3]] = (out[:, [1, 3]] - info.pad_y) / info.gain
+    out[:, [0, 2]] = out[:, [0, 2]].clip(0, info.orig_w)
+    out[:, [1, 3]] = out[:, [1, 3]].clip(0, info.orig_h)
+    return out
