@@ -1,0 +1,32 @@
+"""Database: SQLAlchemy 2 models, engine/session setup, migrations and the idempotent upserts the sink uses."""
+
+from api.db.engine import Database, make_engine
+from api.db.models import (
+    AgentEventRow,
+    AgentRow,
+    Base,
+    DeploymentRow,
+    DetectionRow,
+    FrameRow,
+    HeartbeatRow,
+    InspectionRow,
+    RetrainJobRow,
+    ReviewRow,
+    TokenRow,
+)
+
+__all__ = [
+    "AgentEventRow",
+    "AgentRow",
+    "Base",
+    "Database",
+    "DeploymentRow",
+    "DetectionRow",
+    "FrameRow",
+    "HeartbeatRow",
+    "InspectionRow",
+    "RetrainJobRow",
+    "ReviewRow",
+    "TokenRow",
+    "make_engine",
+]

@@ -1,0 +1,222 @@
+"""Tables of the API database. Events are stored once, keyed by their Kafka ``event_id``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from api.db.types import UtcDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class InspectionRow(Base):
+    """One outcome: the decision an agent made about one inspected item."""
+
+    __tablename__ = "inspections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime())
+    captured_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    line_id: Mapped[str] = mapped_column(String(128))
+    station_id: Mapped[str] = mapped_column(String(128))
+    agent_id: Mapped[str] = mapped_column(String(128))
+    frame_id: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[str | None] = mapped_column(String(128))
+    product: Mapped[str | None] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(64))
+    model_sha256: Mapped[str | None] = mapped_column(String(64))
+    thresholds: Mapped[dict[str, float]] = mapped_column(JSON)
+    decision_ms: Mapped[float] = mapped_column(Float)
+    inference_ms: Mapped[float] = mapped_column(Float)
+    reject_ms: Mapped[float | None] = mapped_column(Float)
+    frame_sha256: Mapped[str] = mapped_column(String(64))
+    frame_width: Mapped[int] = mapped_column(Integer)
+    frame_height: Mapped[int] = mapped_column(Integer)
+    frame_sent: Mapped[bool] = mapped_column(Boolean)
+    sample_reason: Mapped[str | None] = mapped_column(String(64))
+    shadow: Mapped[bool] = mapped_column(Boolean, default=False)
+    n_detections: Mapped[int] = mapped_column(Integer, default=0)
+    ingested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_inspections_ts_id", "ts", "id"),
+        Index("ix_inspections_line_ts", "line_id", "ts", "id"),
+        Index("ix_inspections_verdict_ts", "verdict", "ts", "id"),
+        Index("ix_inspections_frame", "frame_sha256"),
+    )
+
+
+class DetectionRow(Base):
+    """A box of an outcome; line, time and verdict are copied here so per-class stats need no join."""
+
+    __tablename__ = "detections"
+
+    outcome_event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime())
+    line_id: Mapped[str] = mapped_column(String(128))
+    station_id: Mapped[str] = mapped_column(String(128))
+    verdict: Mapped[str] = mapped_column(String(16))
+    shadow: Mapped[bool] = mapped_column(Boolean, default=False)
+    class_id: Mapped[int] = mapped_column(Integer)
+    class_name: Mapped[str] = mapped_column(String(64))
+    confidence: Mapped[float] = mapped_column(Float)
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+    x2: Mapped[float] = mapped_column(Float)
+    y2: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_detections_class_ts", "class_name", "ts"),
+        Index("ix_detections_line_class_ts", "line_id", "class_name", "ts"),
+    )
+
+
+class FrameRow(Base):
+    """A stored JPEG, addressed by its sha256; ``path`` is relative to the frame store."""
+
+    __tablename__ = "frames"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(String(512))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    line_id: Mapped[str] = mapped_column(String(128))
+    station_id: Mapped[str] = mapped_column(String(128))
+    outcome_event_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    sample_reason: Mapped[str | None] = mapped_column(String(64))
+    captured_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ReviewRow(Base):
+    """Audit trail of reviews (labels), from this API or from the labels topic."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime())
+    outcome_event_id: Mapped[str] = mapped_column(String(64), index=True)
+    frame_sha256: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(128))
+    station_id: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(16))
+    detections: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    reviewer: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class AgentRow(Base):
+    """Latest heartbeat of each agent (upserted when a newer one arrives)."""
+
+    __tablename__ = "agents"
+
+    agent_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(128))
+    station_id: Mapped[str] = mapped_column(String(128))
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+    model_name: Mapped[str | None] = mapped_column(String(128))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    fps: Mapped[float] = mapped_column(Float)
+    latency_p50_ms: Mapped[float | None] = mapped_column(Float)
+    latency_p99_ms: Mapped[float | None] = mapped_column(Float)
+    buffer_records: Mapped[int] = mapped_column(Integer)
+    camera_connected: Mapped[bool] = mapped_column(Boolean)
+    heartbeat: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class HeartbeatRow(Base):
+    """Heartbeat history (for charts and audits)."""
+
+    __tablename__ = "heartbeats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[str] = mapped_column(String(128))
+    ts: Mapped[datetime] = mapped_column(UtcDateTime())
+    fps: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_heartbeats_agent_ts", "agent_id", "ts"),)
+
+
+class AgentEventRow(Base):
+    __tablename__ = "agent_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[str] = mapped_column(String(128), index=True)
+    line_id: Mapped[str] = mapped_column(String(128))
+    ts: Mapped[datetime] = mapped_column(UtcDateTime())
+    type: Mapped[str] = mapped_column(String(32))
+    deployment_id: Mapped[str | None] = mapped_column(String(64))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class DeploymentRow(Base):
+    """Every Deployment seen on Kafka (the full payload kept so a rollback can re-publish it)."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    deployment_id: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[datetime] = mapped_column(UtcDateTime())
+    target: Mapped[str] = mapped_column(String(128))
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(64))
+    strategy: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_deployments_target_ts", "target", "ts", "id"),)
+
+
+class RetrainJobRow(Base):
+    """A retrain request: queued by an engineer, claimed and reported on by a trainer worker."""
+
+    __tablename__ = "retrain_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    requested_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    progress: Mapped[float | None] = mapped_column(Float)
+    message: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class TokenRow(Base):
+    """An API token: only its HMAC-SHA256 is stored."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+

@@ -1,0 +1,1 @@
+"""Clients of other services (MLflow) and helpers shared by routes (cursors, time buckets)."""

@@ -1,0 +1,59 @@
+"""Write a batch of rows in one transaction: inserts that ignore known event ids, agents upserted if newer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from api.db.models import (
+    AgentEventRow,
+    AgentRow,
+    DeploymentRow,
+    DetectionRow,
+    FrameRow,
+    HeartbeatRow,
+    InspectionRow,
+    ReviewRow,
+)
+from api.db.upsert import insert_ignore, upsert_newer
+from api.frames.store import FrameStore
+from api.sink.rows import to_rows
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    events: int
+    inserted: int  # rows of event tables that were new (duplicates are not counted)
+
+
+class SinkWriter:
+    def __init__(self, engine: Engine, frames: FrameStore) -> None:
+        self.engine = engine
+        self.frames = frames
+
+    def write(self, events: Iterable[Any]) -> WriteResult:
+        """Store ``events`` (decoded payloads). Frames go to the frame store first, then everything commits."""
+        batch = to_rows(events)
+        frame_rows = []
+        for row, jpeg in batch.frames:
+            row["path"] = self.frames.put(row["sha256"], jpeg)
+            frame_rows.append(row)
+        inserted = 0
+        with self.engine.begin() as conn:
+            inserted += insert_ignore(conn, InspectionRow.__table__, batch.inspections)  # type: ignore[arg-type]
+            insert_ignore(conn, DetectionRow.__table__, batch.detections)  # type: ignore[arg-type]
+            inserted += insert_ignore(conn, FrameRow.__table__, frame_rows)  # type: ignore[arg-type]
+            inserted += insert_ignore(conn, ReviewRow.__table__, batch.reviews)  # type: ignore[arg-type]
+            inserted += insert_ignore(conn, HeartbeatRow.__table__, batch.heartbeats)  # type: ignore[arg-type]
+            inserted += insert_ignore(conn, AgentEventRow.__table__, batch.agent_events)  # type: ignore[arg-type]
+            inserted += insert_ignore(conn, DeploymentRow.__table__, batch.deployments)  # type: ignore[arg-type]
+            upsert_newer(
+                conn, AgentRow.__table__, list(batch.agents.values()), "agent_id", "last_seen"  # type: ignore[arg-type]
+            )
+        return WriteResult(events=len(batch) + batch.ignored, inserted=inserted)
