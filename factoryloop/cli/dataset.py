@@ -1,0 +1,165 @@
+"""``factoryloop dataset``: import, freeze, export and inspect datasets in the local dataset store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from training.datasets import DatasetError, DatasetStats, DatasetStore, get_importer
+
+app = typer.Typer(no_args_is_help=True, help="Import, version, export and inspect datasets.")
+console = Console(stderr=True)
+out = Console()
+
+RootOpt = typer.Option(None, "--root", help="Store folder (default $FACTORYLOOP_HOME/datasets).")
+
+
+def _store(root: Path | None) -> DatasetStore:
+    return DatasetStore(root)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(1)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def _print_stats(title: str, st: DatasetStats) -> None:
+    out.print(
+        f"[bold]{title}[/bold]: {st.images} images, {st.labelled} labelled, {st.defect_free} defect-free"
+    )
+    table = Table("class", "images", "boxes")
+    for name in sorted(set(st.boxes_per_class) | set(st.images_per_class)):
+        table.add_row(name, str(st.images_per_class.get(name, 0)), str(st.boxes_per_class.get(name, 0)))
+    out.print(table)
+    if st.per_split:
+        out.print("splits: " + ", ".join(f"{k}={v}" for k, v in st.per_split.items()))
+    out.print("provenance: " + ", ".join(f"{k}={v}" for k, v in st.per_provenance.items()))
+
+
+@app.command("import")
+def import_(
+    path: Path = typer.Argument(..., exists=True, help="Dataset folder (or COCO .json file)."),
+    fmt: str = typer.Option(..., "--format", "-f", help="yolo | voc | coco | mask"),
+    product: str | None = typer.Option(None, "--product", "-p", help="Product of every imported image."),
+    source: str | None = typer.Option(
+        None, "--source", help="Source name (default import:<format>:<folder>)."
+    ),
+    root: Path | None = RootOpt,
+) -> None:
+    """Validate a whole dataset, then store it in one transaction (nothing is half-imported)."""
+    try:
+        importer = get_importer(fmt)
+        with _progress() as bar:
+            task = bar.add_task("validating", total=None)
+            plan = importer(path, progress=lambda n: bar.advance(task, n))
+            commit = bar.add_task("storing", total=len(plan.images))
+            with _store(root) as store:
+                hashes = store.import_plan(
+                    plan, source=source, product=product, progress=lambda n: bar.advance(commit, n)
+                )
+                st = store.stats()
+    except DatasetError as exc:
+        raise _fail(exc) from exc
+    out.print(
+        f"imported {len(hashes)} images ({len(set(hashes))} unique), classes: {', '.join(plan.class_names)}"
+    )
+    _print_stats("store", st)
+
+
+@app.command()
+def freeze(
+    name: str = typer.Argument(..., help="Version name (immutable)."),
+    source: list[str] = typer.Option([], "--source", help="Only images from this source (repeatable)."),
+    product: list[str] = typer.Option([], "--product", help="Only images of this product (repeatable)."),
+    provenance: list[str] = typer.Option(
+        [], "--provenance", help="Only effective labels of this provenance."
+    ),
+    classes: str | None = typer.Option(None, "--classes", help="Comma-separated class names, in id order."),
+    test_fraction: float = typer.Option(0.2, min=0.0, max=0.99),
+    root: Path | None = RootOpt,
+) -> None:
+    """Freeze the matching labelled images into an immutable version."""
+    try:
+        with _store(root) as store:
+            v = store.freeze_version(
+                name,
+                sources=source or None,
+                products=product or None,
+                provenances=provenance or None,
+                class_names=classes.split(",") if classes else None,
+                test_fraction=test_fraction,
+            )
+            st = store.stats(v)
+    except DatasetError as exc:
+        raise _fail(exc) from exc
+    out.print(f"version {v.name} sha256={v.sha256}")
+    _print_stats(v.name, st)
+
+
+@app.command("list")
+def list_(root: Path | None = RootOpt) -> None:
+    """List dataset versions."""
+    with _store(root) as store:
+        table = Table("name", "sha256", "images", "classes")
+        for v in store.list_versions():
+            table.add_row(v.name, v.sha256[:16], str(len(v.manifest["images"])), ", ".join(v.class_names))
+    out.print(table)
+
+
+@app.command()
+def show(
+    ref: str = typer.Argument(..., help="Version name or sha256 prefix."), root: Path | None = RootOpt
+) -> None:
+    """Show one version: hash, class map, selection and statistics."""
+    try:
+        with _store(root) as store:
+            v = store.get_version(ref)
+            st = store.stats(v)
+    except DatasetError as exc:
+        raise _fail(exc) from exc
+    out.print(f"version {v.name}\nsha256 {v.sha256}\nclasses {list(v.class_names)}")
+    out.print(f"selection {v.manifest['selection']} test_fraction {v.manifest['test_fraction']}")
+    _print_stats(v.name, st)
+
+
+@app.command()
+def export(
+    ref: str = typer.Argument(..., help="Version name or sha256 prefix."),
+    out_dir: Path = typer.Argument(..., help="Output folder of the YOLO dataset."),
+    root: Path | None = RootOpt,
+) -> None:
+    """Export a version as an ultralytics YOLO folder; prints the data.yaml path."""
+    try:
+        with _store(root) as store:
+            data = store.export_yolo(store.get_version(ref), out_dir)
+    except DatasetError as exc:
+        raise _fail(exc) from exc
+    out.print(str(data))
+
+
+@app.command()
+def stats(
+    ref: str | None = typer.Argument(None, help="Version (default: the whole store)."),
+    root: Path | None = RootOpt,
+) -> None:
+    """Per-class image and box counts of a version or of the whole store."""
+    try:
+        with _store(root) as store:
+            st = store.stats(ref)
+    except DatasetError as exc:
+        raise _fail(exc) from exc
+    _print_stats(ref or "store", st)
