@@ -1,4 +1,5 @@
-"""What the routes share: settings, database, frame store, a lazily created Kafka producer, the MLflow client."""
+"""What the routes share: settings, database, frame store, a lazily created Kafka producer, the MLflow
+client."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ class AppContext:
         with self._lock:
             if self._producer is None:
                 try:
-                    self._producer = EventProducer(self.settings.kafka, bootstrap_timeout_s=5.0, max_block_ms=5000)
+                    self._producer = EventProducer(
+                        self.settings.kafka, bootstrap_timeout_s=5.0, max_block_ms=5000
+                    )
                 except KafkaUnavailableError as exc:
                     raise UpstreamError(f"Kafka is unavailable: {exc}") from exc
             return self._producer

@@ -5,16 +5,20 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 SINK_EVENTS = Counter("factoryloop_api_sink_events_total", "Events received by the sink", ["role"])
-SINK_INSERTED = Counter("factoryloop_api_sink_inserted_total", "Event rows newly stored (duplicates excluded)")
-SINK_DEAD_LETTERS = Counter("factoryloop_api_sink_dead_letters_total", "Records the sink sent to dead letters")
+SINK_INSERTED = Counter(
+    "factoryloop_api_sink_inserted_total", "Event rows newly stored (duplicates excluded)"
+)
+SINK_DEAD_LETTERS = Counter(
+    "factoryloop_api_sink_dead_letters_total", "Records the sink sent to dead letters"
+)
 SINK_ERRORS = Counter("factoryloop_api_sink_errors_total", "Failed sink batches (retried)")
 SINK_BATCH_SECONDS = Histogram(
-    "factoryloop_api_sink_batch_seconds", "Time to write one batch", buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
+    "factoryloop_api_sink_batch_seconds",
+    "Time to write one batch",
+    buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
 )
 SINK_RUNNING = Gauge("factoryloop_api_sink_running", "1 while the sink loop runs")
-HTTP_REQUESTS = Counter(
-    "factoryloop_api_http_requests_total", "HTTP requests", ["method", "route", "status"]
-)
+HTTP_REQUESTS = Counter("factoryloop_api_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_SECONDS = Histogram("factoryloop_api_http_request_seconds", "HTTP request latency", ["route"])
 LABELS_PUBLISHED = Counter("factoryloop_api_labels_published_total", "Label events produced by reviews")
 DEPLOYMENTS_PUBLISHED = Counter("factoryloop_api_deployments_published_total", "Deployments published")

@@ -1,4 +1,5 @@
-"""Bearer tokens and roles: supervisor (read + review) < engineer (+ retrain, deploy, rollback) < admin (+ tokens).
+"""Bearer tokens and roles: supervisor (read + review) < engineer (+ retrain, deploy, rollback) < admin
+(+ tokens).
 
 Tokens are random strings shown once; only their HMAC-SHA256 (keyed by the pepper) is stored. Every route
 declares the least role it needs with :func:`needs`, which also records it in OpenAPI as ``x-required-role``.
@@ -12,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from fastapi import Depends, Request
@@ -63,7 +64,10 @@ def create_token(db: Database, name: str, role: Role, pepper: str, created_by: s
     """Store a new token for ``name`` and return it (the only time it is visible)."""
     token = new_token()
     row = TokenRow(
-        name=name, role=role.value, token_hash=hash_token(token, pepper), created_at=datetime.now(UTC),
+        name=name,
+        role=role.value,
+        token_hash=hash_token(token, pepper),
+        created_at=datetime.now(UTC),
         created_by=created_by,
     )
     try:
@@ -91,7 +95,9 @@ def authenticate(db: Database, token: str, pepper: str) -> Principal | None:
     digest = hash_token(token, pepper)
     with db.session() as s:
         row = s.execute(
-            select(TokenRow.name, TokenRow.role).where(TokenRow.token_hash == digest, TokenRow.revoked_at.is_(None))
+            select(TokenRow.name, TokenRow.role).where(
+                TokenRow.token_hash == digest, TokenRow.revoked_at.is_(None)
+            )
         ).first()
     return None if row is None else Principal(name=row.name, role=Role(row.role))
 
@@ -113,7 +119,7 @@ def _principal(request: Request, credentials: HTTPAuthorizationCredentials | Non
     return principal
 
 
-@lru_cache(maxsize=None)
+@cache
 def require(role: Role) -> Any:
     """A dependency returning the caller's :class:`Principal` if its role is at least ``role``."""
 
@@ -135,7 +141,8 @@ def require(role: Role) -> Any:
 def needs(role: Role) -> dict[str, Any]:
     """Route keyword arguments: the role check plus its OpenAPI annotation (``x-required-role``).
 
-    A route that needs the caller also declares ``principal: Principal = Depends(require(role))``; FastAPI runs
+    A route that needs the caller also declares ``principal: Principal = Depends(require(role))``;
+    FastAPI runs
     the (cached, identical) dependency once.
     """
     return {"dependencies": [Depends(require(role))], "openapi_extra": {"x-required-role": role.value}}

@@ -46,7 +46,9 @@ class ApiSettings(BaseSettings):
     shift_hours: int = Field(default=8, ge=1, le=24)
     shift_start_hour: int = Field(default=6, ge=0, le=23, description="UTC hour the first shift starts.")
     auto_migrate: bool = Field(default=True, description="Apply database migrations at startup.")
-    secure_cookies: bool = Field(default=False, description="Mark the dashboard cookie Secure (behind HTTPS).")
+    secure_cookies: bool = Field(
+        default=False, description="Mark the dashboard cookie Secure (behind HTTPS)."
+    )
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,5 @@
-"""Database: SQLAlchemy 2 models, engine/session setup, migrations and the idempotent upserts the sink uses."""
+"""Database: SQLAlchemy 2 models, engine/session setup, migrations and the idempotent upserts the sink
+uses."""
 
 from api.db.engine import Database, make_engine
 from api.db.models import (

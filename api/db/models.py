@@ -219,4 +219,3 @@ class TokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str | None] = mapped_column(String(128))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-

@@ -1,4 +1,5 @@
-"""``INSERT ... ON CONFLICT DO NOTHING`` / ``DO UPDATE`` for SQLite and PostgreSQL (parameterised, batched)."""
+"""``INSERT ... ON CONFLICT DO NOTHING`` / ``DO UPDATE`` for SQLite and PostgreSQL (parameterised,
+batched)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+from api.db.models import Base
 from api.errors import ApiError
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of an ORM model (typed)."""
+    t = model.__table__
+    assert isinstance(t, Table)
+    return t
 
 
 def _insert(conn: Connection, table: Table) -> Any:

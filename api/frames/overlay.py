@@ -35,7 +35,14 @@ def draw_boxes(jpeg: bytes, boxes: Iterable[OverlayBox], quality: int = 90) -> b
         p2 = (round(box.x2), round(box.y2))
         cv2.rectangle(image, p1, p2, box.color, thickness)
         cv2.putText(
-            image, box.label, (p1[0], max(12, p1[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, box.color, 1, cv2.LINE_AA
+            image,
+            box.label,
+            (p1[0], max(12, p1[1] - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            box.color,
+            1,
+            cv2.LINE_AA,
         )
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:

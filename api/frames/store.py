@@ -1,6 +1,7 @@
 """Content-addressed frame store. Only a local directory today; the interface is what an S3 store needs.
 
-Frames are immutable and named by the sha256 of their bytes, so writes are idempotent and a reader never sees a
+Frames are immutable and named by the sha256 of their bytes, so writes are idempotent and a reader never
+sees a
 partial file (write to a temp name, then rename).
 """
 

@@ -34,9 +34,7 @@ class MlflowRegistry:
             resp = httpx.get(url, params=params, timeout=self.timeout_s)
         except httpx.HTTPError as exc:
             raise UpstreamError(f"MLflow at {self.tracking_uri} is unreachable: {exc}") from exc
-        if resp.status_code == 404 or (
-            resp.status_code == 400 and "RESOURCE_DOES_NOT_EXIST" in resp.text
-        ):
+        if resp.status_code == 404 or (resp.status_code == 400 and "RESOURCE_DOES_NOT_EXIST" in resp.text):
             raise NotFoundError(f"MLflow: {resp.json().get('message', 'not found')}")
         if resp.status_code >= 400:
             raise UpstreamError(f"MLflow {path} answered {resp.status_code}: {resp.text[:300]}")

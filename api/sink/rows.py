@@ -24,32 +24,62 @@ class RowBatch:
 
     def __len__(self) -> int:
         return (
-            len(self.inspections) + len(self.frames) + len(self.reviews) + len(self.heartbeats)
-            + len(self.agent_events) + len(self.deployments)
+            len(self.inspections)
+            + len(self.frames)
+            + len(self.reviews)
+            + len(self.heartbeats)
+            + len(self.agent_events)
+            + len(self.deployments)
         )
 
 
 def _outcome(batch: RowBatch, o: Outcome, now: datetime) -> None:
     batch.inspections.append(
         {
-            "event_id": o.event_id, "ts": o.ts, "captured_at": o.captured_at, "line_id": o.line_id,
-            "station_id": o.station_id, "agent_id": o.agent_id, "frame_id": o.frame_id, "item_id": o.item_id,
-            "product": o.product, "verdict": o.verdict.value, "model_name": o.model.name,
-            "model_version": o.model.version, "model_sha256": o.model.sha256, "thresholds": dict(o.thresholds),
-            "decision_ms": o.latency.capture_to_decision_ms, "inference_ms": o.latency.inference_ms,
-            "reject_ms": o.latency.capture_to_reject_ms, "frame_sha256": o.frame_sha256,
-            "frame_width": o.frame_width, "frame_height": o.frame_height, "frame_sent": o.frame_sent,
-            "sample_reason": o.sample_reason, "shadow": o.shadow, "n_detections": len(o.detections),
+            "event_id": o.event_id,
+            "ts": o.ts,
+            "captured_at": o.captured_at,
+            "line_id": o.line_id,
+            "station_id": o.station_id,
+            "agent_id": o.agent_id,
+            "frame_id": o.frame_id,
+            "item_id": o.item_id,
+            "product": o.product,
+            "verdict": o.verdict.value,
+            "model_name": o.model.name,
+            "model_version": o.model.version,
+            "model_sha256": o.model.sha256,
+            "thresholds": dict(o.thresholds),
+            "decision_ms": o.latency.capture_to_decision_ms,
+            "inference_ms": o.latency.inference_ms,
+            "reject_ms": o.latency.capture_to_reject_ms,
+            "frame_sha256": o.frame_sha256,
+            "frame_width": o.frame_width,
+            "frame_height": o.frame_height,
+            "frame_sent": o.frame_sent,
+            "sample_reason": o.sample_reason,
+            "shadow": o.shadow,
+            "n_detections": len(o.detections),
             "ingested_at": now,
         }
     )
     for idx, d in enumerate(o.detections):
         batch.detections.append(
             {
-                "outcome_event_id": o.event_id, "idx": idx, "ts": o.ts, "line_id": o.line_id,
-                "station_id": o.station_id, "verdict": o.verdict.value, "shadow": o.shadow,
-                "class_id": d.class_id, "class_name": d.class_name, "confidence": d.confidence,
-                "x1": d.box.x1, "y1": d.box.y1, "x2": d.box.x2, "y2": d.box.y2,
+                "outcome_event_id": o.event_id,
+                "idx": idx,
+                "ts": o.ts,
+                "line_id": o.line_id,
+                "station_id": o.station_id,
+                "verdict": o.verdict.value,
+                "shadow": o.shadow,
+                "class_id": d.class_id,
+                "class_name": d.class_name,
+                "confidence": d.confidence,
+                "x1": d.box.x1,
+                "y1": d.box.y1,
+                "x2": d.box.x2,
+                "y2": d.box.y2,
             }
         )
 
@@ -57,19 +87,34 @@ def _outcome(batch: RowBatch, o: Outcome, now: datetime) -> None:
 def _frame(batch: RowBatch, f: FramePayload, now: datetime) -> None:
     m = f.meta
     row = {
-        "sha256": m.jpeg_sha256, "path": "", "size_bytes": len(f.jpeg), "width": m.width, "height": m.height,
-        "line_id": m.line_id, "station_id": m.station_id, "outcome_event_id": m.outcome_event_id,
-        "sample_reason": m.sample_reason, "captured_at": m.captured_at, "received_at": now,
+        "sha256": m.jpeg_sha256,
+        "path": "",
+        "size_bytes": len(f.jpeg),
+        "width": m.width,
+        "height": m.height,
+        "line_id": m.line_id,
+        "station_id": m.station_id,
+        "outcome_event_id": m.outcome_event_id,
+        "sample_reason": m.sample_reason,
+        "captured_at": m.captured_at,
+        "received_at": now,
     }
     batch.frames.append((row, f.jpeg))
 
 
 def label_row(lab: Label) -> dict[str, Any]:
     return {
-        "event_id": lab.event_id, "ts": lab.ts, "outcome_event_id": lab.outcome_event_id,
-        "frame_sha256": lab.frame_sha256, "line_id": lab.line_id, "station_id": lab.station_id,
-        "action": lab.action.value, "detections": [d.model_dump(mode="json") for d in lab.detections],
-        "reviewer": lab.reviewer, "source": lab.source.value, "comment": lab.comment,
+        "event_id": lab.event_id,
+        "ts": lab.ts,
+        "outcome_event_id": lab.outcome_event_id,
+        "frame_sha256": lab.frame_sha256,
+        "line_id": lab.line_id,
+        "station_id": lab.station_id,
+        "action": lab.action.value,
+        "detections": [d.model_dump(mode="json") for d in lab.detections],
+        "reviewer": lab.reviewer,
+        "source": lab.source.value,
+        "comment": lab.comment,
     }
 
 
@@ -82,10 +127,17 @@ def _heartbeat(batch: RowBatch, h: Heartbeat) -> None:
     if current is not None and current["last_seen"] >= h.ts:
         return
     batch.agents[h.agent_id] = {
-        "agent_id": h.agent_id, "line_id": h.line_id, "station_id": h.station_id, "last_seen": h.ts,
-        "model_name": h.model.name if h.model else None, "model_version": version, "fps": h.fps,
-        "latency_p50_ms": h.latency_p50_ms, "latency_p99_ms": h.latency_p99_ms,
-        "buffer_records": h.buffer_records, "camera_connected": h.camera.connected,
+        "agent_id": h.agent_id,
+        "line_id": h.line_id,
+        "station_id": h.station_id,
+        "last_seen": h.ts,
+        "model_name": h.model.name if h.model else None,
+        "model_version": version,
+        "fps": h.fps,
+        "latency_p50_ms": h.latency_p50_ms,
+        "latency_p99_ms": h.latency_p99_ms,
+        "buffer_records": h.buffer_records,
+        "camera_connected": h.camera.connected,
         "heartbeat": h.model_dump(mode="json"),
     }
 
@@ -93,8 +145,13 @@ def _heartbeat(batch: RowBatch, h: Heartbeat) -> None:
 def _agent_event(batch: RowBatch, e: AgentEvent) -> None:
     batch.agent_events.append(
         {
-            "event_id": e.event_id, "agent_id": e.agent_id, "line_id": e.line_id, "ts": e.ts, "type": e.type.value,
-            "deployment_id": e.deployment_id, "model_version": e.model.version if e.model else None,
+            "event_id": e.event_id,
+            "agent_id": e.agent_id,
+            "line_id": e.line_id,
+            "ts": e.ts,
+            "type": e.type.value,
+            "deployment_id": e.deployment_id,
+            "model_version": e.model.version if e.model else None,
             "detail": e.detail,
         }
     )
@@ -102,9 +159,15 @@ def _agent_event(batch: RowBatch, e: AgentEvent) -> None:
 
 def deployment_row(d: Deployment) -> dict[str, Any]:
     return {
-        "event_id": d.event_id, "deployment_id": d.deployment_id, "ts": d.ts, "target": d.target,
-        "model_name": d.model_name, "model_version": d.model_version, "strategy": d.strategy.value,
-        "created_by": d.created_by, "payload": d.model_dump(mode="json"),
+        "event_id": d.event_id,
+        "deployment_id": d.deployment_id,
+        "ts": d.ts,
+        "target": d.target,
+        "model_name": d.model_name,
+        "model_version": d.model_version,
+        "strategy": d.strategy.value,
+        "created_by": d.created_by,
+        "payload": d.model_dump(mode="json"),
     }
 
 

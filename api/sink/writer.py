@@ -19,7 +19,7 @@ from api.db.models import (
     InspectionRow,
     ReviewRow,
 )
-from api.db.upsert import insert_ignore, upsert_newer
+from api.db.upsert import insert_ignore, table, upsert_newer
 from api.frames.store import FrameStore
 from api.sink.rows import to_rows
 
@@ -38,7 +38,8 @@ class SinkWriter:
         self.frames = frames
 
     def write(self, events: Iterable[Any]) -> WriteResult:
-        """Store ``events`` (decoded payloads). Frames go to the frame store first, then everything commits."""
+        """Store ``events`` (decoded payloads). Frames go to the frame store first, then everything
+        commits."""
         batch = to_rows(events)
         frame_rows = []
         for row, jpeg in batch.frames:
@@ -46,14 +47,12 @@ class SinkWriter:
             frame_rows.append(row)
         inserted = 0
         with self.engine.begin() as conn:
-            inserted += insert_ignore(conn, InspectionRow.__table__, batch.inspections)  # type: ignore[arg-type]
-            insert_ignore(conn, DetectionRow.__table__, batch.detections)  # type: ignore[arg-type]
-            inserted += insert_ignore(conn, FrameRow.__table__, frame_rows)  # type: ignore[arg-type]
-            inserted += insert_ignore(conn, ReviewRow.__table__, batch.reviews)  # type: ignore[arg-type]
-            inserted += insert_ignore(conn, HeartbeatRow.__table__, batch.heartbeats)  # type: ignore[arg-type]
-            inserted += insert_ignore(conn, AgentEventRow.__table__, batch.agent_events)  # type: ignore[arg-type]
-            inserted += insert_ignore(conn, DeploymentRow.__table__, batch.deployments)  # type: ignore[arg-type]
-            upsert_newer(
-                conn, AgentRow.__table__, list(batch.agents.values()), "agent_id", "last_seen"  # type: ignore[arg-type]
-            )
+            inserted += insert_ignore(conn, table(InspectionRow), batch.inspections)
+            insert_ignore(conn, table(DetectionRow), batch.detections)
+            inserted += insert_ignore(conn, table(FrameRow), frame_rows)
+            inserted += insert_ignore(conn, table(ReviewRow), batch.reviews)
+            inserted += insert_ignore(conn, table(HeartbeatRow), batch.heartbeats)
+            inserted += insert_ignore(conn, table(AgentEventRow), batch.agent_events)
+            inserted += insert_ignore(conn, table(DeploymentRow), batch.deployments)
+            upsert_newer(conn, table(AgentRow), list(batch.agents.values()), "agent_id", "last_seen")
         return WriteResult(events=len(batch) + batch.ignored, inserted=inserted)

@@ -1,0 +1,96 @@
+"""``factoryloop api``: serve the API (with its sink), run the sink alone, migrate, create tokens."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Annotated
+
+import typer
+
+from api.security import NAME_PATTERN, Role
+from api.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(help="Serve the defect API and manage tokens.", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default FACTORYLOOP_API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default FACTORYLOOP_API_PORT)")] = None,
+    sink: Annotated[
+        bool, typer.Option("--sink/--no-sink", help="Run the Kafka sink in a background thread")
+    ] = True,
+) -> None:
+    """Run the HTTP API and dashboard with uvicorn (migrations applied at startup)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    application = create_app(settings, run_sink=sink and settings.run_sink)
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations up to the latest revision."""
+    from api.db.engine import Database
+    from api.db.migrate import upgrade
+
+    db = Database(get_settings().database_url)
+    upgrade(db.engine)
+    db.dispose()
+    typer.echo("database schema up to date")
+
+
+@app.command("create-token")
+def create_token_cmd(
+    role: Annotated[Role, typer.Option(help="supervisor, engineer or admin")],
+    name: Annotated[str, typer.Option(help="Who uses the token (reviewer name on labels)")],
+) -> None:
+    """Create a token and print it (it is stored hashed and cannot be shown again)."""
+    import re
+
+    from api.db.engine import Database
+    from api.db.migrate import upgrade
+    from api.security import create_token
+
+    if not re.match(NAME_PATTERN, name):
+        raise typer.BadParameter(f"name must match {NAME_PATTERN}", param_hint="--name")
+    settings = get_settings()
+    db = Database(settings.database_url)
+    upgrade(db.engine)
+    token = create_token(db, name, role, settings.token_pepper.get_secret_value(), created_by="cli")
+    db.dispose()
+    typer.echo(token)
+
+
+@app.command()
+def sink() -> None:
+    """Run the Kafka sink in the foreground (Ctrl-C stops it after the current batch)."""
+    from api.db.engine import Database
+    from api.db.migrate import upgrade
+    from api.frames.store import LocalFrameStore
+    from api.sink.runner import Sink
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    upgrade(db.engine)
+    runner = Sink(
+        settings.kafka,
+        db.engine,
+        LocalFrameStore(settings.frames_dir),
+        group_id=settings.sink_group_id,
+        batch_size=settings.sink_batch_size,
+        poll_timeout_ms=settings.sink_poll_timeout_ms,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: runner._stop.set())
+    try:
+        runner.run()
+    except KeyboardInterrupt:
+        logger.info("sink stopped")
+    finally:
+        db.dispose()

@@ -1,0 +1,35 @@
+"""Versioned HTTP routes (``/api/v1``). Each module is one concern; each route declares its least role."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+API_PREFIX = "/api/v1"
+
+
+def routers() -> list[APIRouter]:
+    from api.routes import (
+        deployments,
+        fleet,
+        frames,
+        health,
+        inspections,
+        models,
+        retrains,
+        review,
+        stats,
+        tokens,
+    )
+
+    return [
+        health.router,
+        inspections.router,
+        frames.router,
+        stats.router,
+        review.router,
+        fleet.router,
+        models.router,
+        retrains.router,
+        deployments.router,
+        tokens.router,
+    ]

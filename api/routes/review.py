@@ -1,0 +1,137 @@
+"""Reviews: confirm, reject or correct an inspection's detections. Each review becomes a ``Label`` on the
+labels
+topic (reviewer = the token's name) and a row of the review audit trail. The queue lists what to review
+next."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from api.context import AppContext, get_ctx
+from api.db.models import ReviewRow
+from api.db.upsert import insert_ignore, table
+from api.errors import InvalidRequestError
+from api.metrics import LABELS_PUBLISHED
+from api.routes.common import ERRORS, EventId, IdText, detection_out
+from api.routes.inspections import InspectionOut, ReviewOut, review_out
+from api.security import Principal, Role, needs, require
+from api.services.inspections import detections_of, get_inspection, review_queue
+from api.sink.rows import label_row
+from factoryloop.schemas import Box, Detection, Label, ReviewAction
+from factoryloop.topics import TopicRole
+
+router = APIRouter(prefix="/review", tags=["review"], responses=ERRORS)
+
+
+class BoxIn(BaseModel):
+    x1: float = Field(ge=0, le=100_000)
+    y1: float = Field(ge=0, le=100_000)
+    x2: float = Field(ge=0, le=100_000)
+    y2: float = Field(ge=0, le=100_000)
+
+
+class DetectionIn(BaseModel):
+    class_id: int = Field(ge=0, le=10_000)
+    class_name: str = Field(min_length=1, max_length=64)
+    box: BoxIn
+
+
+class ReviewIn(BaseModel):
+    action: ReviewAction
+    detections: list[DetectionIn] = Field(
+        default_factory=list, max_length=500, description="Only for 'correct': the true boxes."
+    )
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+def _boxes(items: list[DetectionIn]) -> tuple[Detection, ...]:
+    out = []
+    for i, d in enumerate(items):
+        try:
+            box = Box(**d.box.model_dump())
+        except ValueError as exc:
+            raise InvalidRequestError(f"detections[{i}].box: {exc}") from exc
+        out.append(Detection(class_id=d.class_id, class_name=d.class_name, confidence=1.0, box=box))
+    return tuple(out)
+
+
+@router.get("/queue", response_model=list[InspectionOut], summary="Review queue", **needs(Role.SUPERVISOR))
+def queue(
+    ctx: Annotated[AppContext, Depends(get_ctx)],
+    line_id: IdText | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[InspectionOut]:
+    """UNCERTAIN and sampled inspections with a stored frame and no review yet, oldest first."""
+    with ctx.db.session() as s:
+        rows = review_queue(s, line_id, limit)
+        dets = detections_of(s, [r.event_id for r in rows])
+    items = []
+    for r in rows:
+        item = InspectionOut.model_validate(r)
+        item.detections = [detection_out(d) for d in dets[r.event_id]]
+        items.append(item)
+    return items
+
+
+def submit_review(ctx: AppContext, principal: Principal, event_id: str, body: ReviewIn) -> Label:
+    """Publish the Label (acknowledged by Kafka) then record it. Used by the API route and the dashboard."""
+    if body.action is not ReviewAction.CORRECT and body.detections:
+        raise InvalidRequestError(f"'{body.action.value}' takes no detections; use 'correct' to supply boxes")
+    with ctx.db.session() as s:
+        insp = get_inspection(s, event_id)
+        model_dets = detections_of(s, [event_id])[event_id]
+    if body.action is ReviewAction.CONFIRM:
+        detections = tuple(
+            Detection(
+                class_id=d.class_id,
+                class_name=d.class_name,
+                confidence=1.0,
+                box=Box(x1=d.x1, y1=d.y1, x2=d.x2, y2=d.y2),
+            )
+            for d in model_dets
+        )
+    else:
+        detections = _boxes(body.detections)
+    label = Label(
+        line_id=insp.line_id,
+        station_id=insp.station_id,
+        agent_id=insp.agent_id,
+        outcome_event_id=insp.event_id,
+        frame_sha256=insp.frame_sha256,
+        product=insp.product,
+        action=body.action,
+        detections=detections,
+        reviewer=principal.name,
+        comment=body.comment,
+    )
+    ctx.publish(TopicRole.LABELS, label)
+    LABELS_PUBLISHED.inc()
+    with ctx.db.engine.begin() as conn:
+        insert_ignore(conn, table(ReviewRow), [label_row(label)])
+    return label
+
+
+@router.post(
+    "/{event_id}",
+    response_model=ReviewOut,
+    status_code=201,
+    summary="Review an inspection",
+    **needs(Role.SUPERVISOR),
+)
+def review(
+    event_id: EventId,
+    body: ReviewIn,
+    ctx: Annotated[AppContext, Depends(get_ctx)],
+    principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))],
+) -> ReviewOut:
+    """``confirm``: the model's boxes are right; ``reject``: no defect (no boxes); ``correct``: the true
+    boxes.
+
+    The resulting ``Label`` is produced to the labels topic (acknowledged before this returns) with
+    ``reviewer`` = the token's name, and stored in the review history. 503 if Kafka does not acknowledge.
+    """
+    label = submit_review(ctx, principal, event_id, body)
+    return review_out(label_row(label))

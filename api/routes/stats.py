@@ -1,0 +1,151 @@
+"""Statistics: defect rate and counts per line/station/class over hour, shift or day buckets (UTC)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from api.context import AppContext, get_ctx
+from api.errors import InvalidRequestError
+from api.routes.common import ERRORS, IdText, Since, Until
+from api.security import Role, needs
+from api.services import stats
+from api.services.timerange import MAX_BUCKETS, Bucket, bucket_seconds, check_range
+
+router = APIRouter(prefix="/stats", tags=["stats"], responses=ERRORS)
+DEFAULT_RANGE = timedelta(days=7)
+
+
+class RatePoint(BaseModel):
+    bucket_start: datetime
+    line_id: str
+    station_id: str | None
+    total: int
+    fail: int
+    uncertain: int
+    defect_rate: float
+
+
+class ClassPoint(BaseModel):
+    bucket_start: datetime
+    line_id: str
+    class_name: str
+    count: int
+
+
+class ClassCount(BaseModel):
+    class_name: str
+    count: int
+
+
+class FirstSeen(BaseModel):
+    line_id: str
+    class_name: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+
+
+class RateOut(BaseModel):
+    bucket: Bucket
+    since: datetime
+    until: datetime
+    points: list[RatePoint]
+
+
+class ClassesOut(BaseModel):
+    bucket: Bucket
+    since: datetime
+    until: datetime
+    points: list[ClassPoint]
+
+
+def window(
+    ctx: AppContext, since: datetime | None, until: datetime | None, bucket: Bucket | None
+) -> stats.Window:
+    since, until = check_range(since, until, DEFAULT_RANGE)
+    until = until or datetime.now(UTC)
+    assert since is not None
+    if bucket is not None:
+        n = (until - since).total_seconds() / bucket_seconds(bucket, ctx.settings.shift_hours)
+        if n > MAX_BUCKETS:
+            raise InvalidRequestError(
+                f"{n:.0f} {bucket.value} buckets requested (max {MAX_BUCKETS}); use a wider bucket"
+            )
+    return stats.Window(since=since, until=until)
+
+
+@router.get(
+    "/defect-rate", response_model=RateOut, summary="Defect rate per bucket", **needs(Role.SUPERVISOR)
+)
+def defect_rate(
+    ctx: Annotated[AppContext, Depends(get_ctx)],
+    bucket: Bucket = Bucket.HOUR,
+    since: Since = None,
+    until: Until = None,
+    line_id: IdText | None = None,
+    station_id: IdText | None = None,
+    by_station: bool = False,
+) -> RateOut:
+    """FAIL / all (non-shadow) inspections per line (and station with ``by_station``). Default: last 7
+    days."""
+    w = window(ctx, since, until, bucket)
+    w = stats.Window(w.since, w.until, line_id, station_id)
+    with ctx.db.session() as s:
+        rows = stats.defect_rate(
+            s, w, bucket, by_station, ctx.settings.shift_hours, ctx.settings.shift_start_hour
+        )
+    return RateOut(bucket=bucket, since=w.since, until=w.until, points=[RatePoint(**r) for r in rows])
+
+
+@router.get(
+    "/classes", response_model=ClassesOut, summary="Defect counts per class", **needs(Role.SUPERVISOR)
+)
+def classes(
+    ctx: Annotated[AppContext, Depends(get_ctx)],
+    bucket: Bucket = Bucket.DAY,
+    since: Since = None,
+    until: Until = None,
+    line_id: IdText | None = None,
+    station_id: IdText | None = None,
+) -> ClassesOut:
+    """Detections of FAIL/UNCERTAIN inspections per bucket, line and class."""
+    w = window(ctx, since, until, bucket)
+    w = stats.Window(w.since, w.until, line_id, station_id)
+    with ctx.db.session() as s:
+        rows = stats.class_counts(s, w, bucket, ctx.settings.shift_hours, ctx.settings.shift_start_hour)
+    return ClassesOut(bucket=bucket, since=w.since, until=w.until, points=[ClassPoint(**r) for r in rows])
+
+
+@router.get(
+    "/top-classes", response_model=list[ClassCount], summary="Most frequent classes", **needs(Role.SUPERVISOR)
+)
+def top_classes(
+    ctx: Annotated[AppContext, Depends(get_ctx)],
+    since: Since = None,
+    until: Until = None,
+    line_id: IdText | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> list[ClassCount]:
+    w = window(ctx, since, until, None)
+    with ctx.db.session() as s:
+        rows = stats.top_classes(s, stats.Window(w.since, w.until, line_id), limit)
+    return [ClassCount(**r) for r in rows]
+
+
+@router.get(
+    "/first-seen",
+    response_model=list[FirstSeen],
+    summary="First sighting per class and line",
+    **needs(Role.SUPERVISOR),
+)
+def first_seen(
+    ctx: Annotated[AppContext, Depends(get_ctx)], line_id: IdText | None = None
+) -> list[FirstSeen]:
+    """When each defect class first appeared on each line (a new class on a line is worth a look)."""
+    with ctx.db.session() as s:
+        rows = stats.first_seen(s, line_id)
+    return [FirstSeen(**r) for r in rows]

@@ -1,0 +1,1 @@
+"""Server-rendered dashboard (Jinja2, inline SVG charts, no external assets)."""
