@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from factoryloop.settings import factoryloop_home
 from training.datasets import versions as _versions
@@ -72,6 +73,10 @@ class DatasetStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
@@ -117,9 +122,14 @@ class DatasetStore:
         return digest
 
     def image(self, image_hash: str) -> ImageRecord:
-        row = self._db.execute(
-            "SELECT hash, width, height, source, product FROM images WHERE hash = ?", (image_hash,)
-        ).fetchone()
+        row = next(
+            iter(
+                self._query(
+                    "SELECT hash, width, height, source, product FROM images WHERE hash = ?", (image_hash,)
+                )
+            ),
+            None,
+        )
         if row is None:
             raise DatasetError(f"unknown image {image_hash}")
         return ImageRecord(*row)
@@ -131,7 +141,7 @@ class DatasetStore:
             sql, args = sql + " AND source = ?", [*args, source]
         if product is not None:
             sql, args = sql + " AND product = ?", [*args, product]
-        return [ImageRecord(*r) for r in self._db.execute(sql + " ORDER BY hash", args)]
+        return [ImageRecord(*r) for r in self._query(sql + " ORDER BY hash", args)]
 
     # labels ----------------------------------------------------------------------------------------------
     def set_labels(
@@ -158,7 +168,7 @@ class DatasetStore:
         )
 
     def label_history(self, image_hash: str) -> list[LabelSet]:
-        rows = self._db.execute(
+        rows = self._query(
             "SELECT provenance, source_ref, created_at, boxes FROM labels WHERE image_hash = ? ORDER BY id",
             (image_hash,),
         )
@@ -177,9 +187,7 @@ class DatasetStore:
     def all_effective_labels(self, hashes: Iterable[str] | None = None) -> dict[str, LabelSet]:
         wanted = None if hashes is None else set(hashes)
         best: dict[str, tuple[tuple[int, int], LabelSet]] = {}
-        rows = self._db.execute(
-            "SELECT id, image_hash, provenance, source_ref, created_at, boxes FROM labels"
-        )
+        rows = self._query("SELECT id, image_hash, provenance, source_ref, created_at, boxes FROM labels")
         for lid, h, p, ref, ts, bx in rows:
             if wanted is not None and h not in wanted:
                 continue
@@ -197,7 +205,7 @@ class DatasetStore:
             )
 
     def class_map(self, name: str) -> tuple[str, ...]:
-        row = self._db.execute("SELECT class_names FROM class_maps WHERE name = ?", (name,)).fetchone()
+        row = next(iter(self._query("SELECT class_names FROM class_maps WHERE name = ?", (name,))), None)
         if row is None:
             raise DatasetError(f"no class map named {name!r}")
         return tuple(json.loads(row[0]))
@@ -249,7 +257,7 @@ class DatasetStore:
         )
 
     def list_versions(self) -> list[DatasetVersion]:
-        rows = self._db.execute("SELECT name, sha256, created_at, manifest FROM versions ORDER BY created_at")
+        rows = self._query("SELECT name, sha256, created_at, manifest FROM versions ORDER BY created_at")
         return [DatasetVersion(n, s, t, json.loads(m)) for n, s, t, m in rows]
 
     def get_version(self, ref: str) -> DatasetVersion:
