@@ -23,7 +23,7 @@ class _Cfg(BaseModel):
 
 
 class ReconnectConfig(_Cfg):
-    """Watchdog: reopen a lost source with exponential backoff; after ``read_failures`` failed reads in a row."""
+    """Watchdog: reopen a lost source with backoff after ``read_failures`` failed reads in a row."""
 
     initial_backoff_s: float = Field(0.5, gt=0)
     max_backoff_s: float = Field(10.0, gt=0)
@@ -40,7 +40,9 @@ class OpenCVSource(_SourceBase):
 
     type: Literal["opencv"]
     uri: int | str
-    fps: float | None = Field(None, gt=0, description="Pace reading (video files); streams set their own pace.")
+    fps: float | None = Field(
+        None, gt=0, description="Pace reading (video files); streams set their own pace."
+    )
     width: int | None = Field(None, gt=0)
     height: int | None = Field(None, gt=0)
 
@@ -97,7 +99,9 @@ class ClassRule(_Cfg):
         if self.roi is not None:
             x1, y1, x2, y2 = self.roi
             if not (0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1):
-                raise ValueError(f"roi {self.roi} must be fractions with 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1")
+                raise ValueError(
+                    f"roi {self.roi} must be fractions with 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1"
+                )
         return self
 
 
@@ -169,11 +173,16 @@ class BufferConfig(_Cfg):
 class KafkaConfig(_Cfg):
     bootstrap_servers: str | None = None
     topic_prefix: str | None = None
-    delivery_timeout_s: float = Field(15.0, gt=1.0, description="After this, an unacknowledged record is buffered.")
+    delivery_timeout_s: float = Field(
+        15.0, gt=1.0, description="After this, an unacknowledged record is buffered."
+    )
 
     def settings(self) -> KafkaSettings:
-        overrides = {k: v for k, v in (("bootstrap_servers", self.bootstrap_servers),
-                                       ("topic_prefix", self.topic_prefix)) if v is not None}
+        overrides: dict[str, Any] = {
+            k: v
+            for k, v in (("bootstrap_servers", self.bootstrap_servers), ("topic_prefix", self.topic_prefix))
+            if v is not None
+        }
         return KafkaSettings(**overrides)
 
 
@@ -212,7 +221,9 @@ class AgentConfig(_Cfg):
         if names is not None:
             unknown = sorted(set(self.rules.classes) - set(names))
             if unknown:
-                raise ValueError(f"rules.classes names unknown classes {unknown}; detector classes: {list(names)}")
+                raise ValueError(
+                    f"rules.classes names unknown classes {unknown}; detector classes: {list(names)}"
+                )
         sink_names = [s.name or f"{s.type}{i}" for i, s in enumerate(self.sinks)]
         if len(set(sink_names)) != len(sink_names):
             raise ValueError(f"sink names must be unique, got {sink_names}")
@@ -260,5 +271,7 @@ def load_config(path: str | Path) -> AgentConfig:
     base = path.parent
     det = cfg.detector
     if not det.onnx.is_absolute():
-        cfg = cfg.model_copy(update={"detector": det.model_copy(update={"onnx": (base / det.onnx).resolve()})})
+        cfg = cfg.model_copy(
+            update={"detector": det.model_copy(update={"onnx": (base / det.onnx).resolve()})}
+        )
     return cfg

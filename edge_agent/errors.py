@@ -33,7 +33,7 @@ class DetectorError(AgentError):
 
 
 class ModelRejected(AgentError):
-    """A deployed model failed fetching, verification, loading or its smoke test; the old one keeps serving."""
+    """A deployed model failed fetch, verification, load or smoke test; the old one keeps serving."""
 
 
 class SinkError(AgentError):

@@ -20,8 +20,12 @@ class AgentSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FACTORYLOOP_AGENT_", frozen=True, extra="ignore")
 
-    state_dir: Path = Field(default_factory=_default_state_dir, description="Persisted model, default buffer dir.")
-    mlflow_tracking_uri: str | None = Field(default=None, description="Base URL for mlflow-artifacts:/ and runs:/.")
+    state_dir: Path = Field(
+        default_factory=_default_state_dir, description="Persisted model, default buffer dir."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="Base URL for mlflow-artifacts:/ and runs:/."
+    )
     signing_key: SecretStr | None = Field(default=None, description="HMAC-SHA256 key for model signatures.")
     require_signature: bool = Field(default=False, description="Refuse deployments without a signature.")
     download_timeout_s: float = Field(default=120.0, gt=0)

@@ -59,13 +59,15 @@ def decode_yolo(
     xywh[:, 0] = cxcywh[:, 0] - cxcywh[:, 2] / 2
     xywh[:, 1] = cxcywh[:, 1] - cxcywh[:, 3] / 2
     xywh[:, 2:] = cxcywh[:, 2:]
-    idx = cv2.dnn.NMSBoxesBatched(
+    picked = cv2.dnn.NMSBoxesBatched(
         xywh.astype(np.float64).tolist(), scores.astype(np.float64).tolist(), class_ids.tolist(), conf, iou
     )
-    idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+    idx = np.asarray(picked, dtype=np.int64).reshape(-1)
     idx = idx[np.argsort(-scores[idx], kind="stable")][:max_det]
     xyxy = np.concatenate([xywh[idx, :2], xywh[idx, :2] + xywh[idx, 2:]], axis=1)
-    return RawDetections(unletterbox(xyxy, info), scores[idx].astype(np.float32), class_ids[idx].astype(np.int64))
+    return RawDetections(
+        unletterbox(xyxy, info), scores[idx].astype(np.float32), class_ids[idx].astype(np.int64)
+    )
 
 
 def decode_e2e(output: np.ndarray, info: LetterboxInfo, conf: float, max_det: int) -> RawDetections:
@@ -74,7 +76,9 @@ def decode_e2e(output: np.ndarray, info: LetterboxInfo, conf: float, max_det: in
     pred = pred[np.argsort(-pred[:, 4], kind="stable")][:max_det]
     if not len(pred):
         return empty()
-    return RawDetections(unletterbox(pred[:, :4], info), pred[:, 4].astype(np.float32), pred[:, 5].astype(np.int64))
+    return RawDetections(
+        unletterbox(pred[:, :4], info), pred[:, 4].astype(np.float32), pred[:, 5].astype(np.int64)
+    )
 
 
 def decode(

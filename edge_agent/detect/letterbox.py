@@ -1,4 +1,4 @@
-"""Letterbox resize as YOLO does it: keep the aspect ratio, pad with grey 114 to a square, and map boxes back."""
+"""Letterbox resize as YOLO does it: keep the aspect, pad with grey 114 to a square; map boxes back."""
 
 from __future__ import annotations
 

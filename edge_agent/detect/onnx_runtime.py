@@ -80,7 +80,9 @@ class OnnxDetector:
         self.metadata = meta
         names = opts.class_names or (parse_names(meta["names"]) if "names" in meta else None)
         if not names:
-            raise DetectorError(f"{self.path}: no class names in the model metadata; set detector.class_names")
+            raise DetectorError(
+                f"{self.path}: no class names in the model metadata; set detector.class_names"
+            )
         self.class_names: tuple[str, ...] = tuple(names)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
@@ -127,7 +129,9 @@ class OnnxDetector:
 
 def to_detections(raw: RawDetections, class_names: tuple[str, ...]) -> tuple[Detection, ...]:
     out = []
-    for (x1, y1, x2, y2), score, cid in zip(raw.xyxy.tolist(), raw.scores.tolist(), raw.class_ids.tolist(), strict=True):
+    for (x1, y1, x2, y2), score, cid in zip(
+        raw.xyxy.tolist(), raw.scores.tolist(), raw.class_ids.tolist(), strict=True
+    ):
         if x2 <= x1 or y2 <= y1:
             continue  # collapsed to nothing after clipping to the frame
         out.append(

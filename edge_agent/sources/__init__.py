@@ -40,7 +40,9 @@ def build_source(config: Any) -> FrameSource:
     try:
         factory = SOURCE_TYPES[kind]  # type: ignore[index]
     except KeyError:
-        raise UnknownSourceType(f"unknown source type {kind!r}; known: {', '.join(sorted(SOURCE_TYPES))}") from None
+        raise UnknownSourceType(
+            f"unknown source type {kind!r}; known: {', '.join(sorted(SOURCE_TYPES))}"
+        ) from None
     return factory(config)
 
 

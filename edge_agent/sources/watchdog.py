@@ -28,7 +28,7 @@ class SourceStats:
 
 
 class WatchedSource:
-    """Iterate valid frames from ``source`` until it ends or ``stop`` is set; never raises on device errors."""
+    """Iterate valid frames from ``source`` until it ends or ``stop`` is set; never raises on device loss."""
 
     def __init__(
         self,
@@ -36,7 +36,9 @@ class WatchedSource:
         config: ReconnectConfig,
         stop: threading.Event,
         on_status: StatusCallback | None = None,
+        max_frames: int | None = None,
     ) -> None:
+        self.max_frames = max_frames
         self.source = source
         self.config = config
         self.stop = stop
@@ -49,6 +51,9 @@ class WatchedSource:
             if self.on_status is not None:
                 self.on_status(connected, detail)
 
+    def _sleep(self, seconds: float) -> None:
+        self.stop.wait(seconds)
+
     def _before_sleep(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         logger.warning("source %s: open failed (%s), retry %d", self.source.name, exc, state.attempt_number)
@@ -58,7 +63,7 @@ class WatchedSource:
         retrying = Retrying(
             retry=retry_if_exception_type(SourceError),
             wait=wait_exponential(multiplier=self.config.initial_backoff_s, max=self.config.max_backoff_s),
-            sleep=self.stop.wait,
+            sleep=self._sleep,
             stop=lambda _state: self.stop.is_set(),
             before_sleep=self._before_sleep,
             reraise=True,
@@ -84,7 +89,7 @@ class WatchedSource:
     def frames(self) -> Iterator[RawFrame]:
         if not self._open():
             return
-        failures = 0
+        failures = yielded = 0
         try:
             while not self.stop.is_set():
                 try:
@@ -105,6 +110,9 @@ class WatchedSource:
                     logger.debug("source %s: corrupt frame %s skipped", self.source.name, frame.index)
                     continue
                 yield frame
+                yielded += 1
+                if self.max_frames is not None and yielded >= self.max_frames:
+                    return
         finally:
             self._set_connected(False, "closed")
             self.source.close()

@@ -14,8 +14,10 @@ import numpy as np
 CLASS_NAMES = ("scratch", "dent", "stain", "crack", "missing_hole")
 
 
-def yolo_output(boxes: Sequence[tuple[float, float, float, float, int, float]], nc: int, n: int = 64) -> np.ndarray:
-    """(1, 4+nc, n) with the given (cx, cy, w, h, class, score) in letterboxed pixels; other anchors score 0."""
+def yolo_output(
+    boxes: Sequence[tuple[float, float, float, float, int, float]], nc: int, n: int = 64
+) -> np.ndarray:
+    """(1, 4+nc, n) with the given (cx, cy, w, h, class, score) (letterboxed px); others score 0."""
     out = np.zeros((1, 4 + nc, n), np.float32)
     out[0, :4, :] = 10.0
     for i, (cx, cy, w, h, cls, score) in enumerate(boxes):
@@ -51,8 +53,10 @@ def write_constant_model(
         helper.make_node("Mul", ["mean", "zero"], ["zeroed"]),
         helper.make_node("Add", ["const", "zeroed"], ["output0"]),
     ]
-    inits = [numpy_helper.from_array(output.astype(np.float32), "const"),
-             numpy_helper.from_array(np.array(0.0, np.float32), "zero")]
+    inits = [
+        numpy_helper.from_array(output.astype(np.float32), "const"),
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+    ]
     graph = helper.make_graph(nodes, "synthetic_yolo", [inp], [out], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8

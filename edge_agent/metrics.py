@@ -1,0 +1,71 @@
+"""Prometheus ``/metrics``: a collector that reads the agent's counters at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from edge_agent.stats import AgentStats
+
+_COUNTERS = (
+    "frames_captured",
+    "frames_inspected",
+    "frames_dropped",
+    "frames_corrupt",
+    "frames_sent",
+    "outcomes",
+    "outcomes_shadow",
+    "published",
+    "publish_failures",
+    "buffered",
+    "errors",
+    "inference_errors",
+    "reconnects",
+)
+
+
+class AgentCollector(Collector):
+    def __init__(self, stats: AgentStats, gauges: Callable[[], dict[str, float]]) -> None:
+        self.stats = stats
+        self.gauges = gauges
+
+    def collect(self) -> Iterator[Any]:
+        snap = self.stats.snapshot()
+        for name in _COUNTERS:
+            yield CounterMetricFamily(
+                f"factoryloop_agent_{name}", name.replace("_", " "), value=snap.get(name, 0)
+            )
+        verdicts = CounterMetricFamily("factoryloop_agent_verdicts", "verdicts", labels=["verdict"])
+        for key, value in self.stats.with_prefix("verdict:").items():
+            verdicts.add_metric([key], value)
+        yield verdicts
+        sinks = CounterMetricFamily("factoryloop_agent_sink_failures", "sink failures", labels=["sink"])
+        for key, value in self.stats.with_prefix("sink_failures:").items():
+            sinks.add_metric([key], value)
+        yield sinks
+        for name, window in (
+            ("inference", self.stats.inference_ms),
+            ("decision", self.stats.decision_ms),
+            ("reject", self.stats.reject_ms),
+        ):
+            g = GaugeMetricFamily(
+                f"factoryloop_agent_{name}_latency_ms", f"{name} latency", labels=["quantile"]
+            )
+            for q, v in zip(("0.5", "0.99"), window.percentiles(50, 99), strict=True):
+                if v is not None:
+                    g.add_metric([q], v)
+            yield g
+        for gname, gvalue in self.gauges().items():
+            yield GaugeMetricFamily(f"factoryloop_agent_{gname}", gname.replace("_", " "), value=gvalue)
+
+
+def serve_metrics(port: int, stats: AgentStats, gauges: Callable[[], dict[str, float]]) -> Any:
+    """Serve ``/metrics`` on ``port``; returns the HTTP server (``shutdown()`` to stop)."""
+    registry = CollectorRegistry()
+    registry.register(AgentCollector(stats, gauges))
+    server, _thread = start_http_server(port, registry=registry)
+    return server

@@ -1,0 +1,1 @@
+"""Model lifecycle: fetch and verify deployed artifacts, persist the current model, hot swap, shadow."""

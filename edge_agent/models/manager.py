@@ -1,0 +1,170 @@
+"""Model slots: the champion serving every frame, an optional shadow challenger, and the atomic swap.
+
+A deployment is fetched, verified, loaded into a second slot, warmed up and smoke tested on recent frames;
+only then does one reference assignment make it current, between two frames (the inference thread reads
+``current`` once per frame), so no frame is dropped. Any failure keeps the current model and is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_agent.detect.onnx_runtime import DetectorOptions, OnnxDetector
+from edge_agent.errors import AgentError, DetectorError, ModelRejected
+from edge_agent.models.fetch import fetch, verify
+from edge_agent.models.store import ModelStore
+from edge_agent.settings import AgentSettings
+from factoryloop.schemas import AgentEventType, Deployment, ModelRef, Strategy
+
+logger = logging.getLogger(__name__)
+
+EventCallback = Callable[[AgentEventType, Deployment | None, ModelRef | None, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    detector: OnnxDetector
+    ref: ModelRef
+    deployment_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowSlot:
+    model: LoadedModel
+    sample_rate: float
+
+
+def smoke_test(detector: OnnxDetector, frames: list[np.ndarray], max_latency_ms: float) -> float:
+    """Run on ``frames``: output decodes (shape, finite, class ids), latency bounded. Returns the worst ms."""
+    worst = 0.0
+    for frame in frames or [np.full((480, 640, 3), 114, np.uint8)]:
+        t0 = time.perf_counter()
+        raw = detector.infer(frame)
+        worst = max(worst, (time.perf_counter() - t0) * 1000)
+        if len(raw) and (raw.scores.min() < 0 or raw.scores.max() > 1.0 + 1e-6):
+            raise ModelRejected(f"smoke test: scores outside [0, 1]: {raw.scores.min()}..{raw.scores.max()}")
+    if worst > max_latency_ms:
+        raise ModelRejected(f"smoke test: inference took {worst:.0f} ms > {max_latency_ms:.0f} ms")
+    return worst
+
+
+class ModelManager:
+    def __init__(
+        self,
+        initial: LoadedModel,
+        options: DetectorOptions,
+        store: ModelStore,
+        settings: AgentSettings,
+        *,
+        smoke_frames: int = 4,
+        smoke_max_latency_ms: float = 2000.0,
+        on_event: EventCallback | None = None,
+    ) -> None:
+        self._current = initial
+        self._shadow: ShadowSlot | None = None
+        self.options = options
+        self.store = store
+        self.settings = settings
+        self.smoke_max_latency_ms = smoke_max_latency_ms
+        self.on_event = on_event
+        self.last_error: str | None = None
+        self.rejected = 0
+        self.swaps = 0
+        self._recent: deque[np.ndarray] = deque(maxlen=smoke_frames)
+        self._lock = threading.Lock()  # one deployment at a time
+
+    @property
+    def current(self) -> LoadedModel:
+        return self._current
+
+    @property
+    def shadow(self) -> ShadowSlot | None:
+        return self._shadow
+
+    def remember(self, image: np.ndarray) -> None:
+        """Called by the inference thread now and then: frames for the next smoke test."""
+        self._recent.append(image)
+
+    def _emit(self, kind: AgentEventType, dep: Deployment | None, ref: ModelRef | None, detail: str) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(kind, dep, ref, detail)
+            except AgentError:
+                logger.exception("could not report %s", kind)
+
+    def is_current(self, dep: Deployment) -> bool:
+        if dep.strategy is Strategy.SHADOW:
+            return self._shadow is not None and self._shadow.model.ref.sha256 == dep.sha256
+        return self._current.ref.sha256 == dep.sha256
+
+    def apply(self, dep: Deployment) -> bool:
+        """Load ``dep``; True when it now serves (or shadows). Never raises for a bad model."""
+        with self._lock:
+            try:
+                loaded, staged = self._prepare(dep)
+            except (ModelRejected, DetectorError, OSError) as exc:
+                self.rejected += 1
+                self.last_error = f"{dep.model_name}:{dep.model_version}: {exc}"
+                logger.error(
+                    "deployment %s rejected, keeping %s: %s", dep.deployment_id, self._current.ref, exc
+                )
+                ref = ModelRef(name=dep.model_name, version=dep.model_version, sha256=dep.sha256)
+                self._emit(AgentEventType.MODEL_REJECTED, dep, ref, str(exc))
+                return False
+            try:
+                if dep.strategy is Strategy.SHADOW:
+                    self._shadow = ShadowSlot(loaded, dep.shadow_sample_rate)
+                else:
+                    self.store.save(
+                        staged,
+                        loaded.ref,
+                        loaded.detector.class_names,
+                        loaded.detector.imgsz,
+                        dep.deployment_id,
+                    )
+                    self._current = loaded  # the swap: one reference assignment, between two frames
+                    self.swaps += 1
+                    if self._shadow is not None and self._shadow.model.ref.sha256 == dep.sha256:
+                        self._shadow = None  # the challenger was promoted
+            finally:
+                staged.unlink(missing_ok=True)
+            self.last_error = None
+            logger.info(
+                "deployment %s: now %s %s",
+                dep.deployment_id,
+                "shadowing" if dep.strategy is Strategy.SHADOW else "serving",
+                loaded.ref,
+            )
+            self._emit(AgentEventType.MODEL_LOADED, dep, loaded.ref, dep.strategy.value)
+            return True
+
+    def _prepare(self, dep: Deployment) -> tuple[LoadedModel, Path]:
+        staged = self.store.dir / f"staging-{dep.deployment_id}.onnx"
+        try:
+            fetch(dep.artifact_uri, staged, self.settings)
+            verify(staged, dep.sha256, dep.signature, self.settings)
+            opts = DetectorOptions(
+                imgsz=dep.imgsz,
+                threads=self.options.threads,
+                class_names=dep.class_names,
+                conf=self.options.conf,
+                iou=self.options.iou,
+                max_det=self.options.max_det,
+                warmup_runs=self.options.warmup_runs,
+            )
+            detector = OnnxDetector(staged, opts)
+            detector.warmup()
+            smoke_test(detector, list(self._recent), self.smoke_max_latency_ms)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        ref = ModelRef(name=dep.model_name, version=dep.model_version, sha256=dep.sha256)
+        return LoadedModel(detector, ref, dep.deployment_id), staged

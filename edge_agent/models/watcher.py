@@ -1,0 +1,67 @@
+"""Consumes the deployments topic (compacted, read from the start on every boot) and applies each
+deployment that targets this agent, the newest per poll, unless it already serves."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from edge_agent.models.manager import ModelManager
+from factoryloop.errors import KafkaUnavailableError
+from factoryloop.kafka import TypedConsumer
+from factoryloop.schemas import Deployment
+from factoryloop.settings import KafkaSettings
+from factoryloop.topics import TopicRole
+
+logger = logging.getLogger(__name__)
+
+
+class DeploymentWatcher:
+    def __init__(self, settings: KafkaSettings, manager: ModelManager, agent_id: str, line_id: str) -> None:
+        self.settings = settings
+        self.manager = manager
+        self.agent_id = agent_id
+        self.line_id = line_id
+        self.seen: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="deployments", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def handle(self, deployments: list[Deployment]) -> None:
+        mine = [d for d in deployments if d.applies_to(self.agent_id, self.line_id)]
+        if not mine:
+            return
+        latest = max(mine, key=lambda d: d.ts)
+        if latest.deployment_id in self.seen or self.manager.is_current(latest):
+            self.seen.add(latest.deployment_id)
+            return
+        self.seen.add(latest.deployment_id)
+        self.manager.apply(latest)
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                consumer = TypedConsumer(
+                    self.settings, [TopicRole.DEPLOYMENTS], group_id=None, auto_offset_reset="earliest"
+                )
+            except KafkaUnavailableError as exc:
+                logger.warning("deployments: %s; retry in %.0fs", exc, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            try:
+                while not self._stop.is_set():
+                    records = consumer.poll(timeout_ms=500)
+                    self.handle([r.event for r in records if isinstance(r.event, Deployment)])
+            except Exception:
+                logger.exception("deployments consumer failed; reconnecting")
+                self._stop.wait(backoff)
+            finally:
+                consumer.close()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout=timeout_s)

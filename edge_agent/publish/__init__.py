@@ -1,0 +1,1 @@
+"""Publishing: which frames to send (sampling), store-and-forward (buffer), Kafka (publisher)."""

@@ -1,0 +1,169 @@
+"""Publishes events to Kafka through :class:`EventProducer` (acks=all, idempotent), store-and-forward.
+
+Live records go straight to the producer. A record that cannot be enqueued or whose delivery fails goes to
+the disk buffer, and from then on new records are appended to the buffer too (keeping their order) until a
+drainer thread has sent everything buffered, oldest first, deleting each record only after its
+acknowledgement. The inspection thread never waits on Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from kafka.errors import KafkaError
+from pydantic import BaseModel
+
+from edge_agent.publish.buffer import DiskBuffer, OutRecord
+from edge_agent.stats import AgentStats
+from factoryloop.errors import DeliveryError, KafkaUnavailableError
+from factoryloop.kafka import EventProducer
+from factoryloop.kafka.producer import schema_headers
+from factoryloop.schemas import FrameMeta, encode, encode_frame
+from factoryloop.settings import KafkaSettings
+from factoryloop.topics import TopicRole
+
+logger = logging.getLogger(__name__)
+
+
+def make_record(
+    settings: KafkaSettings, role: TopicRole, event: BaseModel, priority: int, jpeg: bytes | None = None
+) -> OutRecord:
+    value = encode_frame(event, jpeg or b"") if isinstance(event, FrameMeta) else encode(event)
+    key = getattr(event, "station_key", None)
+    return OutRecord(
+        settings.topics[role], key.encode() if key else None, value, tuple(schema_headers(event)), priority
+    )
+
+
+class Publisher:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        buffer: DiskBuffer,
+        stats: AgentStats,
+        delivery_timeout_s: float = 15.0,
+        drain_batch: int = 200,
+    ) -> None:
+        self.settings = settings
+        self.buffer = buffer
+        self.stats = stats
+        self.delivery_timeout_ms = int(delivery_timeout_s * 1000)
+        self.drain_batch = drain_batch
+        self._producer: EventProducer | None = None
+        self._buffering = buffer.count > 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._drain_loop, name="publisher-drain", daemon=True)
+        self.last_error: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._producer is not None and not self._buffering
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _new_producer(self) -> EventProducer:
+        request_timeout = max(1000, min(self.settings.request_timeout_ms, self.delivery_timeout_ms // 2))
+        return EventProducer(
+            self.settings,
+            linger_ms=5,
+            max_block_ms=2000,
+            delivery_timeout_ms=self.delivery_timeout_ms,
+            request_timeout_ms=request_timeout,
+            bootstrap_timeout_s=5.0,
+            reconnect_backoff_max_ms=2000,
+        )
+
+    def publish(self, role: TopicRole, event: BaseModel, priority: int, jpeg: bytes | None = None) -> None:
+        self.send(make_record(self.settings, role, event, priority, jpeg))
+
+    def send(self, record: OutRecord) -> None:
+        """Hand ``record`` to Kafka, or to the buffer when Kafka is not (known to be) taking records."""
+        producer = self._producer
+        if self._buffering or producer is None:
+            self._to_buffer(record)
+            return
+        try:
+            future = producer.send_raw(
+                record.topic, record.value, key=record.key, headers=list(record.headers)
+            )
+        except DeliveryError as exc:
+            self._failed(record, exc)
+            return
+        future.add_callback(lambda _meta: self.stats.incr("published"))
+        future.add_errback(lambda exc: self._failed(record, exc))
+
+    def _failed(self, record: OutRecord, exc: BaseException) -> None:
+        self.last_error = repr(exc)
+        self.stats.incr("publish_failures")
+        self._buffering = True
+        self._to_buffer(record)
+
+    def _to_buffer(self, record: OutRecord) -> None:
+        if self.buffer.put(record):
+            self.stats.incr("buffered")
+        self._wake.set()
+
+    def _drain_loop(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                if self._producer is None:
+                    self._producer = self._new_producer()
+                    logger.info("connected to Kafka at %s", self.settings.bootstrap_servers)
+                if self.buffer.count == 0:
+                    self._buffering = False
+                    self._wake.wait(0.5)
+                    self._wake.clear()
+                    continue
+                self._drain_once(self._producer)
+                backoff = 0.5
+            except (KafkaUnavailableError, DeliveryError, KafkaError) as exc:
+                self.last_error = repr(exc)
+                logger.warning(
+                    "Kafka unavailable (%s); %d records buffered; retry in %.1fs",
+                    exc,
+                    self.buffer.count,
+                    backoff,
+                )
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _drain_once(self, producer: EventProducer) -> None:
+        batch = self.buffer.peek(self.drain_batch)
+        futures: list[tuple[int, Any]] = []
+        for item in batch:
+            r = item.record
+            futures.append(
+                (item.seq, producer.send_raw(r.topic, r.value, key=r.key, headers=list(r.headers)))
+            )
+        acked: list[int] = []
+        try:
+            for seq, future in futures:
+                future.get(timeout=self.delivery_timeout_ms / 1000 + 5)
+                acked.append(seq)
+        finally:
+            self.buffer.ack(acked)  # what was acknowledged leaves the buffer even if a later record failed
+            self.stats.incr("published", len(acked))
+            self.stats.incr("drained", len(acked))
+
+    def flush(self, timeout_s: float = 10.0) -> None:
+        """Wait for live records to be acknowledged or, failing that, moved to the buffer."""
+        if self._producer is not None:
+            try:
+                self._producer.flush(timeout_s)
+            except DeliveryError as exc:
+                logger.warning("flush: %s (unacknowledged records fall back to the buffer)", exc)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop draining; unacknowledged live records end up in the buffer. Does not close the buffer."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=timeout_s + 30)
+        if self._producer is not None:
+            self.flush(timeout_s)
+            self._producer.close(timeout_s)
+            self._producer = None

@@ -1,0 +1,57 @@
+"""Thread-safe counters and latency windows shared by the pipeline, heartbeats and /metrics."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+
+import numpy as np
+
+
+class LatencyWindow:
+    """The last ``size`` samples (ms); percentiles over them."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._samples: deque[float] = deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def add(self, ms: float) -> None:
+        with self._lock:
+            self._samples.append(ms)
+
+    def percentiles(self, *qs: float) -> tuple[float | None, ...]:
+        with self._lock:
+            data = np.fromiter(self._samples, float) if self._samples else None
+        if data is None:
+            return tuple(None for _ in qs)
+        return tuple(float(np.percentile(data, q)) for q in qs)
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+
+class AgentStats:
+    """Counters keyed by name (``frames_captured``, ``verdict:FAIL``, ``sink_failures:plc`` ...)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self.inference_ms = LatencyWindow()
+        self.decision_ms = LatencyWindow()  # capture -> verdict
+        self.reject_ms = LatencyWindow()  # capture -> reject signal written by a sink
+
+    def incr(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[name] += n
+
+    def get(self, name: str) -> int:
+        with self._lock:
+            return self._counts[name]
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def with_prefix(self, prefix: str) -> dict[str, int]:
+        with self._lock:
+            return {k[len(prefix) :]: v for k, v in self._counts.items() if k.startswith(prefix)}
