@@ -1,0 +1,1 @@
+"""Retraining loop: dataset ingest from Kafka, YOLO training/export, MLflow registry + gate, rollout."""

@@ -1,0 +1,66 @@
+"""Settings of the trainer process. Env prefix ``FACTORYLOOP_TRAIN_``; Kafka: ``FACTORYLOOP_KAFKA_*``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from factoryloop.settings import KafkaSettings, factoryloop_home
+
+
+def _default_state_dir() -> Path:
+    return factoryloop_home() / "training"
+
+
+class TrainSettings(BaseSettings):
+    """Where the trainer keeps state, how it reaches MLflow, and the gate/rollout policy."""
+
+    model_config = SettingsConfigDict(env_prefix="FACTORYLOOP_TRAIN_", frozen=True, extra="ignore")
+
+    state_dir: Path = Field(
+        default_factory=_default_state_dir, description="Runs, locks, Ultralytics config."
+    )
+    mlflow_tracking_uri: str = Field(default="http://127.0.0.1:5000", description="MLflow tracking server.")
+    experiment: str = Field(default="factoryloop-training", min_length=1)
+    registered_model_prefix: str = Field(
+        default="factoryloop-", description="Registered model = prefix+product."
+    )
+    # Training defaults (small: the loop retrains often on CPU-class machines).
+    base_model: str = Field(default="yolo11n.yaml", description="Scratch YAML or a .pt to fine-tune.")
+    epochs: int = Field(default=30, ge=1)
+    imgsz: int = Field(default=320, ge=32, le=4096)
+    batch: int = Field(default=16, ge=1)
+    device: str | None = Field(default=None, description="cuda:0, cpu, ... (default: cuda if available).")
+    seed: int = 0
+    # Gate policy.
+    gate_margin: float = Field(
+        default=0.01, ge=0.0, description="Challenger mAP50-95 must beat champion by this."
+    )
+    gate_max_recall_drop: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="Per-class recall drop limit."
+    )
+    golden_fraction: float = Field(default=0.15, gt=0.0, lt=1.0)
+    # Rollout policy.
+    canary_window_s: float = Field(default=300.0, gt=0.0)
+    canary_max_errors: int = Field(default=0, ge=0)
+    canary_max_latency_p99_ms: float = Field(default=200.0, gt=0.0)
+    canary_max_defect_rate_jump: float = Field(default=0.2, ge=0.0, le=1.0)
+    canary_max_override_rate: float = Field(default=0.3, ge=0.0, le=1.0)
+    # Triggers.
+    retrain_after_new_labels: int = Field(default=200, ge=1)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @property
+    def ultralytics_dir(self) -> Path:
+        return self.state_dir / "ultralytics"
+
+    def registered_model(self, product: str) -> str:
+        return f"{self.registered_model_prefix}{product}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> TrainSettings:
+    return TrainSettings()

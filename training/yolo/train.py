@@ -1,0 +1,172 @@
+"""Train a YOLO detector with Ultralytics, offline, and collect the metrics the registry and gate need."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training.errors import ModelBuildError
+from training.yolo.offline import yolo_class
+
+logger = logging.getLogger(__name__)
+
+SCRATCH_MODEL = "yolo11n.yaml"
+
+
+@dataclass(frozen=True)
+class ClassMetrics:
+    precision: float
+    recall: float
+    ap50: float
+    ap50_95: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    best_pt: Path
+    save_dir: Path
+    class_names: tuple[str, ...]
+    metrics: dict[str, float]  # precision, recall, mAP50, mAP50-95 of the best weights on the val split
+    per_class: dict[str, ClassMetrics]  # classes present in the val split only
+    epochs: list[dict[str, float]] = field(default_factory=list)  # per-epoch losses and val metrics
+    wall_s: float = 0.0
+    train_images: int = 0
+
+    @property
+    def images_per_s(self) -> float:
+        """Training throughput: images seen per second of wall time (all epochs, validation included)."""
+        n_epochs = len(self.epochs) or 1
+        return self.train_images * n_epochs / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def resolve_device(device: str | None) -> str:
+    if device:
+        return device
+    import torch
+
+    return "0" if torch.cuda.is_available() else "cpu"
+
+
+def _use_all_cores(trainer: Any) -> None:
+    # Ultralytics sets min(8, cpu_count - 1) torch threads for CPU training: one thread on a 2-core box.
+    if getattr(trainer.device, "type", "") == "cpu":
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+
+
+def _clean(key: str) -> str:
+    return key.replace("metrics/", "").replace("(B)", "").replace("/", "_")
+
+
+def summarize_box_metrics(
+    box: Any, names: dict[int, str]
+) -> tuple[dict[str, float], dict[str, ClassMetrics]]:
+    """Overall and per-class numbers from an Ultralytics ``Metric`` (``validator.metrics.box``)."""
+    overall = {
+        "precision": float(box.mp),
+        "recall": float(box.mr),
+        "mAP50": float(box.map50),
+        "mAP50-95": float(box.map),
+    }
+    per_class: dict[str, ClassMetrics] = {}
+    for i, cls in enumerate(box.ap_class_index):
+        p, r, ap50, ap = box.class_result(i)
+        per_class[names[int(cls)]] = ClassMetrics(float(p), float(r), float(ap50), float(ap))
+    return overall, per_class
+
+
+def train_yolo(
+    data_yaml: Path,
+    out_dir: Path,
+    *,
+    model: str | Path = SCRATCH_MODEL,
+    epochs: int = 30,
+    imgsz: int = 320,
+    batch: int = 16,
+    workers: int = 0,
+    device: str | None = None,
+    cache: str | bool = "ram",
+    seed: int = 0,
+    patience: int = 100,
+    **overrides: Any,
+) -> TrainResult:
+    """Train ``model`` (scratch YAML or a .pt to fine-tune) on ``data_yaml``; weights in ``out_dir/train``.
+
+    ``overrides`` are passed to Ultralytics' trainer as they are (``mosaic=0.0``, ``lr0=...``).
+    """
+    data_yaml, out_dir = Path(data_yaml), Path(out_dir)
+    if not data_yaml.is_file():
+        raise ModelBuildError(f"dataset YAML {data_yaml} does not exist; export a dataset version first")
+    model_str = str(model)
+    if not (model_str.endswith(".yaml") or Path(model_str).is_file()):
+        raise ModelBuildError(f"model {model_str!r} is neither an architecture YAML nor an existing .pt file")
+    yolo = yolo_class()(model_str)
+    epochs_seen: list[dict[str, float]] = []
+    trained = [0]
+
+    def on_train_epoch_end(trainer: Any) -> None:
+        trained[0] += 1
+
+    def on_fit_epoch_end(trainer: Any) -> None:
+        if len(epochs_seen) >= trained[0]:  # the final evaluation of best.pt re-fires this callback
+            return
+        row = {"epoch": float(trainer.epoch + 1)}
+        row.update(
+            {_clean(k): float(v) for k, v in trainer.label_loss_items(trainer.tloss, prefix="train").items()}
+        )
+        row.update({_clean(k): float(v) for k, v in (trainer.metrics or {}).items()})
+        epochs_seen.append(row)
+
+    yolo.add_callback("on_pretrain_routine_end", _use_all_cores)
+    yolo.add_callback("on_train_epoch_end", on_train_epoch_end)
+    yolo.add_callback("on_fit_epoch_end", on_fit_epoch_end)
+    args: dict[str, Any] = {
+        "data": str(data_yaml),
+        "epochs": epochs,
+        "imgsz": imgsz,
+        "batch": batch,
+        "workers": workers,
+        "device": resolve_device(device),
+        "cache": cache,
+        "seed": seed,
+        "deterministic": True,
+        "patience": patience,
+        "project": str(out_dir.resolve()),
+        "name": "train",
+        "exist_ok": True,
+        "plots": False,
+        "verbose": False,
+        "val": True,
+        **overrides,
+    }
+    started = time.monotonic()
+    try:
+        yolo.train(**args)
+    except Exception as exc:  # Ultralytics raises many types; keep the cause
+        raise ModelBuildError(f"training {model_str} on {data_yaml} failed: {exc}") from exc
+    wall = time.monotonic() - started
+    trainer = yolo.trainer
+    best = Path(trainer.best) if Path(trainer.best).is_file() else Path(trainer.last)
+    if not best.is_file():
+        raise ModelBuildError(f"training finished without weights in {trainer.save_dir}")
+    names = {int(k): str(v) for k, v in trainer.data["names"].items()}
+    overall, per_class = summarize_box_metrics(trainer.validator.metrics.box, names)
+    n_train = len(trainer.train_loader.dataset) if getattr(trainer, "train_loader", None) else 0
+    logger.info(
+        "trained %s in %.1fs: mAP50 %.3f mAP50-95 %.3f", best, wall, overall["mAP50"], overall["mAP50-95"]
+    )
+    return TrainResult(
+        best_pt=best,
+        save_dir=Path(trainer.save_dir),
+        class_names=tuple(names[i] for i in sorted(names)),
+        metrics=overall,
+        per_class=per_class,
+        epochs=epochs_seen,
+        wall_s=wall,
+        train_images=n_train,
+    )
