@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from typing import Any
 
 import paho.mqtt.client as mqtt
 
@@ -23,12 +25,21 @@ class MqttReject(Sink):
             self._client.username_pw_set(config.username, config.password)
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
         self._started = False
+        self._connected = threading.Event()
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = lambda *_args: self._connected.clear()
+
+    def _on_connect(self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
+        if not reason.is_failure:
+            self._connected.set()
 
     def open(self) -> None:
         if not self._started:
             self._client.connect_async(self.config.host, self.config.port, keepalive=30)
             self._client.loop_start()
             self._started = True
+        if not self._connected.wait(self.config.timeout_s):
+            raise SinkError(f"mqtt {self.config.host}:{self.config.port}: not connected")
 
     def send(self, signal: RejectSignal) -> None:
         self.open()
