@@ -1,0 +1,135 @@
+"""Applier: events -> dataset store, in any order, idempotent, reviews outranking predictions."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from factoryloop.schemas import Box as WireBox
+from factoryloop.schemas import FramePayload, LabelSource, ReviewAction
+from tests.support import events as ev
+from training.datasets import DatasetStore, Provenance
+from training.ingest import Applier, IngestState
+
+
+def _jpeg(seed: int) -> bytes:
+    img = np.random.default_rng(seed).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return buf.tobytes()
+
+
+@pytest.fixture
+def make_applier(tmp_path: Path) -> Callable[[str], Applier]:
+    def make(name: str = "store") -> Applier:
+        store = DatasetStore(tmp_path / name)
+        return Applier(store, IngestState(tmp_path / name / "ingest-state.sqlite"))
+
+    return make
+
+
+def _events(seed: int = 1) -> tuple[FramePayload, object, object]:
+    jpeg = _jpeg(seed)
+    meta = ev.frame(jpeg, width=64, height=48, product="steel_plate")
+    det = ev.detection(box=WireBox(x1=2, y1=3, x2=30, y2=70))  # spills over the 48-pixel height: clipped
+    outcome = ev.outcome(frame_sha256=meta.jpeg_sha256, detections=(det,), frame_width=64, frame_height=48)
+    return FramePayload(meta, jpeg), outcome, det
+
+
+def test_prediction_then_review_takes_precedence(make_applier: Callable[[str], Applier]) -> None:
+    applier = make_applier("s")
+    frame, outcome, _ = _events()
+    applier.apply(frame)
+    applier.apply(outcome)
+    digest = frame.meta.jpeg_sha256
+    eff = applier.store.effective_labels(digest)
+    assert eff is not None and eff.provenance is Provenance.PREDICTION
+    assert eff.boxes[0].y2 == 48  # clipped to the image
+    applier.apply(
+        ev.label(
+            outcome_event_id=outcome.event_id, frame_sha256=digest, action=ReviewAction.REJECT, detections=()
+        )
+    )
+    eff = applier.store.effective_labels(digest)
+    assert eff is not None and eff.provenance is Provenance.HUMAN and eff.boxes == ()
+
+
+@pytest.mark.parametrize(
+    ("action", "source", "expected_classes", "provenance"),
+    [
+        (ReviewAction.CONFIRM, LabelSource.HUMAN, ["scratch"], Provenance.HUMAN),
+        (ReviewAction.REJECT, LabelSource.HUMAN, [], Provenance.HUMAN),
+        (ReviewAction.CORRECT, LabelSource.ORACLE, ["dent"], Provenance.SIMULATED),
+    ],
+)
+def test_review_actions(
+    make_applier: Callable[[str], Applier],
+    action: ReviewAction,
+    source: LabelSource,
+    expected_classes: list[str],
+    provenance: Provenance,
+) -> None:
+    applier = make_applier("s")
+    frame, outcome, _ = _events()
+    dets = (
+        (ev.detection(class_id=1, class_name="dent", confidence=1.0),)
+        if action is ReviewAction.CORRECT
+        else ()
+    )
+    label = ev.label(
+        outcome_event_id=outcome.event_id,
+        frame_sha256=frame.meta.jpeg_sha256,
+        action=action,
+        detections=dets,
+        source=source,
+    )
+    for event in (label, outcome, frame):  # worst order: the review first, the frame last
+        applier.apply(event)
+    eff = applier.store.effective_labels(frame.meta.jpeg_sha256)
+    assert eff is not None
+    assert [b.class_name for b in eff.boxes] == expected_classes
+    assert eff.provenance is provenance
+    assert applier.state.pending_count() == {}
+
+
+def test_any_order_and_replay_give_the_same_store(make_applier: Callable[[str], Applier]) -> None:
+    stream: list[object] = []
+    for seed in range(6):
+        frame, outcome, _ = _events(seed)
+        stream += [frame, outcome]
+        if seed % 2:
+            stream.append(
+                ev.label(
+                    outcome_event_id=outcome.event_id,
+                    frame_sha256=frame.meta.jpeg_sha256,
+                    action=ReviewAction.CONFIRM,
+                )
+            )
+    first = make_applier("a")
+    for event in stream:
+        first.apply(event)
+    for event in stream:  # replay into the same store: nothing new
+        first.apply(event)
+    assert first.stats.duplicates == 6 + 3
+    shuffled = make_applier("b")
+    for event in random.Random(7).sample(stream, len(stream)):
+        shuffled.apply(event)
+
+    def snapshot(a: Applier) -> dict[str, tuple[str, tuple[object, ...]]]:
+        return {h: (ls.provenance.value, ls.boxes) for h, ls in a.store.all_effective_labels().items()}
+
+    assert snapshot(first) == snapshot(shuffled)
+    assert len(snapshot(first)) == 6
+    assert sum(len(first.store.label_history(h)) for h in snapshot(first)) == 9
+
+
+def test_outcome_without_frame_is_skipped(make_applier: Callable[[str], Applier]) -> None:
+    applier = make_applier("s")
+    _, outcome, _ = _events()
+    applier.apply(outcome.model_copy(update={"frame_sent": False}))
+    assert applier.stats.skipped == 1 and applier.state.pending_count() == {}

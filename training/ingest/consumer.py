@@ -1,0 +1,93 @@
+"""The ingest consumer group: frames, outcomes and labels from Kafka into the dataset store.
+
+Offsets are committed only after every event of the polled batch is written (SQLite commits, WAL) to the
+store and the ingest state: at-least-once delivery, made idempotent by the event ids in ``source_ref``.
+Replaying the topics from offset 0 into an empty store rebuilds the same effective labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from factoryloop.kafka import TypedConsumer
+from factoryloop.settings import KafkaSettings
+from factoryloop.topics import TopicRole
+from training.datasets import DatasetStore
+from training.errors import IngestError
+from training.ingest.apply import Applier, IngestStats
+from training.ingest.state import IngestState
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GROUP = "factoryloop-ingest"
+ROLES = (TopicRole.FRAMES, TopicRole.OUTCOMES, TopicRole.LABELS)
+
+
+def state_path_for(store: DatasetStore) -> Path:
+    """The ingest bookkeeping lives beside the store it feeds, so a fresh store means a fresh replay."""
+    return store.root / "ingest-state.sqlite"
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: DatasetStore,
+        kafka: KafkaSettings,
+        *,
+        group_id: str = DEFAULT_GROUP,
+        state_path: Path | None = None,
+        max_poll_records: int = 200,
+    ) -> None:
+        self.store = store
+        self.state = IngestState(state_path or state_path_for(store))
+        self.applier = Applier(store, self.state)
+        self.consumer = TypedConsumer(kafka, ROLES, group_id, max_poll_records=max_poll_records)
+
+    @property
+    def stats(self) -> IngestStats:
+        return self.applier.stats
+
+    def poll_once(self, timeout_ms: int = 1000) -> int:
+        """Poll one batch, apply it, commit its offsets; return the number of records handled."""
+        batch = self.consumer.poll(timeout_ms=timeout_ms)
+        for rec in batch:
+            try:
+                self.applier.apply(rec.event)
+            except Exception as exc:
+                # Do not commit: the batch is re-delivered after a restart (writes are idempotent).
+                raise IngestError(
+                    f"ingest of {rec.topic}[{rec.partition}]@{rec.offset} failed: {exc}"
+                ) from exc
+        if batch:
+            self.consumer.commit()
+        return len(batch)
+
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        *,
+        idle_exit_s: float | None = None,
+        timeout_ms: int = 1000,
+    ) -> IngestStats:
+        """Consume until ``stop`` is set, or (with ``idle_exit_s``) until nothing arrived for that long."""
+        last = time.monotonic()
+        while stop is None or not stop.is_set():
+            if self.poll_once(timeout_ms):
+                last = time.monotonic()
+            elif idle_exit_s is not None and time.monotonic() - last >= idle_exit_s:
+                break
+        logger.info("ingest stopped: %s, pending %s", self.stats, self.state.pending_count())
+        return self.stats
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.state.close()
+
+    def __enter__(self) -> Ingestor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
