@@ -153,6 +153,7 @@ class KafkaCluster:
     def __init__(self, state_dir: Path, nodes: list[KafkaNode]) -> None:
         self.state_dir = state_dir
         self.nodes = nodes
+        self.start_seconds: float | None = None  # how long the last full start took (measurements, logs)
 
     @classmethod
     def create(
@@ -195,6 +196,7 @@ class KafkaCluster:
     def start(self, timeout_s: float = 120.0) -> None:
         """Start every node (idempotent) and wait until all are brokers of the cluster."""
         cid = self.cluster_id()
+        started = time.monotonic()
         try:
             with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:  # formatting takes seconds a node
                 list(pool.map(lambda node: node.start(cid), self.nodes))
@@ -202,6 +204,7 @@ class KafkaCluster:
         except BaseException:
             self.stop()
             raise
+        self.start_seconds = time.monotonic() - started
 
     def wait_ready(self, timeout_s: float = 120.0, nodes: list[KafkaNode] | None = None) -> None:
         """Wait until ``nodes`` (default: all) accept connections and the cluster reports them as brokers."""
