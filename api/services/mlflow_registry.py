@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from api.errors import NotFoundError, UpstreamError
+from api.errors import InvalidRequestError, NotFoundError, UpstreamError
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ class MlflowRegistry:
             raise UpstreamError(f"MLflow at {self.tracking_uri} is unreachable: {exc}") from exc
         if resp.status_code == 404 or (resp.status_code == 400 and "RESOURCE_DOES_NOT_EXIST" in resp.text):
             raise NotFoundError(f"MLflow: {resp.json().get('message', 'not found')}")
+        if resp.status_code == 400:
+            raise InvalidRequestError(f"MLflow refused the request: {resp.text[:300]}")
         if resp.status_code >= 400:
             raise UpstreamError(f"MLflow {path} answered {resp.status_code}: {resp.text[:300]}")
         data: dict[str, Any] = resp.json()

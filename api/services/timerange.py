@@ -21,8 +21,19 @@ class Bucket(StrEnum):
     DAY = "day"
 
 
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """To aware UTC; refuses times before 1970 or after 9000 (epoch arithmetic and defaults stay in range)."""
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidRequestError(f"timestamp out of range: {exc}") from exc
+    if not EARLIEST <= value <= LATEST:
+        raise InvalidRequestError(f"timestamp {value.isoformat()} outside {EARLIEST.year}-{LATEST.year}")
+    return value
 
 
 def check_range(
@@ -31,7 +42,7 @@ def check_range(
     """Normalise to UTC; refuse reversed or too long ranges. ``default`` fills a missing ``since``."""
     until = as_utc(until) if until is not None else None
     if since is None and default is not None:
-        since = (until or datetime.now(UTC)) - default
+        since = max((until or datetime.now(UTC)) - default, EARLIEST)
     since = as_utc(since) if since is not None else None
     if since is not None and until is not None:
         if since > until:

@@ -15,7 +15,6 @@ from api.app import create_app
 from api.security import Role, create_token
 from api.settings import ApiSettings
 from factoryloop.settings import KafkaSettings
-
 from tests.integration.api.postgres import PostgresUnavailable, fresh_database, local_server
 
 
@@ -23,7 +22,11 @@ from tests.integration.api.postgres import PostgresUnavailable, fresh_database, 
 def postgres_admin_url() -> Iterator[str]:
     url = os.environ.get("FACTORYLOOP_TEST_POSTGRES_URL")
     if url:
-        yield url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+        yield (
+            url.replace("postgresql://", "postgresql+psycopg://", 1)
+            if url.startswith("postgresql://")
+            else url
+        )
         return
     try:
         with local_server() as admin_url:
@@ -61,10 +64,13 @@ class ApiHarness:
 
 @pytest.fixture
 def api_factory(db_url: str, tmp_path: Path) -> Iterator[Callable[..., ApiHarness]]:
-    """Build an app (migrated, one token per role) on the test's database; the sink runs if ``kafka`` given."""
+    """Build an app (migrated, one token per role) on the test's database; the sink runs if ``kafka``
+    given."""
     opened: list[TestClient] = []
 
-    def make(kafka: KafkaSettings | None = None, *, run_sink: bool | None = None, **overrides: Any) -> ApiHarness:
+    def make(
+        kafka: KafkaSettings | None = None, *, run_sink: bool | None = None, **overrides: Any
+    ) -> ApiHarness:
         settings = ApiSettings(
             database_url=db_url,
             frames_dir=tmp_path / "frames",

@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL server for tests: FACTORYLOOP_TEST_POSTGRES_URL if set, else the local binaries run as
+"""A throwaway PostgreSQL server for tests: FACTORYLOOP_TEST_POSTGRES_URL if set, else the local binaries
+run as
 the ``postgres`` user in a temp dir (postgres refuses to run as root)."""
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 def local_server() -> Iterator[str]:
     """Start postgres from ``PG_BIN`` in a temp dir; yield an admin URL; stop and delete it afterwards."""
     if not (PG_BIN / "initdb").exists():
-        raise PostgresUnavailable(f"no PostgreSQL binaries at {PG_BIN} and FACTORYLOOP_TEST_POSTGRES_URL unset")
+        raise PostgresUnavailable(
+            f"no PostgreSQL binaries at {PG_BIN} and FACTORYLOOP_TEST_POSTGRES_URL unset"
+        )
     root = Path(tempfile.mkdtemp(prefix="fl-pg-"))
     data = root / "data"
     port = _free_port()
@@ -50,13 +53,17 @@ def local_server() -> Iterator[str]:
     os.chmod(root, 0o700)
     try:
         subprocess.run(
-            _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]),
+            _as_postgres(
+                [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+            ),
             check=True,
             capture_output=True,
         )
         opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
         subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"]),
+            _as_postgres(
+                [str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"]
+            ),
             check=True,
             capture_output=True,
             timeout=60,
@@ -64,7 +71,9 @@ def local_server() -> Iterator[str]:
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         shutil.rmtree(root, ignore_errors=True)
         detail = getattr(exc, "stderr", b"") or b""
-        raise PostgresUnavailable(f"could not start postgres: {exc} {detail.decode(errors='replace')[-500:]}") from exc
+        raise PostgresUnavailable(
+            f"could not start postgres: {exc} {detail.decode(errors='replace')[-500:]}"
+        ) from exc
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:

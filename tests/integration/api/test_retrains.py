@@ -26,10 +26,14 @@ def test_retrain_job_lifecycle(api_factory) -> None:
     assert again.status_code == 409 and "trainer-a" in again.json()["error"]["message"]
 
     admin = api.headers(Role.ADMIN)
-    progress = api.client.patch(f"/api/v1/retrains/{job['id']}", headers=admin, json={"progress": 0.5, "message": "ep 5"})
+    progress = api.client.patch(
+        f"/api/v1/retrains/{job['id']}", headers=admin, json={"progress": 0.5, "message": "ep 5"}
+    )
     assert progress.status_code == 200 and progress.json()["progress"] == 0.5
     done = api.client.patch(
-        f"/api/v1/retrains/{job['id']}", headers=admin, json={"status": "succeeded", "result": {"model_version": "7"}}
+        f"/api/v1/retrains/{job['id']}",
+        headers=admin,
+        json={"status": "succeeded", "result": {"model_version": "7"}},
     )
     assert done.status_code == 200 and done.json()["finished_at"] is not None
     final = api.client.patch(f"/api/v1/retrains/{job['id']}", headers=admin, json={"status": "failed"})

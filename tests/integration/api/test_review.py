@@ -9,7 +9,6 @@ from factoryloop.kafka import EventProducer
 from factoryloop.schemas import Label, ReviewAction
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
-
 from tests.integration.api.helpers import read_topic, wait_for
 from tests.support.events import outcome
 
@@ -21,7 +20,11 @@ pytestmark = pytest.mark.kafka
     [
         ("confirm", [], 1),
         ("reject", [], 0),
-        ("correct", [{"class_id": 1, "class_name": "dent", "box": {"x1": 1, "y1": 2, "x2": 30, "y2": 40}}], 1),
+        (
+            "correct",
+            [{"class_id": 1, "class_name": "dent", "box": {"x1": 1, "y1": 2, "x2": 30, "y2": 40}}],
+            1,
+        ),
     ],
 )
 def test_review_produces_a_label(
@@ -31,7 +34,9 @@ def test_review_produces_a_label(
     o = outcome(verdict="UNCERTAIN", sample_reason="uncertain")
     with EventProducer(kafka_settings) as producer:
         producer.send_sync(TopicRole.OUTCOMES, o)
-    wait_for(lambda: api.get(f"/api/v1/inspections/{o.event_id}").status_code == 200 or None, what="sunk outcome")
+    wait_for(
+        lambda: api.get(f"/api/v1/inspections/{o.event_id}").status_code == 200 or None, what="sunk outcome"
+    )
 
     resp = api.post(
         f"/api/v1/review/{o.event_id}",
@@ -60,4 +65,7 @@ def test_invalid_reviews_are_refused(api_factory) -> None:
     bad = api.post("/api/v1/review/" + "f" * 32, json={"action": "maybe"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
     assert api.post("/api/v1/review/x", json={"action": "confirm"}).status_code == 422  # id too short
-    assert api.post("/api/v1/review/" + "f" * 32, json={"action": "confirm"}, role=Role.SUPERVISOR).status_code == 404
+    assert (
+        api.post("/api/v1/review/" + "f" * 32, json={"action": "confirm"}, role=Role.SUPERVISOR).status_code
+        == 404
+    )

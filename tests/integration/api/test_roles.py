@@ -62,9 +62,13 @@ def test_revoked_token_is_refused(api_factory) -> None:
     created = api.post("/api/v1/tokens", role=Role.ADMIN, json={"name": "temp", "role": "supervisor"})
     assert created.status_code == 201
     token = created.json()["token"]
-    assert api.client.get("/api/v1/inspections", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        api.client.get("/api/v1/inspections", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    )
     assert api.client.delete("/api/v1/tokens/temp", headers=api.headers(Role.ADMIN)).status_code == 204
-    assert api.client.get("/api/v1/inspections", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert (
+        api.client.get("/api/v1/inspections", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    )
     listed = api.get("/api/v1/tokens", role=Role.ADMIN).json()
     assert {t["name"] for t in listed} >= {"temp", "admin-1"} and all("token" not in t for t in listed)
     assert api.client.delete("/api/v1/tokens/admin-1", headers=api.headers(Role.ADMIN)).status_code == 409

@@ -1,4 +1,5 @@
-"""The sink on a real broker and database: outcomes become queryable, duplicates are ignored, malformed records
+"""The sink on a real broker and database: outcomes become queryable, duplicates are ignored, malformed
+records
 are dead-lettered while the sink carries on, frames land in the store, heartbeats show in the fleet."""
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from factoryloop.kafka import EventProducer
 from factoryloop.schemas import DeadLetter, ModelRef, utc_now
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
-
 from tests.integration.api.helpers import read_topic, wait_for
 from tests.support.events import detection, frame, heartbeat, outcome
 
@@ -34,12 +34,16 @@ def count(api, **params) -> int:  # type: ignore[no-untyped-def]
     return len(resp.json()["items"])
 
 
-def test_outcomes_become_queryable_and_duplicates_are_ignored(api_factory, kafka_settings: KafkaSettings) -> None:
+def test_outcomes_become_queryable_and_duplicates_are_ignored(
+    api_factory, kafka_settings: KafkaSettings
+) -> None:
     api = api_factory(kafka_settings)
     t0 = utc_now() - timedelta(minutes=5)
     events = [
         outcome(
-            ts=t0 + timedelta(seconds=i), line_id=f"line-{i % 2}", verdict="FAIL" if i % 3 == 0 else "PASS",
+            ts=t0 + timedelta(seconds=i),
+            line_id=f"line-{i % 2}",
+            verdict="FAIL" if i % 3 == 0 else "PASS",
             detections=(detection(class_name="dent" if i % 2 else "scratch"),) if i % 3 == 0 else (),
             model=ModelRef(name="widget", version=str(1 + i % 2)),
         )
@@ -72,12 +76,16 @@ def test_outcomes_become_queryable_and_duplicates_are_ignored(api_factory, kafka
     assert detail["detections"][0]["class_name"] == "scratch" and detail["reviews"] == []
 
 
-def test_malformed_record_is_dead_lettered_and_sink_carries_on(api_factory, kafka_settings: KafkaSettings) -> None:
+def test_malformed_record_is_dead_lettered_and_sink_carries_on(
+    api_factory, kafka_settings: KafkaSettings
+) -> None:
     api = api_factory(kafka_settings)
     good = outcome()
     with EventProducer(kafka_settings) as producer:
         producer.send_raw(kafka_settings.topics.outcomes, b"{not json", key="line-1/st-1").get(10)
-        producer.send_raw(kafka_settings.topics.outcomes, b'{"schema_version": 99}', key="line-1/st-1").get(10)
+        producer.send_raw(kafka_settings.topics.outcomes, b'{"schema_version": 99}', key="line-1/st-1").get(
+            10
+        )
         producer.send_sync(TopicRole.OUTCOMES, good)
     wait_for(lambda: count(api) == 1 or None, what="the good outcome after two bad ones")
     letters = read_topic(kafka_settings, TopicRole.DEAD_LETTERS, 2)
@@ -86,7 +94,9 @@ def test_malformed_record_is_dead_lettered_and_sink_carries_on(api_factory, kafk
     assert "schema_version" in letters[1].reason
 
 
-def test_frames_are_stored_by_hash_and_heartbeats_feed_the_fleet(api_factory, kafka_settings: KafkaSettings) -> None:
+def test_frames_are_stored_by_hash_and_heartbeats_feed_the_fleet(
+    api_factory, kafka_settings: KafkaSettings
+) -> None:
     api = api_factory(kafka_settings)
     jpeg = real_jpeg()
     sha = hashlib.sha256(jpeg).hexdigest()
@@ -95,10 +105,15 @@ def test_frames_are_stored_by_hash_and_heartbeats_feed_the_fleet(api_factory, ka
         producer.send_sync(TopicRole.OUTCOMES, o)
         producer.send_sync(TopicRole.FRAMES, frame(jpeg, outcome_event_id=o.event_id), jpeg=jpeg)
         producer.send_sync(TopicRole.HEARTBEATS, heartbeat(ts=utc_now() - timedelta(seconds=5), fps=10.0))
-        producer.send_sync(TopicRole.HEARTBEATS, heartbeat(fps=24.0, model=ModelRef(name="widget", version="3")))
-        producer.send_sync(TopicRole.HEARTBEATS, heartbeat(agent_id="agent-old", ts=utc_now() - timedelta(hours=1)))
+        producer.send_sync(
+            TopicRole.HEARTBEATS, heartbeat(fps=24.0, model=ModelRef(name="widget", version="3"))
+        )
+        producer.send_sync(
+            TopicRole.HEARTBEATS, heartbeat(agent_id="agent-old", ts=utc_now() - timedelta(hours=1))
+        )
     resp = wait_for(
-        lambda: (r := api.get(f"/api/v1/frames/{sha}")).status_code == 200 and r or None, what="the stored frame"
+        lambda: ((r := api.get(f"/api/v1/frames/{sha}")).status_code == 200 and r) or None,
+        what="the stored frame",
     )
     assert resp.content == jpeg and resp.headers["content-type"] == "image/jpeg"
     overlay = api.get(f"/api/v1/frames/{sha}", params={"overlay": 1})
@@ -109,7 +124,7 @@ def test_frames_are_stored_by_hash_and_heartbeats_feed_the_fleet(api_factory, ka
     queue = wait_for(lambda: api.get("/api/v1/review/queue").json() or None, what="review queue")
     assert [q["event_id"] for q in queue] == [o.event_id]
 
-    agents = wait_for(lambda: (a := api.get("/api/v1/fleet/agents").json()) and len(a) == 2 and a or None)
+    agents = wait_for(lambda: ((a := api.get("/api/v1/fleet/agents").json()) and len(a) == 2 and a) or None)
     by_id = {a["agent_id"]: a for a in agents}
     assert by_id["agent-1"]["fps"] == 24.0 and by_id["agent-1"]["online"] is True
     assert by_id["agent-1"]["model_version"] == "3"

@@ -1,4 +1,5 @@
-"""Stats over hour/shift/day buckets, top classes and first-seen, on each database backend (rows written by the
+"""Stats over hour/shift/day buckets, top classes and first-seen, on each database backend (rows written
+by the
 sink's writer directly: no broker needed)."""
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import pytest
 from api.frames.store import LocalFrameStore
 from api.sink.writer import SinkWriter
 from factoryloop.schemas import Verdict
-
 from tests.support.events import detection, outcome
 
 T0 = datetime(2026, 3, 2, 5, 30, tzinfo=UTC)  # 05:30 UTC: shift 22-06 with shifts starting at 06
