@@ -1,0 +1,57 @@
+"""Deployments: a registered model version -> a :class:`Deployment` on the compacted deployments topic."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+
+from factoryloop.kafka import EventProducer
+from factoryloop.schemas import FLEET_KEY, Deployment, Strategy
+from factoryloop.topics import TopicRole
+from training.errors import RolloutError
+from training.registry.models import RegisteredVersion
+
+logger = logging.getLogger(__name__)
+
+
+def deployment_for(
+    version: RegisteredVersion,
+    *,
+    target: str = FLEET_KEY,
+    strategy: Strategy = Strategy.FULL,
+    canary_agents: Sequence[str] = (),
+    previous_version: str | None = None,
+    reason: str | None = None,
+    created_by: str = "trainer",
+) -> Deployment:
+    if not version.sha256 or not version.class_names or not version.imgsz:
+        raise RolloutError(f"{version.name} v{version.version} lacks onnx_sha256/class_names/imgsz tags")
+    return Deployment(
+        deployment_id=uuid.uuid4().hex,
+        target=target,
+        model_name=version.name,
+        model_version=version.version,
+        artifact_uri=version.onnx_uri,
+        sha256=version.sha256,
+        class_names=version.class_names,
+        imgsz=version.imgsz,
+        strategy=strategy,
+        canary_agents=tuple(canary_agents),
+        previous_version=previous_version,
+        created_by=created_by,
+        reason=reason[:1000] if reason else None,
+    )
+
+
+def publish(producer: EventProducer, deployment: Deployment) -> None:
+    """Publish and wait for the acknowledgement (key = target, so compaction keeps the latest per target)."""
+    producer.send_sync(TopicRole.DEPLOYMENTS, deployment, key=deployment.target)
+    logger.info(
+        "published %s %s v%s to %s (%s)",
+        deployment.strategy.value,
+        deployment.model_name,
+        deployment.model_version,
+        deployment.target,
+        deployment.reason or "",
+    )
