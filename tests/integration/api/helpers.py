@@ -6,6 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import cv2
+import numpy as np
+
 from factoryloop.kafka import TypedConsumer
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
@@ -32,3 +35,11 @@ def read_topic(kafka: KafkaSettings, role: TopicRole, count: int, timeout_s: flo
             out.extend(r.event for r in consumer.poll(timeout_ms=500))
     assert len(out) >= count, f"expected {count} events on {role.value}, got {len(out)}"
     return out
+
+
+def real_jpeg(seed: int = 0) -> bytes:
+    """A decodable 160x120 JPEG (the overlay route needs one)."""
+    img = np.full((120, 160, 3), 90 + seed % 100, dtype=np.uint8)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return bytes(buf)

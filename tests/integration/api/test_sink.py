@@ -7,25 +7,16 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-import cv2
-import numpy as np
 import pytest
 
 from factoryloop.kafka import EventProducer
 from factoryloop.schemas import DeadLetter, ModelRef, utc_now
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
-from tests.integration.api.helpers import read_topic, wait_for
+from tests.integration.api.helpers import read_topic, real_jpeg, wait_for
 from tests.support.events import detection, frame, heartbeat, outcome
 
 pytestmark = pytest.mark.kafka
-
-
-def real_jpeg(seed: int = 0) -> bytes:
-    img = np.full((120, 160, 3), 90 + seed % 100, dtype=np.uint8)
-    ok, buf = cv2.imencode(".jpg", img)
-    assert ok
-    return bytes(buf)
 
 
 def count(api, **params) -> int:  # type: ignore[no-untyped-def]

@@ -1,0 +1,116 @@
+"""The dashboard in headless Chromium: log in with a token, see a defect produced on Kafka and sunk,
+review it, and find the Label on Kafka."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from api.security import Role
+from factoryloop.kafka import EventProducer
+from factoryloop.schemas import Label, ReviewAction
+from factoryloop.settings import KafkaSettings
+from factoryloop.topics import TopicRole
+from tests.integration.api.helpers import read_topic, real_jpeg
+from tests.support.events import detection, frame, outcome
+
+CHROMIUM = Path(os.environ.get("FACTORYLOOP_TEST_CHROMIUM", "/usr/bin/chromium"))
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+pytestmark = [pytest.mark.kafka, pytest.mark.browser]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(api_factory, kafka_settings: KafkaSettings, db_url: str) -> Iterator[tuple[str, object]]:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the browser test runs on SQLite only")
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (set FACTORYLOOP_TEST_CHROMIUM)")
+    api = api_factory(kafka_settings)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(api.client.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}", api
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, api = served
+    jpeg = real_jpeg(7)
+    sha = hashlib.sha256(jpeg).hexdigest()
+    o = outcome(
+        verdict="FAIL", sample_reason="fail", frame_sha256=sha, detections=(detection(class_name="crack"),)
+    )
+    with EventProducer(kafka_settings) as producer:
+        producer.send_sync(TopicRole.OUTCOMES, o)
+        producer.send_sync(TopicRole.FRAMES, frame(jpeg, outcome_event_id=o.event_id), jpeg=jpeg)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/ui/")
+            expect(page).to_have_url(f"{base}/ui/login")
+            page.fill("#token", "flt_wrong")
+            page.click("#login")
+            expect(page.get_by_role("alert")).to_contain_text("Invalid")
+            page.fill("#token", api.tokens[Role.SUPERVISOR])  # type: ignore[attr-defined]
+            page.click("#login")
+            expect(page.locator("h1")).to_contain_text("Lines")
+
+            defect = page.locator(f'figure[data-event-id="{o.event_id}"]')
+            for _ in range(100):  # the sink may still be catching up
+                page.goto(f"{base}/ui/defects")
+                if defect.count():
+                    break
+                time.sleep(0.2)
+            expect(defect).to_contain_text("crack")
+            img = defect.locator("img")
+            expect(img).to_have_js_property("complete", True)
+            assert img.evaluate("i => i.naturalWidth") == 160  # the overlay JPEG loaded with the cookie
+
+            page.goto(f"{base}/ui/review")
+            item = page.locator(f'article[data-event-id="{o.event_id}"]')
+            expect(item).to_be_visible()
+            item.locator("input[name=comment]").fill("real crack")
+            item.locator("button.confirm").click()
+            expect(page.locator("#queue-empty")).to_be_visible()
+        finally:
+            browser.close()
+
+    (label,) = read_topic(kafka_settings, TopicRole.LABELS, 1)
+    assert isinstance(label, Label)
+    assert label.outcome_event_id == o.event_id and label.action is ReviewAction.CONFIRM
+    assert label.reviewer == "supervisor-1" and label.comment == "real crack"
+    assert [d.class_name for d in label.detections] == ["crack"]
