@@ -57,7 +57,7 @@ def _cleanup_all() -> None:
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     _cleanup_all()
-    raise SystemExit(128 + signum)
+    raise KeyboardInterrupt(f"signal {signum}")  # pytest then ends the session as on Ctrl-C
 
 
 atexit.register(_cleanup_all)
