@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from kafka.errors import KafkaError
@@ -131,6 +132,10 @@ class Publisher:
                 )
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
+            except Exception:  # a bug or a misconfigured client must not silently end store-and-forward
+                logger.exception("publisher drain loop error; %d records buffered", self.buffer.count)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     def _drain_once(self, producer: EventProducer) -> None:
         batch = self.buffer.peek(self.drain_batch)
@@ -159,7 +164,13 @@ class Publisher:
                 logger.warning("flush: %s (unacknowledged records fall back to the buffer)", exc)
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Stop draining; unacknowledged live records end up in the buffer. Does not close the buffer."""
+        """Drain what is buffered (up to ``timeout_s`` while Kafka is reachable), then stop; unacknowledged
+        live records end up in the buffer, sent by the next run. Does not close the buffer."""
+        deadline = time.monotonic() + timeout_s
+        self.flush(timeout_s)
+        while self.buffer.count and self._producer is not None and time.monotonic() < deadline:
+            self._wake.set()
+            time.sleep(0.1)
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=timeout_s + 30)

@@ -206,7 +206,7 @@ def test_webhook_sink() -> None:
     bodies: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204 if len(bodies) == 1 else 500)
             self.end_headers()
