@@ -106,8 +106,8 @@ class LocalStack:
         out = []
         for name, kafka in (("kafka", self.kafka), ("kafka-cluster", self.cluster)):
             pids = tuple(p for n in kafka.nodes if (p := n.process.pid()) is not None)
-            if name == "kafka-cluster" and not pids:
-                continue  # the cluster is optional: list it only while it runs
+            if not pids and (name == "kafka-cluster" or self.cluster.running()):
+                continue  # list the cluster only while it runs, and then instead of the single node
             healthy = bool(pids) and broker_count(kafka.bootstrap, timeout_ms=3000) >= len(pids)
             out.append(ServiceStatus(name, kafka.bootstrap, bool(pids), healthy, pids))
         pid = self.mlflow.process.pid()
