@@ -1,0 +1,215 @@
+"""``factoryloop train``: ingest, retrain, gate, deploy, rollback, status."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from factoryloop.schemas import FLEET_KEY, Strategy
+from training.errors import TrainingError
+
+if TYPE_CHECKING:
+    from training.registry import ModelRegistry
+
+app = typer.Typer(no_args_is_help=True, help="Ingest, retrain, gate and roll out models.")
+
+Product = Annotated[str, typer.Option("--product", "-p", help="Product (one registered model per product).")]
+Store = Annotated[
+    Path | None, typer.Option("--store", help="Dataset store root (default $FACTORYLOOP_HOME/datasets).")
+]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(2)
+
+
+def _registry() -> ModelRegistry:
+    from training.registry import ModelRegistry
+    from training.settings import get_settings
+
+    s = get_settings()
+    return ModelRegistry(s.mlflow_tracking_uri, s.registered_model_prefix)
+
+
+@app.command()
+def ingest(
+    store: Store = None,
+    group: Annotated[str, typer.Option(help="Kafka consumer group.")] = "factoryloop-ingest",
+    idle_exit: Annotated[float | None, typer.Option(help="Exit after this many idle seconds.")] = None,
+) -> None:
+    """Consume frames, outcomes and labels into the dataset store (until Ctrl-C or --idle-exit)."""
+    from training.datasets import DatasetStore
+    from training.ingest import Ingestor
+    from training.settings import get_settings
+
+    with DatasetStore(store) as ds, Ingestor(ds, get_settings().kafka, group_id=group) as ing:
+        try:
+            stats = ing.run(idle_exit_s=idle_exit)
+        except KeyboardInterrupt:
+            stats = ing.stats
+    typer.echo(
+        f"frames {stats.frames}, predictions {stats.predictions}, labels {stats.labels}, "
+        f"parked {stats.parked}, duplicates {stats.duplicates}"
+    )
+
+
+@app.command()
+def retrain(
+    product: Product,
+    reason: Annotated[str, typer.Option(help="Why (recorded in MLflow).")] = "manual",
+    epochs: Annotated[int | None, typer.Option(help="Override FACTORYLOOP_TRAIN_EPOCHS.")] = None,
+    imgsz: Annotated[int | None, typer.Option(help="Override FACTORYLOOP_TRAIN_IMGSZ.")] = None,
+    gate: Annotated[bool, typer.Option(help="Gate the challenger against the champion.")] = True,
+    store: Store = None,
+) -> None:
+    """Train a challenger from the product's labelled images, register it and gate it."""
+    from training.datasets import DatasetStore
+    from training.pipeline import retrain as run
+    from training.settings import get_settings
+
+    try:
+        with DatasetStore(store) as ds:
+            out = run(product, ds, get_settings(), reason=reason, gate=gate, epochs=epochs, imgsz=imgsz)
+    except TrainingError as exc:
+        raise _fail(exc) from exc
+    typer.echo(
+        f"{out.version.name} v{out.version.version}: mAP50 {out.train.metrics['mAP50']:.3f}, "
+        f"mAP50-95 {out.train.metrics['mAP50-95']:.3f}"
+    )
+    if out.decision is not None:
+        typer.echo(f"gate: {'PROMOTED' if out.decision.promote else 'REFUSED'} - {out.decision.reason}")
+
+
+@app.command("gate")
+def gate_cmd(product: Product, store: Store = None) -> None:
+    """Gate the current challenger against the champion on the product's golden set."""
+    from factoryloop.sim.classes import DEFECT_CLASSES
+    from training.datasets import DatasetStore
+    from training.pipeline import gate_policy
+    from training.registry import ensure_golden, export_golden, run_gate
+    from training.settings import get_settings
+
+    s = get_settings()
+    try:
+        with DatasetStore(store) as ds, tempfile.TemporaryDirectory(prefix="fl-golden-") as tmp:
+            golden = ensure_golden(ds, product, DEFECT_CLASSES, s.golden_fraction)
+            decision = run_gate(_registry(), product, export_golden(ds, golden, Path(tmp)), gate_policy(s))
+    except TrainingError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"{'PROMOTED' if decision.promote else 'REFUSED'}: {decision.reason}")
+
+
+@app.command()
+def deploy(
+    product: Product,
+    version: Annotated[str | None, typer.Option(help="Model version (default: the champion).")] = None,
+    target: Annotated[str, typer.Option(help="A line id or 'fleet'.")] = FLEET_KEY,
+    canary: Annotated[str | None, typer.Option(help="Comma-separated canary agent ids.")] = None,
+    window: Annotated[float | None, typer.Option(help="Canary window in seconds.")] = None,
+) -> None:
+    """Publish a deployment: straight to the target, or through a canary with automatic rollback."""
+    from factoryloop.kafka import EventProducer
+    from training.registry import CHAMPION
+    from training.rollout import CanaryPolicy, deployment_for, publish, run_canary
+    from training.settings import get_settings
+
+    s, reg = get_settings(), _registry()
+    try:
+        chosen = reg.get(product, version) if version else reg.alias(product, CHAMPION)
+        if chosen is None:
+            raise TrainingError(f"{reg.name(product)} has no champion; pass --version")
+        previous_no = chosen.tags.get("previous_champion")
+        previous = reg.get(product, previous_no) if previous_no else None
+        if canary:
+            policy = CanaryPolicy(
+                window_s=window or s.canary_window_s,
+                max_errors=s.canary_max_errors,
+                max_latency_p99_ms=s.canary_max_latency_p99_ms,
+                max_defect_rate_jump=s.canary_max_defect_rate_jump,
+                max_override_rate=s.canary_max_override_rate,
+            )
+            agents = [a.strip() for a in canary.split(",") if a.strip()]
+            result = run_canary(
+                s.kafka,
+                chosen,
+                previous,
+                canary_agents=agents,
+                policy=policy,
+                target=target,
+                registry=reg,
+                product=product,
+            )
+            typer.echo(f"{result.outcome}: {'; '.join(result.reasons) or 'canary healthy'}")
+            return
+        with EventProducer(s.kafka) as producer:
+            publish(
+                producer,
+                deployment_for(chosen, target=target, strategy=Strategy.FULL, previous_version=previous_no),
+            )
+    except TrainingError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"deployed {chosen.name} v{chosen.version} to {target}")
+
+
+@app.command()
+def rollback(
+    product: Product,
+    to_version: Annotated[str, typer.Option("--to-version", help="The version to go back to.")],
+    target: Annotated[str, typer.Option(help="A line id or 'fleet'.")] = FLEET_KEY,
+    reason: Annotated[
+        str, typer.Option(help="Why (sent to the agents and the registry).")
+    ] = "engineer decision",
+) -> None:
+    """Publish a rollback deployment to ``--to-version`` and make it the champion again."""
+    from factoryloop.kafka import EventProducer
+    from training.registry import CHAMPION
+    from training.rollout import deployment_for, publish
+    from training.settings import get_settings
+
+    reg = _registry()
+    try:
+        back = reg.get(product, to_version)
+        current = reg.alias(product, CHAMPION)
+        with EventProducer(get_settings().kafka) as producer:
+            publish(
+                producer,
+                deployment_for(
+                    back,
+                    target=target,
+                    strategy=Strategy.ROLLBACK,
+                    reason=reason,
+                    previous_version=current.version if current else None,
+                ),
+            )
+        reg.set_alias(product, CHAMPION, back.version)
+    except TrainingError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"rolled back {back.name} to v{back.version} on {target}")
+
+
+@app.command()
+def status(product: Product) -> None:
+    """Registered versions of the product with their aliases and gate/rollout decisions."""
+    from training.registry import CHALLENGER, CHAMPION
+    from training.settings import get_settings
+    from training.triggers import lock_path
+
+    reg = _registry()
+    try:
+        versions = reg.versions(product)
+        aliases = {a: reg.alias(product, a) for a in (CHAMPION, CHALLENGER)}
+    except TrainingError as exc:
+        raise _fail(exc) from exc
+    lock = lock_path(get_settings().state_dir, product)
+    busy = lock.is_file() and lock.read_text().strip()
+    typer.echo(f"{reg.name(product)}: {len(versions)} version(s); retrain running: {'yes' if busy else 'no'}")
+    for v in versions:
+        marks = [a for a, mv in aliases.items() if mv is not None and mv.version == v.version]
+        typer.echo(
+            f"  v{v.version} {','.join(marks):<18} gate={v.tags.get('gate.decision', '-'):<8} "
+            f"rollout={v.tags.get('rollout.decision', '-'):<12} {v.tags.get('gate.reason', '')}"
+        )

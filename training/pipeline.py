@@ -1,0 +1,127 @@
+"""One retrain of one product: freeze data, train, export, log, register as challenger, gate."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+
+from factoryloop.sim.classes import DEFECT_CLASSES
+from training.datasets import DatasetStore
+from training.registry import (
+    CHALLENGER,
+    GateDecision,
+    GatePolicy,
+    ModelRegistry,
+    RegisteredVersion,
+    ensure_golden,
+    export_golden,
+    export_training,
+    golden_hashes,
+    log_training,
+    run_gate,
+)
+from training.registry.golden import TRUTH
+from training.settings import TrainSettings
+from training.triggers import retrain_lock
+from training.yolo import TrainResult, export_onnx, train_yolo, verify_onnx_parity
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    version: RegisteredVersion
+    train: TrainResult
+    dataset_version: str
+    dataset_sha256: str
+    decision: GateDecision | None
+
+
+def gate_policy(settings: TrainSettings) -> GatePolicy:
+    return GatePolicy(margin=settings.gate_margin, max_recall_drop=settings.gate_max_recall_drop)
+
+
+def retrain(
+    product: str,
+    store: DatasetStore,
+    settings: TrainSettings,
+    *,
+    reason: str = "manual",
+    gate: bool = True,
+    policy: GatePolicy | None = None,
+    epochs: int | None = None,
+    imgsz: int | None = None,
+    **train_overrides: Any,
+) -> RetrainOutcome:
+    """Train a challenger for ``product`` from its truth-labelled images and (by default) gate it."""
+    with retrain_lock(settings.state_dir, product):
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        work = settings.state_dir / "runs" / product / stamp
+        golden = ensure_golden(store, product, DEFECT_CLASSES, settings.golden_fraction)
+        version = store.freeze_version(
+            f"{product}-{stamp}",
+            products=[product],
+            provenances=TRUTH,
+            class_names=DEFECT_CLASSES,
+            test_fraction=settings.golden_fraction,
+        )
+        data = export_training(store, version, golden, work / "data")
+        imgsz = imgsz or settings.imgsz
+        params: dict[str, Any] = {
+            "model": settings.base_model,
+            "epochs": epochs or settings.epochs,
+            "imgsz": imgsz,
+            "batch": settings.batch,
+            "seed": settings.seed,
+            **train_overrides,
+        }
+        result = train_yolo(data, work, device=settings.device, **params)
+        exported = export_onnx(result.best_pt, imgsz, work / "model.onnx")
+        images = [cv2.imread(str(store.image_path(h))) for h in sorted(golden_hashes(golden))[:4]]
+        parity = verify_onnx_parity(
+            result.best_pt, exported.path, [i for i in images if i is not None], imgsz
+        )
+        manifest = {
+            "dataset_version": version.name,
+            "dataset_sha256": version.sha256,
+            "golden_version": golden.name,
+            "golden_sha256": golden.sha256,
+            "reason": reason,
+            "parity_max_raw_diff": parity.max_raw_diff,
+        }
+        logged = log_training(
+            settings.mlflow_tracking_uri,
+            settings.experiment,
+            product=product,
+            dataset_sha256=version.sha256,
+            params={**params, "reason": reason, "dataset_version": version.name},
+            result=result,
+            exported=exported,
+            manifest=manifest,
+        )
+        registry = ModelRegistry(settings.mlflow_tracking_uri, settings.registered_model_prefix)
+        mv = registry.register(
+            product,
+            logged,
+            tags={"reason": reason, "dataset_version": version.name, "dataset_sha256": version.sha256},
+        )
+        registry.set_alias(product, CHALLENGER, mv.version)
+        decision = None
+        if gate:
+            golden_yaml = export_golden(store, golden, work / "golden")
+            decision = run_gate(
+                registry,
+                product,
+                golden_yaml,
+                policy or gate_policy(settings),
+                challenger=mv,
+                device=settings.device,
+            )
+        logger.info(
+            "retrain of %s: v%s (%s)", product, mv.version, decision.reason if decision else "not gated"
+        )
+        return RetrainOutcome(mv, result, version.name, version.sha256, decision)
