@@ -1,0 +1,420 @@
+"""API benchmarks: sink ingest rate (DB write path, and end to end from Kafka), defect query latency at
+1M rows, and outcome-produced -> visible-in-API latency, each with a baseline measured in the same run.
+
+Run: ``python bench/bench_api.py [--events 100000] [--rows 1000000] [--bootstrap 127.0.0.1:9092]``
+(the Kafka parts are skipped when no broker answers). Results print as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.db.engine import Database
+from api.db.migrate import upgrade
+from api.frames.store import LocalFrameStore
+from api.security import Role, create_token
+from api.settings import ApiSettings
+from api.sink.rows import to_rows
+from api.sink.runner import Sink
+from api.sink.writer import SinkWriter
+from factoryloop.kafka import EventProducer, TypedConsumer, ensure_topics
+from factoryloop.kafka.admin import wait_for_cluster
+from factoryloop.schemas import Box, Detection, Latency, ModelRef, Outcome, encode
+from factoryloop.settings import KafkaSettings
+from factoryloop.topics import TopicRole
+
+LINES = [f"line-{i}" for i in range(4)]
+CLASSES = ["scratch", "dent", "crack", "inclusion", "patch", "pit"]
+RESULTS: list[tuple[str, str, str]] = []
+
+
+def record(name: str, value: str, note: str = "") -> None:
+    RESULTS.append((name, value, note))
+    print(f"{name}: {value} {note}", flush=True)
+
+
+def make_outcomes(n: int, t0: datetime, step_s: float = 0.01) -> list[Outcome]:
+    rng = random.Random(0)
+    model = ModelRef(name="widget", version="3")
+    out = []
+    for i in range(n):
+        fail = rng.random() < 0.05
+        dets = (
+            (
+                Detection(
+                    class_id=0,
+                    class_name=rng.choice(CLASSES),
+                    confidence=0.9,
+                    box=Box(x1=1, y1=2, x2=30, y2=40),
+                ),
+            )
+            if fail
+            else ()
+        )
+        out.append(
+            Outcome(
+                line_id=LINES[i % 4],
+                station_id="st-1",
+                agent_id=f"agent-{i % 4}",
+                frame_id=str(i),
+                captured_at=t0 + timedelta(seconds=i * step_s),
+                ts=t0 + timedelta(seconds=i * step_s),
+                verdict="FAIL" if fail else "PASS",
+                detections=dets,
+                model=model,
+                thresholds={"scratch": 0.5},
+                latency=Latency(capture_to_decision_ms=10, inference_ms=8),
+                frame_sha256=f"{i:064x}",
+                frame_width=640,
+                frame_height=480,
+                frame_sent=fail,
+            )
+        )
+    return out
+
+
+def fresh_db(tmp: Path, name: str) -> Database:
+    db = Database(f"sqlite:///{tmp / name}")
+    upgrade(db.engine)
+    return db
+
+
+def bench_write_path(tmp: Path, events: list[Outcome], batch: int) -> None:
+    db = fresh_db(tmp, "write.db")
+    writer = SinkWriter(db.engine, LocalFrameStore(tmp / "frames"))
+    t = time.perf_counter()
+    for i in range(0, len(events), batch):
+        writer.write(events[i : i + batch])
+    rate = len(events) / (time.perf_counter() - t)
+    record(
+        "sink DB write path (SinkWriter, SQLite)",
+        f"{rate:,.0f} events/s",
+        f"batch {batch}, {len(events):,} outcomes",
+    )
+    t = time.perf_counter()
+    writer.write(events[: min(len(events), 20_000)])
+    dup = min(len(events), 20_000) / (time.perf_counter() - t)
+    record(
+        "  replay of already stored events", f"{dup:,.0f} events/s", "all ignored (ON CONFLICT DO NOTHING)"
+    )
+
+    # Baseline 1: the same rows through the stdlib driver's executemany (no SQLAlchemy, no pydantic mapping).
+    raw = fresh_db(tmp, "raw.db")
+    raw.dispose()
+    batch_rows = to_rows(events)
+    cols = list(batch_rows.inspections[0])
+    rows = [tuple(_plain(r[c]) for c in cols) for r in batch_rows.inspections]
+    conn = sqlite3.connect(tmp / "raw.db")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    marks = ", ".join("?" * len(cols))
+    sql = f"INSERT INTO inspections ({', '.join(cols)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    t = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        with conn:
+            conn.executemany(sql, rows[i : i + batch])
+    raw_rate = len(rows) / (time.perf_counter() - t)
+    conn.close()
+    record(
+        "  baseline: sqlite3 executemany, same inspection rows",
+        f"{raw_rate:,.0f} rows/s",
+        f"ratio {rate / raw_rate:.2f}",
+    )
+    t = time.perf_counter()
+    for i in range(0, len(events), batch):
+        to_rows(events[i : i + batch])
+    record(
+        "  baseline: event -> row mapping only", f"{len(events) / (time.perf_counter() - t):,.0f} events/s"
+    )
+    db.dispose()
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    if isinstance(v, dict):
+        import json
+
+        return json.dumps(v)
+    return v
+
+
+def bench_kafka_ingest(tmp: Path, kafka: KafkaSettings, events: list[Outcome], batch: int) -> None:
+    with EventProducer(kafka, linger_ms=20) as producer:
+        for ev in events:
+            producer.send_raw(kafka.topics.outcomes, encode(ev), key=ev.station_key)
+        producer.flush()
+    # Baseline: fetch + decode only (no database).
+    with TypedConsumer(
+        kafka, [TopicRole.OUTCOMES], f"bench-decode-{uuid.uuid4().hex[:6]}", max_poll_records=batch
+    ) as c:
+        got, t = 0, time.perf_counter()
+        while got < len(events):
+            got += len(c.poll(timeout_ms=1000, max_records=batch))
+        decode_rate = got / (time.perf_counter() - t)
+    db = fresh_db(tmp, "e2e.db")
+    sink = Sink(
+        kafka,
+        db.engine,
+        LocalFrameStore(tmp / "frames"),
+        group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        batch_size=batch,
+    )
+    t = time.perf_counter()
+    while sink.stats.events < len(events):
+        sink.run_once()
+    rate = len(events) / (time.perf_counter() - t)
+    sink.consumer.close()
+    db.dispose()
+    record(
+        "sink end to end from Kafka (SQLite)",
+        f"{rate:,.0f} events/s",
+        f"{len(events):,} outcomes, 6 partitions",
+    )
+    record(
+        "  baseline: Kafka fetch + decode only",
+        f"{decode_rate:,.0f} events/s",
+        f"ratio {rate / decode_rate:.2f}",
+    )
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))]
+
+
+def timed(fn: Callable[[], Any], n: int) -> tuple[float, float]:
+    lat = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        lat.append((time.perf_counter() - t) * 1000)
+    return statistics.median(lat), percentile(lat, 99)
+
+
+def bulk_rows(db_path: Path, n: int, t0: datetime) -> None:
+    """``n`` inspections over 30 days (5 % FAIL with one detection) with raw executemany."""
+    rng = random.Random(1)
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    span = 30 * 86400
+    ins = (
+        "INSERT INTO inspections (event_id, ts, captured_at, line_id, station_id, agent_id, frame_id,"
+        " verdict, model_name, model_version, thresholds, decision_ms, inference_ms, frame_sha256,"
+        " frame_width, frame_height, frame_sent, shadow, n_detections, ingested_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    )
+    det = (
+        "INSERT INTO detections (outcome_event_id, idx, ts, line_id, station_id, verdict, shadow, class_id,"
+        " class_name, confidence, x1, y1, x2, y2) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    )
+    chunk = 100_000
+    for start in range(0, n, chunk):
+        irows, drows = [], []
+        for i in range(start, min(n, start + chunk)):
+            ts = (t0 + timedelta(seconds=i * span / n)).replace(tzinfo=None).isoformat(sep=" ")
+            fail = rng.random() < 0.05
+            eid = f"{i:032x}"
+            line = LINES[i % 4]
+            irows.append(
+                (
+                    eid,
+                    ts,
+                    ts,
+                    line,
+                    "st-1",
+                    "a",
+                    str(i),
+                    "FAIL" if fail else "PASS",
+                    "widget",
+                    str(1 + i * 5 // n),
+                    "{}",
+                    10.0,
+                    8.0,
+                    f"{i:064x}",
+                    640,
+                    480,
+                    fail,
+                    False,
+                    int(fail),
+                    ts,
+                )
+            )
+            if fail:
+                drows.append(
+                    (eid, 0, ts, line, "st-1", "FAIL", False, 0, rng.choice(CLASSES), 0.9, 1, 2, 30, 40)
+                )
+        with conn:
+            conn.executemany(ins, irows)
+            conn.executemany(det, drows)
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+def bench_queries(tmp: Path, n_rows: int, samples: int) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    settings = ApiSettings(database_url=f"sqlite:///{tmp / 'q.db'}", frames_dir=tmp / "qf", run_sink=False)
+    db = fresh_db(tmp, "q.db")
+    t = time.perf_counter()
+    bulk_rows(tmp / "q.db", n_rows, t0)
+    record(f"generate {n_rows:,} rows (bulk executemany)", f"{time.perf_counter() - t:.1f} s")
+    token = create_token(db, "bench", Role.SUPERVISOR, settings.token_pepper.get_secret_value())
+    db.dispose()
+    app = create_app(settings, run_sink=False)
+    rng = random.Random(2)
+    with TestClient(app) as client:
+        h = {"Authorization": f"Bearer {token}"}
+
+        def defects() -> None:
+            day = rng.randrange(0, 29)
+            r = client.get(
+                "/api/v1/inspections",
+                headers=h,
+                params={
+                    "verdict": "FAIL",
+                    "line_id": rng.choice(LINES),
+                    "limit": 50,
+                    "since": (t0 + timedelta(days=day)).isoformat(),
+                    "until": (t0 + timedelta(days=day + 1)).isoformat(),
+                },
+            )
+            assert r.status_code == 200 and r.json()["items"], r.text
+
+        def latest_defects() -> None:
+            r = client.get("/api/v1/inspections", headers=h, params={"verdict": "FAIL", "limit": 50})
+            assert r.status_code == 200 and len(r.json()["items"]) == 50
+
+        def by_class() -> None:
+            r = client.get(
+                "/api/v1/inspections", headers=h, params={"class_name": rng.choice(CLASSES), "limit": 50}
+            )
+            assert r.status_code == 200 and r.json()["items"]
+
+        def page_deep() -> None:
+            first = client.get(
+                "/api/v1/inspections", headers=h, params={"limit": 200, "line_id": "line-1"}
+            ).json()
+            r = client.get(
+                "/api/v1/inspections",
+                headers=h,
+                params={"limit": 200, "line_id": "line-1", "cursor": first["next_cursor"]},
+            )
+            assert r.status_code == 200
+
+        def rate_week() -> None:
+            day = rng.randrange(0, 23)
+            r = client.get(
+                "/api/v1/stats/defect-rate",
+                headers=h,
+                params={
+                    "bucket": "hour",
+                    "since": (t0 + timedelta(days=day)).isoformat(),
+                    "until": (t0 + timedelta(days=day + 7)).isoformat(),
+                },
+            )
+            assert r.status_code == 200 and r.json()["points"]
+
+        for name, fn, n in [
+            ("FAIL on one line, one day, 50 newest", defects, samples),
+            ("latest 50 FAIL (all lines)", latest_defects, samples),
+            ("by class, 50 newest", by_class, samples),
+            ("2 pages of 200 via cursor", page_deep, samples // 2),
+            ("defect rate per hour over 7 days (~230k rows scanned)", rate_week, max(10, samples // 10)),
+        ]:
+            fn()
+            p50, p99 = timed(fn, n)
+            record(
+                f"query at {n_rows:,} rows: {name}",
+                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+                f"{n} requests via HTTP",
+            )
+        p50, p99 = timed(lambda: client.get("/api/v1/health"), samples)
+        record(
+            "  baseline: GET /health (framework + auth-free round trip)",
+            f"p50 {p50:.2f} ms, p99 {p99:.2f} ms",
+        )
+
+
+def bench_visibility(tmp: Path, kafka: KafkaSettings, n: int) -> None:
+    settings = ApiSettings(
+        database_url=f"sqlite:///{tmp / 'v.db'}",
+        frames_dir=tmp / "vf",
+        kafka=kafka,
+        sink_group_id=f"bench-vis-{uuid.uuid4().hex[:6]}",
+        sink_poll_timeout_ms=100,
+    )
+    app = create_app(settings, run_sink=True)
+    token = create_token(app.state.ctx.db, "bench", Role.SUPERVISOR, settings.token_pepper.get_secret_value())
+    h = {"Authorization": f"Bearer {token}"}
+    events = make_outcomes(n, datetime.now(UTC))
+    lat, base = [], []
+    with TestClient(app) as client, EventProducer(kafka, linger_ms=0) as producer:
+        time.sleep(3)  # group join
+        for ev in events:
+            t = time.perf_counter()
+            producer.send_sync(TopicRole.OUTCOMES, ev)
+            base.append((time.perf_counter() - t) * 1000)
+            while client.get(f"/api/v1/inspections/{ev.event_id}", headers=h).status_code != 200:
+                time.sleep(0.002)
+            lat.append((time.perf_counter() - t) * 1000)
+    record(
+        "outcome produced -> visible in API (sink thread, SQLite)",
+        f"p50 {statistics.median(lat):.0f} ms, p99 {percentile(lat, 99):.0f} ms",
+        f"{n} outcomes one at a time",
+    )
+    record(
+        "  baseline: produce + broker ack (acks=all)",
+        f"p50 {statistics.median(base):.1f} ms, p99 {percentile(base, 99):.1f} ms",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--visibility", type=int, default=200)
+    parser.add_argument("--bootstrap", default=None, help="Kafka bootstrap (default FACTORYLOOP_KAFKA_*)")
+    args = parser.parse_args()
+    kafka = KafkaSettings(**({"bootstrap_servers": args.bootstrap} if args.bootstrap else {}))
+    kafka = KafkaSettings(
+        bootstrap_servers=kafka.bootstrap_servers, topic_prefix=f"bench{uuid.uuid4().hex[:6]}."
+    )
+    with tempfile.TemporaryDirectory(prefix="fl-bench-api-") as d:
+        tmp = Path(d)
+        events = make_outcomes(args.events, datetime(2026, 1, 1, tzinfo=UTC))
+        bench_write_path(tmp, events, args.batch)
+        try:
+            wait_for_cluster(kafka, timeout_s=5)
+            ensure_topics(kafka)
+            have_kafka = True
+        except Exception as exc:  # no broker: skip the Kafka parts
+            print(f"Kafka unavailable ({exc}); skipping the Kafka benchmarks")
+            have_kafka = False
+        if have_kafka:
+            bench_kafka_ingest(tmp, kafka, events, args.batch)
+        bench_queries(tmp, args.rows, args.samples)
+        if have_kafka:
+            bench_visibility(tmp, kafka, args.visibility)
+    print("\n| Measure | Result | Note |\n|---|---|---|")
+    for name, value, note in RESULTS:
+        print(f"| {name} | {value} | {note} |")
+
+
+if __name__ == "__main__":
+    main()
