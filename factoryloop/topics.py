@@ -49,7 +49,9 @@ TOPIC_SPECS: dict[TopicRole, TopicSpec] = {
         },
     ),
     TopicRole.OUTCOMES: TopicSpec(
-        TopicRole.OUTCOMES, partitions=6, configs={"retention.ms": str(90 * DAY_MS), "max.message.bytes": str(MIB)}
+        TopicRole.OUTCOMES,
+        partitions=6,
+        configs={"retention.ms": str(90 * DAY_MS), "max.message.bytes": str(MIB)},
     ),
     # Labels are training data: kept forever.
     TopicRole.LABELS: TopicSpec(
@@ -67,7 +69,9 @@ TOPIC_SPECS: dict[TopicRole, TopicSpec] = {
         },
     ),
     TopicRole.HEARTBEATS: TopicSpec(
-        TopicRole.HEARTBEATS, partitions=3, configs={"retention.ms": str(7 * DAY_MS), "max.message.bytes": str(MIB)}
+        TopicRole.HEARTBEATS,
+        partitions=3,
+        configs={"retention.ms": str(7 * DAY_MS), "max.message.bytes": str(MIB)},
     ),
     # A dead frame is kept base64 inside JSON: 4/3 of the frame size.
     TopicRole.DEAD_LETTERS: TopicSpec(

@@ -1,6 +1,7 @@
 """The ``factoryloop`` command. Sub-command groups live in their own modules and are registered here.
 
-Each group is imported lazily so that ``factoryloop agent ...`` on an edge box never imports training or API code.
+Each group is imported lazily so that ``factoryloop agent ...`` on an edge box never imports
+training or API code.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ app = typer.Typer(
 
 # (name, module path, attribute, help). The module is imported only when its group is invoked.
 _GROUPS: list[tuple[str, str, str, str]] = [
-    ("stack", "factoryloop.cli.stack", "app", "Start, stop and inspect the local stack (Kafka, MLflow, API)."),
+    (
+        "stack",
+        "factoryloop.cli.stack",
+        "app",
+        "Start, stop and inspect the local stack (Kafka, MLflow, API).",
+    ),
     ("topics", "factoryloop.cli.topics", "app", "Create and describe the Kafka topics."),
     ("sim", "factoryloop.cli.sim", "app", "Simulated production line: frames, videos, datasets."),
     ("dataset", "factoryloop.cli.dataset", "app", "Import, version, export and inspect datasets."),

@@ -17,7 +17,9 @@ console = Console()
 
 @app.command("init")
 def init(
-    bootstrap: str | None = typer.Option(None, help="host:port list; default FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS."),
+    bootstrap: str | None = typer.Option(
+        None, help="host:port list; default FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS."
+    ),
     replication_factor: int = typer.Option(1, min=1, help="3 on a production cluster."),
 ) -> None:
     """Create every factoryloop topic that does not exist yet (existing topics are left as they are)."""

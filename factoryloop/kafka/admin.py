@@ -41,7 +41,9 @@ def wait_for_cluster(settings: KafkaSettings, timeout_s: float = 60.0) -> None:
         except (KafkaUnavailableError, KafkaError) as exc:
             last = exc
             time.sleep(0.5)
-    raise KafkaUnavailableError(f"Kafka at {settings.bootstrap_servers} not ready after {timeout_s:.0f}s: {last}")
+    raise KafkaUnavailableError(
+        f"Kafka at {settings.bootstrap_servers} not ready after {timeout_s:.0f}s: {last}"
+    )
 
 
 def ensure_topics(

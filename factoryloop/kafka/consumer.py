@@ -92,9 +92,7 @@ class TypedConsumer:
         # Wait for the acknowledgement: the offset of a bad record is committed only once its letter is safe.
         self._dead_letters.send_sync(TopicRole.DEAD_LETTERS, letter, key=record.topic)
         self.dead_lettered += 1
-        logger.warning(
-            "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
-        )
+        logger.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
 
     def poll(self, timeout_ms: int = 1000, max_records: int | None = None) -> list[Received]:
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
@@ -108,7 +106,15 @@ class TypedConsumer:
                     self._dead_letter(record, str(exc))
                     continue
                 out.append(
-                    Received(role, record.topic, record.partition, record.offset, record.key, record.timestamp, event)
+                    Received(
+                        role,
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        record.key,
+                        record.timestamp,
+                        event,
+                    )
                 )
         return out
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaConfigurationError, KafkaError, KafkaTimeoutError
 from kafka.producer.future import FutureRecordMetadata
 from pydantic import BaseModel
 
-from factoryloop.errors import DeliveryError, KafkaUnavailableError
+from factoryloop.errors import ConfigError, DeliveryError, KafkaUnavailableError
 from factoryloop.schemas.codec import encode, encode_frame
 from factoryloop.schemas.frames import FrameMeta
 from factoryloop.settings import KafkaSettings
@@ -54,15 +54,14 @@ class EventProducer:
         self.failed = 0
         config: dict[str, Any] = {
             **settings.client_config(),
-            # Set deliberately: with enable_idempotence=True, kafka-python raises on a conflicting acks/retries
-            # instead of silently turning idempotence off.
+            # Set deliberately: with enable_idempotence=True, kafka-python raises on a conflicting
+            # acks/retries instead of silently turning idempotence off.
             "acks": "all",
             "enable_idempotence": True,
             "max_in_flight_requests_per_connection": 5,
             "linger_ms": linger_ms,
             "batch_size": 256 * 1024,
             "max_request_size": FRAME_MAX_BYTES,
-            "buffer_memory": 64 * 1024 * 1024,
             "max_block_ms": max_block_ms,
             "delivery_timeout_ms": delivery_timeout_ms,
             "bootstrap_timeout_ms": int(bootstrap_timeout_s * 1000),
@@ -70,6 +69,8 @@ class EventProducer:
         }
         try:
             self._producer = KafkaProducer(**config)
+        except KafkaConfigurationError as exc:
+            raise ConfigError(f"invalid Kafka producer configuration: {exc}") from exc
         except KafkaError as exc:
             raise KafkaUnavailableError(
                 f"cannot reach Kafka at {settings.bootstrap_servers} to create a producer: {exc!r}"
@@ -107,7 +108,10 @@ class EventProducer:
     def send(
         self, role: TopicRole, event: BaseModel, *, key: str | None = None, jpeg: bytes | None = None
     ) -> FutureRecordMetadata:
-        """Send one event to the topic of ``role``. Frames need ``jpeg``; the key defaults to the station key."""
+        """Send one event to the topic of ``role``.
+
+        Frames need ``jpeg``; the key defaults to the event's station key.
+        """
         if isinstance(event, FrameMeta):
             if jpeg is None:
                 raise ValueError("a frame event needs its JPEG bytes")
@@ -119,7 +123,12 @@ class EventProducer:
         return self.send_raw(self.topics[role], value, key=key, headers=schema_headers(event))
 
     def send_sync(
-        self, role: TopicRole, event: BaseModel, *, key: str | None = None, jpeg: bytes | None = None,
+        self,
+        role: TopicRole,
+        event: BaseModel,
+        *,
+        key: str | None = None,
+        jpeg: bytes | None = None,
         timeout_s: float = 30.0,
     ) -> Any:
         """Send and wait for the acknowledgement; raise :class:`DeliveryError` if it does not come."""

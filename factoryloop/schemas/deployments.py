@@ -26,9 +26,13 @@ class Deployment(Event):
     target: Identifier = Field(description=f"Compaction key: a line id, or '{FLEET_KEY}'.")
     model_name: str = Field(min_length=1, max_length=128)
     model_version: str = Field(min_length=1, max_length=64)
-    artifact_uri: str = Field(min_length=1, max_length=2048, description="mlflow-artifacts:/, runs:/, http(s):// or file://")
+    artifact_uri: str = Field(
+        min_length=1, max_length=2048, description="mlflow-artifacts:/, runs:/, http(s):// or file://"
+    )
     sha256: Sha256Hex
-    signature: str | None = Field(default=None, max_length=1024, description="Optional HMAC-SHA256 hex of the artifact.")
+    signature: str | None = Field(
+        default=None, max_length=1024, description="Optional HMAC-SHA256 hex of the artifact."
+    )
     class_names: tuple[str, ...] = Field(min_length=1)
     imgsz: int = Field(gt=0, le=4096)
     strategy: Strategy = Strategy.FULL

@@ -27,4 +27,6 @@ class FrameMeta(StationEvent):
     sample_reason: str | None = Field(
         default=None, max_length=64, description="Why the sampling policy sent it (fail, uncertain, ...)."
     )
-    source_frame_index: int | None = Field(default=None, ge=0, description="Index in a replayed/simulated source.")
+    source_frame_index: int | None = Field(
+        default=None, ge=0, description="Index in a replayed/simulated source."
+    )

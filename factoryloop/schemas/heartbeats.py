@@ -13,7 +13,9 @@ from factoryloop.schemas.base import ModelRef, StationEvent, WireModel
 class CameraHealth(WireModel):
     connected: bool
     brightness: float | None = Field(default=None, description="Mean grey level 0-255 of recent frames.")
-    blur_score: float | None = Field(default=None, description="Variance of the Laplacian; low means out of focus.")
+    blur_score: float | None = Field(
+        default=None, description="Variance of the Laplacian; low means out of focus."
+    )
     frozen: bool = Field(default=False, description="The last frames were identical.")
     reconnects: int = Field(default=0, ge=0)
 

@@ -24,7 +24,9 @@ class LabelSource(StrEnum):
 class Label(StationEvent):
     kind: Literal["label"] = "label"
     schema_version: Literal[1] = 1
-    outcome_event_id: str = Field(min_length=8, max_length=64, description="The outcome this review is about.")
+    outcome_event_id: str = Field(
+        min_length=8, max_length=64, description="The outcome this review is about."
+    )
     frame_sha256: Sha256Hex
     product: str | None = Field(default=None, max_length=64)
     action: ReviewAction

@@ -34,7 +34,9 @@ class Outcome(StationEvent):
     verdict: Verdict
     detections: tuple[Detection, ...] = ()
     model: ModelRef
-    thresholds: dict[str, float] = Field(default_factory=dict, description="Per-class confidence thresholds used.")
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="Per-class confidence thresholds used."
+    )
     latency: Latency
     frame_sha256: Sha256Hex
     frame_width: int = Field(gt=0)

@@ -6,13 +6,12 @@ import time
 from collections.abc import Callable
 
 import pytest
-from kafka import KafkaConsumer
-from kafka.errors import KafkaConfigurationError
+from kafka import KafkaConsumer, TopicPartition
 from pydantic import BaseModel
 
-from factoryloop.errors import KafkaUnavailableError
+from factoryloop.errors import ConfigError, KafkaUnavailableError
 from factoryloop.kafka import EventProducer, Received, TypedConsumer, ensure_topics
-from factoryloop.schemas import DeadLetter, FramePayload
+from factoryloop.schemas import DeadLetter, FramePayload, decode
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TOPIC_SPECS, TopicRole
 from tests.support.events import agent_event, deployment, frame, heartbeat, jpeg_bytes, label, outcome
@@ -47,7 +46,9 @@ def test_contract_round_trip(
             producer.send_sync(role, event, key=getattr(event, "station_key", "fleet"))
     with TypedConsumer(kafka_settings, [role], group_id="g") as consumer:
         got = consume_all(consumer, len(events))
-    assert sorted((r.event for r in got), key=lambda e: e.event_id) == sorted(events, key=lambda e: e.event_id)
+    assert sorted((r.event for r in got), key=lambda e: e.event_id) == sorted(
+        events, key=lambda e: e.event_id
+    )
 
 
 def test_frame_of_200kb_round_trips(kafka_settings: KafkaSettings) -> None:
@@ -107,7 +108,7 @@ def test_committed_offsets_resume_after_restart(kafka_settings: KafkaSettings) -
 def test_producer_is_idempotent_and_refuses_conflicting_acks(kafka_settings: KafkaSettings) -> None:
     with EventProducer(kafka_settings) as producer:
         assert producer.idempotent
-    with pytest.raises(KafkaConfigurationError, match="acks"):
+    with pytest.raises(ConfigError, match="acks"):
         EventProducer(kafka_settings, acks=1)
 
 
@@ -128,30 +129,46 @@ def test_topics_are_created_with_their_specs(kafka_settings: KafkaSettings) -> N
         consumer.close()
 
 
+def read_to_end(settings: KafkaSettings, topic: str) -> list[tuple[bytes | None, bytes]]:
+    """Every record currently in partition 0 of ``topic``, from the beginning to the end offset."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        out: list[tuple[bytes | None, bytes]] = []
+        deadline = time.monotonic() + 15
+        while consumer.position(tp) < end and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                out.extend((r.key, r.value) for r in records)
+        return out
+    finally:
+        consumer.close()
+
+
 def test_deployment_topic_is_compacted(kafka_settings_factory: Callable[..., KafkaSettings]) -> None:
     settings = kafka_settings_factory(create_topics=False)
     fast = TOPIC_SPECS[TopicRole.DEPLOYMENTS].with_configs(
         **{"segment.ms": "100", "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "100"}
     )
     ensure_topics(settings, [fast])
+    topic = settings.topics.deployments
     with EventProducer(settings) as producer:
         for version in range(1, 6):
             for target in ("line-1", "line-2"):
-                producer.send_sync(TopicRole.DEPLOYMENTS, deployment(target=target, model_version=str(version)), key=target)
+                event = deployment(target=target, model_version=str(version))
+                producer.send_sync(TopicRole.DEPLOYMENTS, event, key=target)
                 time.sleep(0.15)  # let segments roll so older records become cleanable
-        latest: dict[bytes, str] = {}
+        per_key: list[tuple[bytes | None, bytes]] = []
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             # A fresh record rolls the active segment so the cleaner can compact what came before.
-            producer.send_sync(TopicRole.DEPLOYMENTS, deployment(target="line-3", model_version="1"), key="line-3")
-            with TypedConsumer(settings, [TopicRole.DEPLOYMENTS], group_id=None) as consumer:
-                records = consume_all(consumer, 1, timeout_s=5)
-                time.sleep(0.5)
-                records += consumer.poll(timeout_ms=500)
-            per_key = [r for r in records if r.key in (b"line-1", b"line-2")]
-            latest = {r.key: r.event.model_version for r in per_key if r.key is not None}
+            producer.send_sync(TopicRole.DEPLOYMENTS, deployment(target="line-3"), key="line-3")
+            per_key = [(k, v) for k, v in read_to_end(settings, topic) if k in (b"line-1", b"line-2")]
             if len(per_key) == 2:
                 break
             time.sleep(2)
     assert len(per_key) == 2, f"compaction did not happen: {len(per_key)} records for two keys"
+    latest = {k: decode(TopicRole.DEPLOYMENTS, v).model_version for k, v in per_key}
     assert latest == {b"line-1": "5", b"line-2": "5"}

@@ -12,8 +12,16 @@ from pydantic import BaseModel, ValidationError
 from factoryloop.errors import SchemaError
 from factoryloop.schemas import Box, Strategy, decode, decode_frame, encode, encode_frame
 from factoryloop.topics import TopicRole
-
-from tests.support.events import agent_event, dead_letter, deployment, frame, heartbeat, jpeg_bytes, label, outcome
+from tests.support.events import (
+    agent_event,
+    dead_letter,
+    deployment,
+    frame,
+    heartbeat,
+    jpeg_bytes,
+    label,
+    outcome,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +66,9 @@ def test_frame_round_trip_200kb() -> None:
         (TopicRole.FRAMES, b"FLF1\x00\x10\x00\x00{}", "header length"),
     ],
 )
-def test_malformed_payloads_are_refused_with_reason(role: TopicRole, value: bytes | None, reason: str) -> None:
+def test_malformed_payloads_are_refused_with_reason(
+    role: TopicRole, value: bytes | None, reason: str
+) -> None:
     with pytest.raises(SchemaError, match=reason):
         decode(role, value)
 
