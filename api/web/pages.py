@@ -12,13 +12,14 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext, get_ctx
 from api.errors import ApiError
 from api.routes.deployments import history
 from api.routes.fleet import list_agents
 from api.routes.frames import get_frame
-from api.routes.review import ReviewIn, submit_review
+from api.routes.review import BoxIn, DetectionIn, ReviewIn, submit_review
 from api.security import COOKIE_NAME, Principal, authenticate, principal_from_cookie
 from api.services import stats
 from api.services.inspections import InspectionFilter, detections_of, list_inspections, review_queue
@@ -157,25 +158,41 @@ def review_page(
 
 
 @router.post("/ui/review/{event_id}", response_model=None)
-def review_submit(
-    request: Request,
-    event_id: str,
-    action: Annotated[ReviewAction, Form()],
-    ctx: Annotated[AppContext, Depends(get_ctx)],
-    comment: Annotated[str | None, Form(max_length=1000)] = None,
+async def review_submit(
+    request: Request, event_id: str, ctx: Annotated[AppContext, Depends(get_ctx)]
 ) -> Response:
+    """Confirm / reject, or correct: relabel the model's boxes (class_<i> fields; empty drops the box)."""
     user = _user(request)
     if user is None:
         return _redirect_login()
     if not _same_origin(request):
         return Response("cross-origin form refused", status_code=403)
-    if action is ReviewAction.CORRECT:
-        return Response("corrections with boxes: use POST /api/v1/review/{event_id}", status_code=422)
+    form = await request.form()
     try:
-        submit_review(ctx, user, event_id, ReviewIn(action=action, comment=comment or None))
+        action = ReviewAction(str(form.get("action", "")))
+        body = ReviewIn(action=action, comment=str(form.get("comment") or "")[:1000] or None)
+        if action is ReviewAction.CORRECT:
+            body = ReviewIn(action=action, comment=body.comment, detections=_relabelled(ctx, event_id, form))
+        await run_in_threadpool(submit_review, ctx, user, event_id, body)
     except ApiError as exc:
         return Response(exc.message, status_code=exc.status)
+    except ValueError as exc:
+        return Response(f"invalid review: {exc}", status_code=422)
     return RedirectResponse("/ui/review", status_code=303)
+
+
+def _relabelled(ctx: AppContext, event_id: str, form: Any) -> list[DetectionIn]:
+    with ctx.db.session() as s:
+        dets = detections_of(s, [event_id])[event_id]
+    out = []
+    for i, d in enumerate(dets):
+        name = str(form.get(f"class_{i}", d.class_name)).strip()[:64]
+        if name:
+            box = BoxIn(x1=d.x1, y1=d.y1, x2=d.x2, y2=d.y2)
+            out.append(
+                DetectionIn(class_id=d.class_id if name == d.class_name else 0, class_name=name, box=box)
+            )
+    return out
 
 
 @router.get("/ui/fleet", response_class=HTMLResponse, response_model=None)

@@ -72,9 +72,18 @@ def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> No
     o = outcome(
         verdict="FAIL", sample_reason="fail", frame_sha256=sha, detections=(detection(class_name="crack"),)
     )
+    jpeg2 = real_jpeg(8)
+    o2 = outcome(
+        verdict="UNCERTAIN",
+        sample_reason="uncertain",
+        frame_sha256=hashlib.sha256(jpeg2).hexdigest(),
+        detections=(detection(class_name="crack", confidence=0.4),),
+    )
     with EventProducer(kafka_settings) as producer:
         producer.send_sync(TopicRole.OUTCOMES, o)
         producer.send_sync(TopicRole.FRAMES, frame(jpeg, outcome_event_id=o.event_id), jpeg=jpeg)
+        producer.send_sync(TopicRole.OUTCOMES, o2)
+        producer.send_sync(TopicRole.FRAMES, frame(jpeg2, outcome_event_id=o2.event_id), jpeg=jpeg2)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
@@ -105,12 +114,19 @@ def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> No
             expect(item).to_be_visible()
             item.locator("input[name=comment]").fill("real crack")
             item.locator("button.confirm").click()
+            second = page.locator(f'article[data-event-id="{o2.event_id}"]')
+            expect(second).to_be_visible()
+            expect(item).to_have_count(0)
+            second.locator("input[name=class_0]").fill("dent")
+            second.locator("button.correct").click()
             expect(page.locator("#queue-empty")).to_be_visible()
         finally:
             browser.close()
 
-    (label,) = read_topic(kafka_settings, TopicRole.LABELS, 1)
+    label, corrected = read_topic(kafka_settings, TopicRole.LABELS, 2)
     assert isinstance(label, Label)
+    assert corrected.outcome_event_id == o2.event_id and corrected.action is ReviewAction.CORRECT
+    assert [d.class_name for d in corrected.detections] == ["dent"]
     assert label.outcome_event_id == o.event_id and label.action is ReviewAction.CONFIRM
     assert label.reviewer == "supervisor-1" and label.comment == "real crack"
     assert [d.class_name for d in label.detections] == ["crack"]
