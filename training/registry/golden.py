@@ -69,7 +69,7 @@ def export_training(
 ) -> Path:
     """Export ``version`` without any golden image; if its val split ends up empty, validate on train."""
     data = store.export_yolo(version, out_dir)
-    banned = {img["hash"] for img in golden.images}
+    banned = golden_hashes(golden)
     _drop(out_dir, lambda h, split: h in banned)
     if not any((out_dir / "images" / "train").iterdir()):
         raise GateError(f"training version {version.name} has no images outside the golden set")
