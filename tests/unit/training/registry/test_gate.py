@@ -37,3 +37,43 @@ def test_decide(challenger: EvalResult, champion: EvalResult | None, promote: bo
     tags = decision.as_tags()
     assert tags["gate.decision"] == ("promote" if promote else "refuse")
     assert tags["gate.challenger.mAP50-95"] == f"{challenger.metrics['mAP50-95']:.4f}"
+
+
+@pytest.mark.parametrize(
+    ("golden", "recent", "promote", "reason_part"),
+    [
+        # a new class shows on recent data; the golden set holds steady: promote
+        ((0.40, 0.40), (0.55, 0.20), True, "recent mAP50-95 0.5500 vs 0.2000"),
+        # no gain on recent data: refuse, whatever the golden set says
+        ((0.60, 0.40), (0.21, 0.20), False, "on recent reviewed data"),
+        # recent gain paid for with a golden-set regression beyond the tolerance: refuse
+        ((0.30, 0.40), (0.55, 0.20), False, "on the golden set"),
+        # golden within the tolerance: promote
+        ((0.39, 0.40), (0.55, 0.20), True, "recent"),
+    ],
+)
+def test_decide_with_recent_reviewed_data(
+    golden: tuple[float, float], recent: tuple[float, float], promote: bool, reason_part: str
+) -> None:
+    decision = decide(
+        _eval(golden[0], dent=0.8),
+        _eval(golden[1], dent=0.8),
+        POLICY,
+        challenger_recent=_eval(recent[0], crack=0.7),
+        champion_recent=_eval(recent[1], crack=0.0),
+    )
+    assert decision.promote is promote
+    assert reason_part in decision.reason
+    assert "gate.recent.challenger.recall.crack" in decision.as_tags()
+
+
+def test_recent_gain_does_not_excuse_a_golden_recall_drop() -> None:
+    decision = decide(
+        _eval(0.40, dent=0.5),
+        _eval(0.40, dent=0.8),
+        POLICY,
+        challenger_recent=_eval(0.60),
+        champion_recent=_eval(0.20),
+    )
+    assert not decision.promote
+    assert "dent -0.300" in decision.reason
