@@ -81,6 +81,32 @@ def export_training(
     return data
 
 
+def export_recent(
+    store: DatasetStore,
+    version: DatasetVersion,
+    golden: DatasetVersion,
+    out_dir: Path,
+    *,
+    min_images: int = 4,
+) -> Path | None:
+    """A YOLO folder whose ``val`` split is the held-out images of ``version`` that are not golden.
+
+    These are reviewed images newer than the golden set and never trained on (the hash split keeps them in
+    ``val`` in every version). None when there are fewer than ``min_images``: too few to judge on.
+    """
+    data = store.export_yolo(version, out_dir)
+    banned = golden_hashes(golden)
+    _drop(out_dir, lambda h, split: split != "val" or h in banned)
+    count = sum(1 for _ in (out_dir / "images" / "val").glob("*.jpg"))
+    if count < min_images:
+        logger.info("%s: %d recent held-out images, too few for the gate", version.name, count)
+        return None
+    cfg = yaml.safe_load(data.read_text())
+    cfg["train"] = "images/val"  # Ultralytics wants a train entry even for validation only
+    data.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return data
+
+
 def _drop(root: Path, unwanted: Callable[[str, str], bool]) -> None:
     for split in ("train", "val"):
         for img in list((root / "images" / split).glob("*.jpg")):
