@@ -35,6 +35,12 @@ ARGS = [
 pytestmark = [pytest.mark.kafka, pytest.mark.browser]
 
 
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: overrides the sqlite/postgres parametrisation (the SQL is covered on both elsewhere)."""
+    return f"sqlite:///{tmp_path / 'api.db'}"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -42,9 +48,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(api_factory, kafka_settings: KafkaSettings, db_url: str) -> Iterator[tuple[str, object]]:
-    if not db_url.startswith("sqlite"):
-        pytest.skip("the browser test runs on SQLite only")
+def served(api_factory, kafka_settings: KafkaSettings) -> Iterator[tuple[str, object]]:
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (set FACTORYLOOP_TEST_CHROMIUM)")
     api = api_factory(kafka_settings)
@@ -89,6 +93,8 @@ def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> No
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
             page = browser.new_page()
+            page.set_default_timeout(30_000)  # generous: CI machines are shared
+            expect.set_options(timeout=30_000)
             page.goto(f"{base}/ui/")
             expect(page).to_have_url(f"{base}/ui/login")
             page.fill("#token", "flt_wrong")
