@@ -14,11 +14,10 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from api_data import CLASSES, LINES, bulk_rows, make_outcomes, percentile, plain, timed
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -32,58 +31,16 @@ from api.sink.runner import Sink
 from api.sink.writer import SinkWriter
 from factoryloop.kafka import EventProducer, TypedConsumer, ensure_topics
 from factoryloop.kafka.admin import wait_for_cluster
-from factoryloop.schemas import Box, Detection, Latency, ModelRef, Outcome, encode
+from factoryloop.schemas import Outcome, encode
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 
-LINES = [f"line-{i}" for i in range(4)]
-CLASSES = ["scratch", "dent", "crack", "inclusion", "patch", "pit"]
 RESULTS: list[tuple[str, str, str]] = []
 
 
 def record(name: str, value: str, note: str = "") -> None:
     RESULTS.append((name, value, note))
     print(f"{name}: {value} {note}", flush=True)
-
-
-def make_outcomes(n: int, t0: datetime, step_s: float = 0.01) -> list[Outcome]:
-    rng = random.Random(0)
-    model = ModelRef(name="widget", version="3")
-    out = []
-    for i in range(n):
-        fail = rng.random() < 0.05
-        dets = (
-            (
-                Detection(
-                    class_id=0,
-                    class_name=rng.choice(CLASSES),
-                    confidence=0.9,
-                    box=Box(x1=1, y1=2, x2=30, y2=40),
-                ),
-            )
-            if fail
-            else ()
-        )
-        out.append(
-            Outcome(
-                line_id=LINES[i % 4],
-                station_id="st-1",
-                agent_id=f"agent-{i % 4}",
-                frame_id=str(i),
-                captured_at=t0 + timedelta(seconds=i * step_s),
-                ts=t0 + timedelta(seconds=i * step_s),
-                verdict="FAIL" if fail else "PASS",
-                detections=dets,
-                model=model,
-                thresholds={"scratch": 0.5},
-                latency=Latency(capture_to_decision_ms=10, inference_ms=8),
-                frame_sha256=f"{i:064x}",
-                frame_width=640,
-                frame_height=480,
-                frame_sent=fail,
-            )
-        )
-    return out
 
 
 def fresh_db(tmp: Path, name: str) -> Database:
@@ -117,7 +74,7 @@ def bench_write_path(tmp: Path, events: list[Outcome], batch: int) -> None:
     raw.dispose()
     batch_rows = to_rows(events)
     cols = list(batch_rows.inspections[0])
-    rows = [tuple(_plain(r[c]) for c in cols) for r in batch_rows.inspections]
+    rows = [tuple(plain(r[c]) for c in cols) for r in batch_rows.inspections]
     conn = sqlite3.connect(tmp / "raw.db")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -142,16 +99,6 @@ def bench_write_path(tmp: Path, events: list[Outcome], batch: int) -> None:
         "  baseline: event -> row mapping only", f"{len(events) / (time.perf_counter() - t):,.0f} events/s"
     )
     db.dispose()
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, datetime):
-        return v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
-    if isinstance(v, dict):
-        import json
-
-        return json.dumps(v)
-    return v
 
 
 def bench_kafka_ingest(tmp: Path, kafka: KafkaSettings, events: list[Outcome], batch: int) -> None:
@@ -191,80 +138,6 @@ def bench_kafka_ingest(tmp: Path, kafka: KafkaSettings, events: list[Outcome], b
         f"{decode_rate:,.0f} events/s",
         f"ratio {rate / decode_rate:.2f}",
     )
-
-
-def percentile(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(p / 100 * len(values)))]
-
-
-def timed(fn: Callable[[], Any], n: int) -> tuple[float, float]:
-    lat = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        lat.append((time.perf_counter() - t) * 1000)
-    return statistics.median(lat), percentile(lat, 99)
-
-
-def bulk_rows(db_path: Path, n: int, t0: datetime) -> None:
-    """``n`` inspections over 30 days (5 % FAIL with one detection) with raw executemany."""
-    rng = random.Random(1)
-    conn = sqlite3.connect(db_path)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=OFF")
-    span = 30 * 86400
-    ins = (
-        "INSERT INTO inspections (event_id, ts, captured_at, line_id, station_id, agent_id, frame_id,"
-        " verdict, model_name, model_version, thresholds, decision_ms, inference_ms, frame_sha256,"
-        " frame_width, frame_height, frame_sent, shadow, n_detections, ingested_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-    )
-    det = (
-        "INSERT INTO detections (outcome_event_id, idx, ts, line_id, station_id, verdict, shadow, class_id,"
-        " class_name, confidence, x1, y1, x2, y2) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-    )
-    chunk = 100_000
-    for start in range(0, n, chunk):
-        irows, drows = [], []
-        for i in range(start, min(n, start + chunk)):
-            ts = (t0 + timedelta(seconds=i * span / n)).replace(tzinfo=None).isoformat(sep=" ")
-            fail = rng.random() < 0.05
-            eid = f"{i:032x}"
-            line = LINES[i % 4]
-            irows.append(
-                (
-                    eid,
-                    ts,
-                    ts,
-                    line,
-                    "st-1",
-                    "a",
-                    str(i),
-                    "FAIL" if fail else "PASS",
-                    "widget",
-                    str(1 + i * 5 // n),
-                    "{}",
-                    10.0,
-                    8.0,
-                    f"{i:064x}",
-                    640,
-                    480,
-                    fail,
-                    False,
-                    int(fail),
-                    ts,
-                )
-            )
-            if fail:
-                drows.append(
-                    (eid, 0, ts, line, "st-1", "FAIL", False, 0, rng.choice(CLASSES), 0.9, 1, 2, 30, 40)
-                )
-        with conn:
-            conn.executemany(ins, irows)
-            conn.executemany(det, drows)
-    conn.execute("ANALYZE")
-    conn.close()
 
 
 def bench_queries(tmp: Path, n_rows: int, samples: int) -> None:
