@@ -1,0 +1,319 @@
+"""The closed loop on the simulated line, end to end, with real parts (Kafka, MLflow, ONNX, the edge agent).
+
+1. Bootstrap: render frames of the line *before* the drift (no cracks), store them with their ground truth,
+   train the first model, register it, and let the gate make it champion.
+2. Serve: start an edge agent process on the live line, whose drift makes a new defect class (crack) appear;
+   deploy the champion to it.
+3. Review: a simulated supervisor reviews every frame the agent sends (confirm / correct / reject, from the
+   line's truth); the ingest consumer turns frames, outcomes and reviews into the dataset store.
+4. Retrain: once enough reviewed cracks are in, fine-tune from the champion, gate it against the champion on
+   the golden set and on recent reviewed data, and roll it out (canary on the agent, then the line).
+5. Measure: crack recall of the champion vs the new model on the live stream, and the loop timings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from factoryloop.kafka import EventProducer
+from factoryloop.settings import KafkaSettings
+from factoryloop.sim import ClassRateDrift, Oracle, SimConfig, Simulator, encode_jpeg
+from training.datasets import Box, DatasetStore, Provenance
+from training.errors import TrainingError
+from training.ingest import Ingestor
+from training.loop.observer import FleetObserver
+from training.loop.supervisor import SimulatedSupervisor
+from training.pipeline import RetrainOutcome, retrain
+from training.registry import CHAMPION, ModelRegistry, RegisteredVersion
+from training.rollout import CanaryPolicy, RolloutResult, deployment_for, publish, run_canary
+from training.settings import TrainSettings
+
+logger = logging.getLogger(__name__)
+Say = Callable[[str], None]
+
+
+class DemoError(TrainingError):
+    """The demo could not complete a step; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    product: str = "demo_plate"
+    line_id: str = "line-1"
+    station_id: str = "st-1"
+    agent_id: str = "agent-1"
+    new_class: str = "crack"
+    seed: int = 11
+    bootstrap_frames: int = 240  # ground-truth frames before the drift, to train the first champion
+    live_start: int = 100_000  # the live line starts far from the bootstrap frames (never trained on)
+    drift_after: int = 60  # live frames before the new class appears
+    new_class_rate: float = 0.35
+    fps: float = 10.0
+    pass_sample_rate: float = 0.5  # share of PASS frames the agent sends (a missed crack is a PASS)
+    reviews_to_retrain: int = 40  # reviewed frames with the new class before a retrain is triggered
+    frames_after_swap: int = 150  # live frames to score the new model on
+    canary_window_s: float = 20.0
+    timeout_s: float = 1800.0
+    epochs_bootstrap: int | None = None
+    epochs_finetune: int | None = None
+
+
+@dataclass
+class DemoReport:
+    champion: str = ""
+    challenger: str = ""
+    gate: str = ""
+    rollout: str = ""
+    recall_before: float | None = None
+    recall_after: float | None = None
+    support_before: int = 0
+    support_after: int = 0
+    other_recall_before: dict[str, float | None] = field(default_factory=dict)
+    other_recall_after: dict[str, float | None] = field(default_factory=dict)
+    reject_latency_ms: tuple[float | None, float | None] = (None, None)
+    seen_to_serving_s: float | None = None
+    steps_s: dict[str, float] = field(default_factory=dict)
+    reviews: dict[str, int] = field(default_factory=dict)
+
+
+def live_sim_config(base: SimConfig, opts: DemoOptions) -> SimConfig:
+    """The live line: the bootstrap line plus the drift that brings in the new class."""
+    drift = ClassRateDrift(
+        class_name=opts.new_class,
+        at_frame=opts.live_start + opts.drift_after,
+        rate=opts.new_class_rate,
+    )
+    return base.model_copy(update={"drift": (*base.drift, drift), "seed": opts.seed})
+
+
+def bootstrap_store(store: DatasetStore, sim: SimConfig, opts: DemoOptions, say: Say) -> int:
+    """Render the pre-drift line with its truth into the store (provenance: simulated)."""
+    simulator = Simulator(sim.model_copy(update={"seed": opts.seed}))
+    for index in range(opts.bootstrap_frames):
+        frame = simulator.frame(index)
+        digest = store.add_image(encode_jpeg(frame), source="sim:bootstrap", product=opts.product)
+        boxes = [Box(b.class_name, b.x1, b.y1, b.x2, b.y2) for b in frame.boxes]
+        store.set_labels(
+            digest, boxes, provenance=Provenance.SIMULATED, source_ref=f"sim:{opts.seed}:{index}"
+        )
+    say(f"bootstrap: {opts.bootstrap_frames} ground-truth frames of the line before the drift")
+    return opts.bootstrap_frames
+
+
+def agent_config(opts: DemoOptions, kafka: KafkaSettings, sim: SimConfig, model: Path, workdir: Path) -> Path:
+    cfg = {
+        "agent_id": opts.agent_id,
+        "line_id": opts.line_id,
+        "station_id": opts.station_id,
+        "product": opts.product,
+        "source": {
+            "type": "simulated",
+            "fps": opts.fps,
+            "seed": opts.seed,
+            "start": opts.live_start,
+            "sim": sim.model_dump(mode="json", exclude={"seed"}),
+        },
+        "detector": {"onnx": str(model), "threads": 1, "conf": 0.1},
+        "rules": {"default": {"confidence": 0.4, "uncertain": 0.2}},
+        "sinks": [{"type": "log", "level": "DEBUG"}],
+        "sampling": {"fail": True, "uncertain": True, "pass_rate": opts.pass_sample_rate, "seed": opts.seed},
+        "buffer": {"dir": str(workdir / "agent-buffer")},
+        "kafka": {"bootstrap_servers": kafka.bootstrap_servers, "topic_prefix": kafka.topic_prefix},
+        "deployments": {"enabled": True},
+        "heartbeat_interval_s": 2,
+    }
+    path = workdir / "line.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def start_agent(config: Path, workdir: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "FACTORYLOOP_AGENT_STATE_DIR": str(workdir / "agent-state")}
+    log = (workdir / "agent.log").open("ab")
+    cmd = [sys.executable, "-m", "factoryloop.cli", "agent", "run", "--config", str(config)]
+    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait(what: str, done: Callable[[], bool], deadline: float, check: Callable[[], None]) -> None:
+    while not done():
+        check()
+        if time.monotonic() > deadline:
+            raise DemoError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def run_demo(
+    opts: DemoOptions,
+    kafka: KafkaSettings,
+    settings: TrainSettings,
+    sim: SimConfig,
+    workdir: Path,
+    say: Say = logger.info,
+) -> DemoReport:
+    report = DemoReport()
+    deadline = time.monotonic() + opts.timeout_s
+    workdir.mkdir(parents=True, exist_ok=True)
+    store = DatasetStore(workdir / "datasets")
+    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.registered_model_prefix)
+    live = live_sim_config(sim, opts)
+    oracle = Oracle(live)
+
+    t0 = time.monotonic()
+    bootstrap_store(store, sim, opts, say)
+    first = retrain(opts.product, store, settings, reason="bootstrap", epochs=opts.epochs_bootstrap)
+    report.steps_s["train champion"] = time.monotonic() - t0
+    champion = registry.alias(opts.product, CHAMPION)
+    if champion is None or first.decision is None or not first.decision.promote:
+        raise DemoError(
+            f"the first model was not promoted: {first.decision.reason if first.decision else '?'}"
+        )
+    report.champion = f"v{champion.version}"
+    say(f"champion v{champion.version}: {first.decision.reason}")
+
+    model_dir = registry.download(champion, workdir / f"champion-v{champion.version}")
+    agent = start_agent(agent_config(opts, kafka, live, model_dir / "model.onnx", workdir), workdir)
+    stop = threading.Event()
+    observer = FleetObserver(kafka, oracle)
+    supervisor = SimulatedSupervisor(kafka, oracle)
+    ingestor = Ingestor(store, kafka)
+    ingest_thread = threading.Thread(target=ingestor.run, args=(stop,), name="ingest", daemon=True)
+
+    def check() -> None:
+        for name, err in (("observer", observer.error), ("supervisor", supervisor.error)):
+            if err is not None:
+                raise DemoError(f"{name} failed: {err}")
+        if agent.poll() is not None:
+            raise DemoError(f"the edge agent exited with {agent.returncode}; see {workdir / 'agent.log'}")
+
+    try:
+        observer.start()
+        supervisor.start()
+        ingest_thread.start()
+        with EventProducer(kafka) as producer:
+            publish(producer, deployment_for(champion, target=opts.line_id, reason="demo: first champion"))
+        say(
+            f"agent {opts.agent_id} serves v{champion.version}; "
+            f"{opts.new_class} appears at live frame {opts.drift_after}"
+        )
+
+        t1 = time.monotonic()
+        _wait(
+            f"{opts.reviews_to_retrain} reviewed {opts.new_class} frames",
+            lambda: supervisor.reviewed_by_class.get(opts.new_class, 0) >= opts.reviews_to_retrain,
+            deadline,
+            check,
+        )
+        time.sleep(3.0)  # let the ingest consumer apply the last reviews
+        report.steps_s["collect reviews"] = time.monotonic() - t1
+        say(f"supervisor reviewed {supervisor.reviewed} frames {supervisor.actions}; retraining")
+
+        t2 = time.monotonic()
+        champion_pt = model_dir / "model.pt"
+        second: RetrainOutcome = retrain(
+            opts.product,
+            store,
+            settings,
+            reason=f"{opts.new_class} reviews",
+            epochs=opts.epochs_finetune,
+            model=str(champion_pt),
+        )
+        report.steps_s["retrain + gate"] = time.monotonic() - t2
+        report.challenger = f"v{second.version.version}"
+        report.gate = second.decision.reason if second.decision else "not gated"
+        say(f"challenger v{second.version.version}: {report.gate}")
+        if second.decision is None or not second.decision.promote:
+            raise DemoError(f"the gate refused the fine-tuned model: {report.gate}")
+
+        t3 = time.monotonic()
+        rollout = _rollout(kafka, settings, registry, opts, second.version, champion)
+        report.rollout = f"{rollout.outcome} {'; '.join(rollout.reasons)}".strip()
+        report.steps_s["canary + rollout"] = time.monotonic() - t3
+        say(f"rollout: {report.rollout}")
+        new = second.version.version
+        _wait(f"v{new} serving", lambda: new in observer.obs.serving_since, deadline, check)
+        _wait(
+            f"{opts.frames_after_swap} frames scored on v{new}",
+            lambda: (
+                observer.obs.by_version.get(new) is not None
+                and observer.obs.by_version[new].scored >= opts.frames_after_swap
+            ),
+            deadline,
+            check,
+        )
+        _fill(report, observer, opts, champion.version, new)
+        report.reviews = dict(supervisor.actions)
+        return report
+    finally:
+        stop.set()
+        agent.terminate()
+        try:
+            agent.wait(30)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+        observer.stop()
+        supervisor.stop()
+        ingest_thread.join(30)
+        ingestor.close()
+
+
+def _rollout(
+    kafka: KafkaSettings,
+    settings: TrainSettings,
+    registry: ModelRegistry,
+    opts: DemoOptions,
+    version: RegisteredVersion,
+    previous: RegisteredVersion,
+) -> RolloutResult:
+    policy = CanaryPolicy(
+        window_s=opts.canary_window_s,
+        max_errors=settings.canary_max_errors,
+        max_latency_p99_ms=settings.canary_max_latency_p99_ms,
+        max_defect_rate_jump=1.0,  # one agent: nothing to compare its defect rate with
+        max_override_rate=settings.canary_max_override_rate,
+        min_outcomes=5,
+        min_reviews=0,
+    )
+    return run_canary(
+        kafka,
+        version,
+        previous,
+        canary_agents=[opts.agent_id],
+        policy=policy,
+        target=opts.line_id,
+        registry=registry,
+        product=opts.product,
+    )
+
+
+def _fill(report: DemoReport, observer: FleetObserver, opts: DemoOptions, old: str, new: str) -> None:
+    report.recall_before, report.support_before = observer.recall(old, opts.new_class)
+    report.recall_after, report.support_after = observer.recall(new, opts.new_class)
+    with observer.lock:
+        obs = observer.obs
+        report.other_recall_before = {
+            k: v for k, v in obs.by_version[old].summary().items() if k != opts.new_class
+        }
+        report.other_recall_after = {
+            k: v for k, v in obs.by_version[new].summary().items() if k != opts.new_class
+        }
+        hb = obs.last_heartbeat
+        if hb is not None:
+            report.reject_latency_ms = (hb.reject_latency_p50_ms, hb.reject_latency_p99_ms)
+        seen, serving = obs.first_seen.get(opts.new_class), obs.serving_since.get(new)
+        if seen is not None and serving is not None:
+            report.seen_to_serving_s = (serving - seen).total_seconds()
+
+
+def temp_workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="factoryloop-demo-"))
