@@ -16,7 +16,7 @@ from factoryloop.topics import TopicRole
 T = TypeVar("T")
 
 
-def wait_for(check: Callable[[], T | None], timeout_s: float = 30.0, what: str = "condition") -> T:
+def wait_for(check: Callable[[], T | None], timeout_s: float = 60.0, what: str = "condition") -> T:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = check()
@@ -26,7 +26,7 @@ def wait_for(check: Callable[[], T | None], timeout_s: float = 30.0, what: str =
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
-def read_topic(kafka: KafkaSettings, role: TopicRole, count: int, timeout_s: float = 30.0) -> list[Any]:
+def read_topic(kafka: KafkaSettings, role: TopicRole, count: int, timeout_s: float = 60.0) -> list[Any]:
     """The first ``count`` decoded events of a topic (from the beginning, no group)."""
     out: list[Any] = []
     with TypedConsumer(kafka, [role], None, auto_offset_reset="earliest") as consumer:
