@@ -40,11 +40,14 @@ def fetch() -> None:
 def up(
     cluster: Annotated[bool, typer.Option("--cluster", help="Run a 3-node Kafka cluster (RF 3).")] = False,
     mlflow: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="Also start MLflow.")] = True,
+    api: Annotated[
+        bool, typer.Option("--api/--no-api", help="Also start the defect API + dashboard.")
+    ] = True,
 ) -> None:
-    """Start Kafka and MLflow (idempotent) and create factoryloop's topics."""
+    """Start Kafka, MLflow and the API (idempotent) and create factoryloop's topics."""
     stack = _stack()
     try:
-        for line in stack.up(cluster=cluster, mlflow=mlflow):
+        for line in stack.up(cluster=cluster, mlflow=mlflow, api=api and mlflow):
             typer.echo(line)
     except StackError as exc:
         raise _fail(exc) from exc

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from factoryloop.stack.api_server import ApiServer
 from factoryloop.stack.errors import StackError
 from factoryloop.stack.jars import fetch_kafka_jars, require_java
 from factoryloop.stack.kafka import KafkaCluster, broker_count
@@ -18,7 +19,7 @@ from factoryloop.stack.settings import StackSettings
 
 logger = logging.getLogger(__name__)
 
-SERVICES = ("kafka", "kafka-cluster", "mlflow")
+SERVICES = ("kafka", "kafka-cluster", "mlflow", "api")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,13 @@ class LocalStack:
             heap=settings.cluster_heap,
         )
         self.mlflow = MlflowServer(state / "mlflow", settings.mlflow_port, host=host)
+        self.api = ApiServer(
+            state / "api",
+            settings.api_port,
+            kafka_bootstrap=self.kafka.bootstrap,
+            mlflow_uri=self.mlflow.uri,
+            host=host,
+        )
 
     def fetch(self) -> Path:
         return fetch_kafka_jars(self.settings.jars_dir, self.settings.kafka_version)
@@ -63,7 +71,7 @@ class LocalStack:
                 return kafka
         return None
 
-    def up(self, cluster: bool = False, mlflow: bool = True) -> list[str]:
+    def up(self, cluster: bool = False, mlflow: bool = True, api: bool = False) -> list[str]:
         """Start what is not running yet and create the topics; returns one line per service."""
         require_java()
         wanted, other = (self.cluster, self.kafka) if cluster else (self.kafka, self.cluster)
@@ -89,12 +97,20 @@ class LocalStack:
             else:
                 self.mlflow.start(timeout)
                 lines.append(f"mlflow: started at {self.mlflow.uri}")
+        if api:
+            self.api.kafka_bootstrap = wanted.bootstrap
+            if self.api.running():
+                lines.append(f"api: already running at {self.api.uri}")
+            else:
+                self.api.start(timeout)
+                lines.append(f"api: started at {self.api.uri} (dashboard {self.api.uri}/)")
         return lines
 
     def down(self) -> list[str]:
         stop_s = self.settings.stop_timeout_s
         lines = []
         for name, stopped in (
+            ("api", self.api.stop(stop_s)),
             ("mlflow", self.mlflow.stop(stop_s)),
             ("kafka", self.kafka.stop(stop_s)),
             ("kafka-cluster", self.cluster.stop(stop_s)),
@@ -113,11 +129,16 @@ class LocalStack:
         pid = self.mlflow.process.pid()
         healthy = pid is not None and self.mlflow.healthy()
         out.append(ServiceStatus("mlflow", self.mlflow.uri, pid is not None, healthy, (pid,) if pid else ()))
+        pid = self.api.process.pid()
+        if pid is not None:  # the API is optional: listed while it runs
+            out.append(ServiceStatus("api", self.api.uri, True, self.api.healthy(), (pid,)))
         return out
 
     def log_files(self, service: str) -> list[Path]:
         if service == "mlflow":
             return [self.mlflow.log_file]
+        if service == "api":
+            return [self.api.log_file]
         if service == "kafka":
             return [n.log_file for n in self.kafka.nodes]
         if service == "kafka-cluster":

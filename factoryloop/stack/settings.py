@@ -26,6 +26,7 @@ class StackSettings(BaseSettings):
     kafka_port: int = Field(default=9092, ge=1, le=65535)
     controller_port: int = Field(default=9093, ge=1, le=65535)
     mlflow_port: int = Field(default=5000, ge=1, le=65535)
+    api_port: int = Field(default=8000, ge=1, le=65535)
     kafka_version: str = KAFKA_VERSION
     kafka_heap: str = "-Xms256m -Xmx512m"
     cluster_heap: str = "-Xms256m -Xmx384m"

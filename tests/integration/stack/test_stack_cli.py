@@ -32,7 +32,7 @@ def _cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.Co
 
 @pytest.fixture
 def stack_env(tmp_path: Path, kafka_jars: Path) -> Iterator[dict[str, str]]:
-    kafka, controller, mlflow = free_ports(3)
+    kafka, controller, mlflow, api = free_ports(4)
     env = dict(os.environ)
     env.update(
         FACTORYLOOP_HOME=str(tmp_path / "home"),
@@ -40,6 +40,7 @@ def stack_env(tmp_path: Path, kafka_jars: Path) -> Iterator[dict[str, str]]:
         FACTORYLOOP_STACK_KAFKA_PORT=str(kafka),
         FACTORYLOOP_STACK_CONTROLLER_PORT=str(controller),
         FACTORYLOOP_STACK_MLFLOW_PORT=str(mlflow),
+        FACTORYLOOP_STACK_API_PORT=str(api),
     )
     env.pop("FACTORYLOOP_KAFKA_TOPIC_PREFIX", None)
     yield env
@@ -49,6 +50,7 @@ def stack_env(tmp_path: Path, kafka_jars: Path) -> Iterator[dict[str, str]]:
 def _processes_under(path: str) -> list[int]:
     """Live processes whose command line mentions ``path``."""
     pids = []
+    path = path.replace(" ", "\0")  # /proc/PID/cmdline separates arguments with NUL
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
@@ -66,10 +68,12 @@ def test_up_status_down_and_data_survives_restart(stack_env: dict[str, str]) -> 
     assert up.returncode == 0, up.stderr
     assert f"kafka: started at {bootstrap}" in up.stdout
     assert "mlflow: started at http://127.0.0.1:" in up.stdout
+    api_uri = f"http://127.0.0.1:{stack_env['FACTORYLOOP_STACK_API_PORT']}"
+    assert f"api: started at {api_uri}" in up.stdout
 
     status = _cli(stack_env, "status")
     assert status.returncode == 0, status.stdout + status.stderr
-    assert status.stdout.count("healthy") == 2 and bootstrap in status.stdout
+    assert status.stdout.count("healthy") == 3 and bootstrap in status.stdout and api_uri in status.stdout
 
     again = _cli(stack_env, "up")
     assert again.returncode == 0 and "already running" in again.stdout
@@ -85,10 +89,14 @@ def test_up_status_down_and_data_survives_restart(stack_env: dict[str, str]) -> 
 
     down = _cli(stack_env, "down")
     assert down.returncode == 0 and "kafka: stopped" in down.stdout and "mlflow: stopped" in down.stdout
+    assert "api: stopped" in down.stdout
     assert _processes_under(stack_env["FACTORYLOOP_HOME"]) == []
+    assert (
+        _processes_under(f"api serve --host 127.0.0.1 --port {stack_env['FACTORYLOOP_STACK_API_PORT']}") == []
+    )
     assert _cli(stack_env, "status").returncode == 1
 
-    restart = _cli(stack_env, "up", "--no-mlflow")
+    restart = _cli(stack_env, "up", "--no-mlflow")  # --no-mlflow implies no API
     assert restart.returncode == 0, restart.stderr
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     values = [r.value for batch in consumer.poll(timeout_ms=20_000).values() for r in batch]

@@ -1,0 +1,5 @@
+"""``python -m factoryloop.cli``: the same as the ``factoryloop`` command."""
+
+from factoryloop.cli import main
+
+main()
