@@ -58,6 +58,11 @@ class Publisher:
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._drain_loop, name="publisher-drain", daemon=True)
         self.last_error: str | None = None
+        # Live records handed to the producer and not yet acknowledged or failed: what the producer still
+        # holds in memory. Expired or left over at close, they go to the buffer (duplicates are deduped).
+        self._pending: dict[int, tuple[OutRecord, float]] = {}
+        self._pending_lock = threading.Lock()
+        self._next_id = 0
 
     @property
     def connected(self) -> bool:
@@ -87,15 +92,43 @@ class Publisher:
         if self._buffering or producer is None:
             self._to_buffer(record)
             return
+        with self._pending_lock:
+            pid = self._next_id
+            self._next_id += 1
+            self._pending[pid] = (record, time.monotonic())
         try:
             future = producer.send_raw(
                 record.topic, record.value, key=record.key, headers=list(record.headers)
             )
         except DeliveryError as exc:
-            self._failed(record, exc)
+            self._resolve(pid, exc)
             return
-        future.add_callback(lambda _meta: self.stats.incr("published"))
-        future.add_errback(lambda exc: self._failed(record, exc))
+        future.add_callback(lambda _meta: self._resolve(pid, None))
+        future.add_errback(lambda exc: self._resolve(pid, exc))
+
+    def _resolve(self, pid: int, exc: BaseException | None) -> None:
+        with self._pending_lock:
+            entry = self._pending.pop(pid, None)
+        if entry is None:
+            return  # already moved to the buffer as expired
+        if exc is None:
+            self.stats.incr("published")
+        else:
+            self._failed(entry[0], exc)
+
+    def _expire_pending(self, older_than_s: float) -> int:
+        """Move live records unresolved for ``older_than_s`` (all if 0) to the buffer."""
+        cutoff = time.monotonic() - older_than_s
+        with self._pending_lock:
+            expired = [pid for pid, (_r, t) in self._pending.items() if older_than_s == 0 or t < cutoff]
+            records = [self._pending.pop(pid)[0] for pid in expired]
+        for record in records:
+            self._failed(record, TimeoutError("no acknowledgement from the producer"))
+        return len(records)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
 
     def _failed(self, record: OutRecord, exc: BaseException) -> None:
         self.last_error = repr(exc)
@@ -115,6 +148,7 @@ class Publisher:
                 if self._producer is None:
                     self._producer = self._new_producer()
                     logger.info("connected to Kafka at %s", self.settings.bootstrap_servers)
+                self._expire_pending(self.delivery_timeout_ms / 1000 + 5)
                 if self.buffer.count == 0:
                     self._buffering = False
                     self._wake.wait(0.5)
@@ -130,12 +164,24 @@ class Publisher:
                     self.buffer.count,
                     backoff,
                 )
+                self._reset_producer()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
             except Exception:  # a bug or a misconfigured client must not silently end store-and-forward
                 logger.exception("publisher drain loop error; %d records buffered", self.buffer.count)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    def _reset_producer(self) -> None:
+        """Drop a producer that failed to deliver: a fresh one (new producer id) after the backoff."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            self._buffering = True
+            try:
+                producer.close(0)
+            except KafkaError as exc:
+                logger.debug("closing the failed producer: %r", exc)
+            self._expire_pending(0)
 
     def _drain_once(self, producer: EventProducer) -> None:
         batch = self.buffer.peek(self.drain_batch)
@@ -160,8 +206,8 @@ class Publisher:
         if self._producer is not None:
             try:
                 self._producer.flush(timeout_s)
-            except DeliveryError as exc:
-                logger.warning("flush: %s (unacknowledged records fall back to the buffer)", exc)
+            except (DeliveryError, KafkaError) as exc:
+                logger.warning("flush: %r (unacknowledged records fall back to the buffer)", exc)
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Drain what is buffered (up to ``timeout_s`` while Kafka is reachable), then stop; unacknowledged
@@ -176,5 +222,11 @@ class Publisher:
         self._thread.join(timeout=timeout_s + 30)
         if self._producer is not None:
             self.flush(timeout_s)
-            self._producer.close(timeout_s)
+            try:
+                self._producer.close(timeout_s)
+            except KafkaError as exc:
+                logger.warning("producer close: %r", exc)
             self._producer = None
+        moved = self._expire_pending(0)  # whatever the producer never resolved stays safe on disk
+        if moved:
+            logger.warning("%d unacknowledged records moved to the buffer at shutdown", moved)
