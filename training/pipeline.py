@@ -28,6 +28,7 @@ from training.registry.golden import TRUTH
 from training.settings import TrainSettings
 from training.triggers import retrain_lock
 from training.yolo import TrainResult, export_onnx, train_yolo, verify_onnx_parity
+from training.yolo.recipes import get_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,21 @@ class RetrainOutcome:
 
 def gate_policy(settings: TrainSettings) -> GatePolicy:
     return GatePolicy(margin=settings.gate_margin, max_recall_drop=settings.gate_max_recall_drop)
+
+
+def train_params(
+    settings: TrainSettings, *, epochs: int | None = None, imgsz: int | None = None, **overrides: Any
+) -> tuple[str, dict[str, Any]]:
+    """The recipe's name and the ``train_yolo`` arguments.
+
+    Layers: the settings' recipe (``finetune_recipe`` when the model is a .pt), then the settings'
+    model/epochs/imgsz/batch when set, then this call's ``epochs``/``imgsz``/``overrides``.
+    """
+    model = str(overrides.pop("model", None) or settings.base_model or "")
+    recipe = get_recipe(settings.finetune_recipe if model.endswith(".pt") else settings.recipe)
+    fixed = {"epochs": epochs or settings.epochs, "imgsz": imgsz or settings.imgsz, "batch": settings.batch}
+    args = recipe.train_args(**{**{k: v for k, v in fixed.items() if v}, **overrides})
+    return recipe.name, {"model": model or recipe.model, "seed": settings.seed, **args}
 
 
 def retrain(
@@ -70,15 +86,8 @@ def retrain(
             test_fraction=settings.golden_fraction,
         )
         data = export_training(store, version, golden, work / "data")
-        imgsz = imgsz or settings.imgsz
-        params: dict[str, Any] = {
-            "model": settings.base_model,
-            "epochs": epochs or settings.epochs,
-            "imgsz": imgsz,
-            "batch": settings.batch,
-            "seed": settings.seed,
-            **train_overrides,
-        }
+        recipe, params = train_params(settings, epochs=epochs, imgsz=imgsz, **train_overrides)
+        imgsz = int(params["imgsz"])
         result = train_yolo(data, work, device=settings.device, **params)
         exported = export_onnx(result.best_pt, imgsz, work / "model.onnx")
         images = [cv2.imread(str(store.image_path(h))) for h in sorted(golden_hashes(golden))[:4]]
@@ -98,7 +107,7 @@ def retrain(
             settings.experiment,
             product=product,
             dataset_sha256=version.sha256,
-            params={**params, "reason": reason, "dataset_version": version.name},
+            params={**params, "recipe": recipe, "reason": reason, "dataset_version": version.name},
             result=result,
             exported=exported,
             manifest=manifest,

@@ -28,11 +28,14 @@ class TrainSettings(BaseSettings):
     registered_model_prefix: str = Field(
         default="factoryloop-", description="Registered model = prefix+product."
     )
-    # Training defaults (small: the loop retrains often on CPU-class machines).
-    base_model: str = Field(default="yolo11n.yaml", description="Scratch YAML or a .pt to fine-tune.")
-    epochs: int = Field(default=30, ge=1)
-    imgsz: int = Field(default=320, ge=32, le=4096)
-    batch: int = Field(default=16, ge=1)
+    # Training: a recipe (training.yolo.recipes) gives model, epochs, imgsz, batch and the trainer settings;
+    # the fields below, when set, override it. A .pt model (fine-tune) uses ``finetune_recipe``.
+    recipe: str = Field(default="cpu_fast", description="Recipe of a training from scratch.")
+    finetune_recipe: str = Field(default="cpu_fast_finetune", description="Recipe of a fine-tune from a .pt.")
+    base_model: str | None = Field(default=None, description="Scratch YAML or a .pt (default: the recipe's).")
+    epochs: int | None = Field(default=None, ge=1)
+    imgsz: int | None = Field(default=None, ge=32, le=4096)
+    batch: int | None = Field(default=None, ge=1)
     device: str | None = Field(default=None, description="cuda:0, cpu, ... (default: cuda if available).")
     seed: int = 0
     # Gate policy.

@@ -51,12 +51,25 @@ def resolve_device(device: str | None) -> str:
     return "0" if torch.cuda.is_available() else "cpu"
 
 
+THREADS_ENV = "FACTORYLOOP_TRAIN_THREADS"
+
+
+def cpu_threads() -> int:
+    """Torch threads for CPU training: ``$FACTORYLOOP_TRAIN_THREADS`` if set, else every core.
+
+    On a box shared with other jobs, set it to 1: two OpenMP threads on two busy cores spin at each barrier
+    and measured ~10x slower than one thread (docs/benchmarks.md, "Training").
+    """
+    value = os.environ.get(THREADS_ENV, "").strip()
+    return max(1, int(value)) if value.isdigit() else os.cpu_count() or 1
+
+
 def _use_all_cores(trainer: Any) -> None:
     # Ultralytics sets min(8, cpu_count - 1) torch threads for CPU training: one thread on a 2-core box.
     if getattr(trainer.device, "type", "") == "cpu":
         import torch
 
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(cpu_threads())
 
 
 def _clean(key: str) -> str:
@@ -119,7 +132,8 @@ def train_yolo(
         row.update(
             {_clean(k): float(v) for k, v in trainer.label_loss_items(trainer.tloss, prefix="train").items()}
         )
-        row.update({_clean(k): float(v) for k, v in (trainer.metrics or {}).items()})
+        if trainer.args.val or trainer.epoch + 1 >= trainer.epochs:  # with val=False only the last is fresh
+            row.update({_clean(k): float(v) for k, v in (trainer.metrics or {}).items()})
         epochs_seen.append(row)
 
     yolo.add_callback("on_pretrain_routine_end", _use_all_cores)

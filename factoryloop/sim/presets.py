@@ -1,0 +1,69 @@
+"""Named simulator presets.
+
+``demo`` is the closed-loop demo's line, tuned so that a small detector trained from scratch on CPU in a
+few minutes finds the defects: 320x240 frames (the smallest camera), a bigger plate with a fainter brushed
+texture, bigger and higher-contrast defects at high rates, less noise and shading. ``crack`` is off (rate 0)
+until :func:`demo_drift_config` switches it on: the new defect class of the demo.
+"""
+
+from __future__ import annotations
+
+from factoryloop.sim.classes import ClassName
+from factoryloop.sim.config import (
+    CameraConfig,
+    DefectClassConfig,
+    ProductConfig,
+    SimConfig,
+    new_class_drift,
+)
+from factoryloop.sim.errors import SimError
+
+#: Per-part rate of ``crack`` once it has appeared (the demo's drift).
+DEMO_CRACK_RATE = 0.5
+
+DEMO_SIM = SimConfig(
+    seed=7,
+    camera=CameraConfig(
+        width=320, height=240, noise_sigma=2.0, vignette=0.1, gradient=0.08, pose_jitter_px=4.0
+    ),
+    products={
+        "steel_plate": ProductConfig(width_frac=0.82, texture_strength=5.0, hole_radius_frac=0.045),
+        "ceramic_tile": ProductConfig(
+            kind="ceramic",
+            width_frac=0.6,
+            aspect=1.0,
+            color_bgr=(190, 205, 215),
+            texture_strength=6.0,
+            holes=((0.5, 0.5),),
+            hole_radius_frac=0.06,
+        ),
+    },
+    defects={
+        "scratch": DefectClassConfig(rate=0.5, size=(0.22, 0.38), contrast=(85, 120)),
+        "dent": DefectClassConfig(rate=0.4, size=(0.08, 0.12), contrast=(60, 90)),
+        "stain": DefectClassConfig(rate=0.4, size=(0.11, 0.17), contrast=(55, 80)),
+        "crack": DefectClassConfig(rate=0.0, size=(0.2, 0.32), contrast=(85, 120)),
+        "missing_hole": DefectClassConfig(rate=0.5, size=(0.05, 0.05), contrast=(40, 40)),
+    },
+)
+
+
+def demo_drift_config(
+    at_frame: int = 0, rate: float = DEMO_CRACK_RATE, class_name: ClassName = "crack"
+) -> SimConfig:
+    """``DEMO_SIM`` where ``class_name`` appears from ``at_frame`` on (at ``rate`` per part)."""
+    return DEMO_SIM.model_copy(update={"drift": (new_class_drift(class_name, at_frame, rate),)})
+
+
+PRESETS: dict[str, SimConfig] = {"default": SimConfig(), "demo": DEMO_SIM}
+
+
+def preset(name: str) -> SimConfig:
+    """A named preset (``default``, ``demo``); :class:`SimError` naming the known ones otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise SimError(f"unknown simulator preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None
+
+
+__all__ = ["DEMO_CRACK_RATE", "DEMO_SIM", "PRESETS", "demo_drift_config", "preset"]

@@ -1,0 +1,61 @@
+"""Recipes resolve to the right trainer arguments; detection recall counts at a fixed confidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from training.errors import ModelBuildError
+from training.pipeline import train_params
+from training.settings import TrainSettings
+from training.yolo.onnx_ref import RefDetection
+from training.yolo.recall import detection_report
+from training.yolo.recipes import CPU_FAST, CPU_FAST_FINETUNE, RECIPES, TINY_YAML, get_recipe
+
+
+def test_cpu_fast_is_packaged_and_steps_every_batch() -> None:
+    assert TINY_YAML.is_file() and CPU_FAST.model == str(TINY_YAML)
+    args = CPU_FAST.train_args()
+    assert args["nbs"] == args["batch"] and args["warmup_epochs"] == 0 and args["val"] is False
+    assert CPU_FAST.train_args(batch=8)["nbs"] == 8
+    assert CPU_FAST_FINETUNE.imgsz == CPU_FAST.imgsz  # a fine-tune keeps the champion's input size
+    assert set(RECIPES) >= {"cpu_fast", "cpu_fast_finetune"}
+    with pytest.raises(ModelBuildError, match="unknown training recipe"):
+        get_recipe("nope")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "recipe", "model", "epochs"),
+    [
+        ({}, "cpu_fast", str(TINY_YAML), CPU_FAST.epochs),
+        ({"model": "/x/champion.pt"}, "cpu_fast_finetune", "/x/champion.pt", CPU_FAST_FINETUNE.epochs),
+        ({"epochs": 3, "lr0": 0.0}, "cpu_fast", str(TINY_YAML), 3),
+    ],
+)
+def test_pipeline_params(kwargs: dict[str, object], recipe: str, model: str, epochs: int) -> None:
+    name, params = train_params(TrainSettings(imgsz=96), **kwargs)  # type: ignore[arg-type]
+    assert (name, params["model"], params["epochs"], params["imgsz"]) == (recipe, model, epochs, 96)
+    assert params.get("lr0") == kwargs.get("lr0", get_recipe(recipe).overrides["lr0"])
+
+
+@dataclass(frozen=True)
+class _Truth:
+    class_id: int
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+
+
+def test_detection_report_counts_hits_at_conf() -> None:
+    truths = [_Truth(3, 10, 10, 50, 50), _Truth(0, 100, 100, 140, 120)]
+    dets = [
+        RefDetection(3, 0.9, 12, 11, 50, 49),  # hit
+        RefDetection(0, 0.2, 100, 100, 140, 120),  # right box, under conf 0.25
+        RefDetection(1, 0.8, 200, 200, 220, 220),  # false positive
+    ]
+    rep = detection_report(lambda _: dets, [(np.zeros((8, 8, 3), np.uint8), truths)], ["s", "d", "x", "c"])
+    assert rep.recall("c") == 1.0 and rep.recall("s") == 0.0
+    assert rep.per_class["d"].precision == 0.0 and rep.per_class["c"].precision == 1.0
