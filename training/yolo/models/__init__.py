@@ -1,0 +1,1 @@
+"""Packaged model architecture YAMLs (package data), loaded by path: nothing is downloaded."""
