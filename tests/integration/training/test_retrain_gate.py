@@ -72,8 +72,11 @@ def test_retrain_register_gate(mlflow_server: str, tmp_path: Path) -> None:
         assert run.data.tags["dataset_sha256"] == first.dataset_sha256
         assert run.data.tags["mlflow.source.git.commit"]
         assert run.data.params["epochs"] == "2" and "final_mAP50_95" in run.data.metrics
+        losses = MlflowClient(mlflow_server).get_metric_history(first.version.run_id, "train_box_loss")
+        assert [m.step for m in losses] == [1, 2]
+        # the cpu_fast recipe validates once, after the last epoch (val=False): one mAP point, no stale zeros
         history = MlflowClient(mlflow_server).get_metric_history(first.version.run_id, "mAP50_95")
-        assert [m.step for m in history] == [1, 2]
+        assert [m.step for m in history] == [2] and run.data.params["recipe"] == "cpu_fast"
         files = {a.path for a in MlflowClient(mlflow_server).list_artifacts(first.version.run_id, "model")}
         assert files == {f"model/{n}" for n in ("model.pt", "model.onnx", "class_map.json", "manifest.json")}
         assert first.version.sha256 == run.data.tags["onnx_sha256"]
