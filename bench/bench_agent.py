@@ -54,17 +54,28 @@ def ultralytics_fps(pt: Path, imgsz: int, frames: list[np.ndarray]) -> float:
 
 
 def agent_run(onnx: Path, imgsz: int, count: int, bootstrap: str, tmp: Path) -> tuple[float, Agent]:
-    cfg = parse_config({
-        "agent_id": "bench", "line_id": "bench", "station_id": "s1",
-        "source": {"type": "simulated", "fps": 0, "seed": 3, "start": 10_000, "max_frames": count,
-                   "sim": {"camera": {"noise_sigma": 0}}},
-        "detector": {"onnx": str(onnx), "imgsz": imgsz, "threads": 1, "conf": 0.0},
-        "rules": {"default": {"confidence": 0.0}},
-        "sinks": [{"type": "log", "level": "DEBUG", "queue_size": 1024}],
-        "sampling": {"fail": False, "uncertain": False, "rare_class_min_count": 0, "pass_rate": 0.0},
-        "buffer": {"dir": str(tmp / "buf")}, "deployments": {"enabled": False},
-        "kafka": {"bootstrap_servers": bootstrap, "topic_prefix": f"bench{uuid.uuid4().hex[:6]}."},
-    })
+    cfg = parse_config(
+        {
+            "agent_id": "bench",
+            "line_id": "bench",
+            "station_id": "s1",
+            "source": {
+                "type": "simulated",
+                "fps": 0,
+                "seed": 3,
+                "start": 10_000,
+                "max_frames": count,
+                "sim": {"camera": {"noise_sigma": 0}},
+            },
+            "detector": {"onnx": str(onnx), "imgsz": imgsz, "threads": 1, "conf": 0.0},
+            "rules": {"default": {"confidence": 0.0}},
+            "sinks": [{"type": "log", "level": "DEBUG", "queue_size": 1024}],
+            "sampling": {"fail": False, "uncertain": False, "rare_class_min_count": 0, "pass_rate": 0.0},
+            "buffer": {"dir": str(tmp / "buf")},
+            "deployments": {"enabled": False},
+            "kafka": {"bootstrap_servers": bootstrap, "topic_prefix": f"bench{uuid.uuid4().hex[:6]}."},
+        }
+    )
     agent = Agent(cfg, AgentSettings(state_dir=tmp / "state"))
     agent.start()
     t0 = time.perf_counter()
@@ -85,8 +96,14 @@ def publish_ratio(bootstrap: str, tmp: Path, n: int = 2000) -> tuple[float, floa
     settings = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
     ensure_topics(settings, replication_factor=1)
     topic = settings.topics[TopicRole.FRAMES]
-    raw = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
-                        batch_size=256 * 1024, max_request_size=16 * 1024 * 1024)
+    raw = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        batch_size=256 * 1024,
+        max_request_size=16 * 1024 * 1024,
+    )
     t0 = time.perf_counter()
     for _ in range(n):
         raw.send(topic, payload, key=b"k")
@@ -123,7 +140,9 @@ def main() -> None:
         tmp = Path(d)
         bare = bare_fps(model.onnx, model.imgsz, frames)
         ultra = ultralytics_fps(model.pt, model.imgsz, frames)
-        agent_fps, agent = agent_run(model.onnx, model.imgsz, args.frames, args.bootstrap or "127.0.0.1:1", tmp)
+        agent_fps, agent = agent_run(
+            model.onnx, model.imgsz, args.frames, args.bootstrap or "127.0.0.1:1", tmp
+        )
         p50, p99 = agent.stats.reject_ms.percentiles(50, 99)
         print(f"frames={args.frames} imgsz={model.imgsz} cpu_threads=1")
         print(f"bare onnxruntime fps      {bare:8.1f}")

@@ -33,7 +33,9 @@ def test_parity_with_ultralytics_predict() -> None:
     compared = 0
     for frame in tiny_model_frames(8):
         raw = ours.infer(frame.image)
-        res = theirs.predict(frame.image, imgsz=model.imgsz, conf=0.25, iou=0.7, verbose=False, device="cpu")[0]
+        res = theirs.predict(frame.image, imgsz=model.imgsz, conf=0.25, iou=0.7, verbose=False, device="cpu")[
+            0
+        ]
         ref_xyxy = res.boxes.xyxy.numpy()
         ref_conf = res.boxes.conf.numpy()
         ref_cls = res.boxes.cls.numpy().astype(int)
