@@ -55,13 +55,21 @@ THREADS_ENV = "FACTORYLOOP_TRAIN_THREADS"
 
 
 def cpu_threads() -> int:
-    """Torch threads for CPU training: ``$FACTORYLOOP_TRAIN_THREADS`` if set, else every core.
+    """Torch threads for CPU training: ``$FACTORYLOOP_TRAIN_THREADS`` if set, else the cores left idle.
 
-    On a box shared with other jobs, set it to 1: two OpenMP threads on two busy cores spin at each barrier
-    and measured ~10x slower than one thread (docs/benchmarks.md, "Training").
+    Idle cores = cores - 1-minute load average (rounded), at least 1: OpenMP threads on busy cores spin at
+    each barrier; on a shared 2-core box two threads measured up to ~10x slower than one, while on an idle
+    box they are +55 % (docs/benchmarks.md, "Training").
     """
     value = os.environ.get(THREADS_ENV, "").strip()
-    return max(1, int(value)) if value.isdigit() else os.cpu_count() or 1
+    if value.isdigit():
+        return max(1, int(value))
+    cores = os.cpu_count() or 1
+    try:
+        busy = round(os.getloadavg()[0])
+    except OSError:
+        busy = 0
+    return max(1, min(cores, cores - busy))
 
 
 def _use_all_cores(trainer: Any) -> None:
@@ -69,7 +77,9 @@ def _use_all_cores(trainer: Any) -> None:
     if getattr(trainer.device, "type", "") == "cpu":
         import torch
 
-        torch.set_num_threads(cpu_threads())
+        threads = cpu_threads()
+        torch.set_num_threads(threads)
+        logger.info("CPU training with %s torch thread(s)", threads)
 
 
 def _clean(key: str) -> str:

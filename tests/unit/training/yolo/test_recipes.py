@@ -59,3 +59,24 @@ def test_detection_report_counts_hits_at_conf() -> None:
     rep = detection_report(lambda _: dets, [(np.zeros((8, 8, 3), np.uint8), truths)], ["s", "d", "x", "c"])
     assert rep.recall("c") == 1.0 and rep.recall("s") == 0.0
     assert rep.per_class["d"].precision == 0.0 and rep.per_class["c"].precision == 1.0
+
+
+@pytest.mark.parametrize(("env", "expected"), [("1", 1), ("3", 3), ("0", 1)])
+def test_cpu_threads_env(monkeypatch: pytest.MonkeyPatch, env: str, expected: int) -> None:
+    from training.yolo.train import THREADS_ENV, cpu_threads
+
+    monkeypatch.setenv(THREADS_ENV, env)
+    assert cpu_threads() == expected
+
+
+def test_cpu_threads_leaves_busy_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from training.yolo.train import THREADS_ENV, cpu_threads
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+    assert cpu_threads() == 3
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 0.0, 0.0))
+    assert cpu_threads() == 1
