@@ -1,0 +1,39 @@
+"""Sizes of the closed-loop demo: the full demo (``./dev demo``) and the CI-sized ``--quick`` loop."""
+
+from __future__ import annotations
+
+from factoryloop.sim import SimConfig
+from factoryloop.sim.presets import DEMO_CRACK_RATE, DEMO_SIM
+from training.loop.demo import DemoOptions
+
+
+def demo_sim_config() -> SimConfig:
+    """The demo line before the drift (no cracks): 320x240 frames, large high-contrast defects."""
+    return DEMO_SIM
+
+
+def demo_options(*, quick: bool = False, seed: int = 11, product: str = "demo_plate") -> DemoOptions:
+    if quick:
+        return DemoOptions(
+            product=product,
+            seed=seed,
+            new_class_rate=DEMO_CRACK_RATE,
+            bootstrap_frames=200,
+            drift_after=40,
+            fps=8.0,
+            reviews_to_retrain=40,
+            frames_after_swap=60,
+            canary_window_s=10.0,
+            timeout_s=1500.0,
+        )
+    return DemoOptions(
+        product=product,
+        seed=seed,
+        new_class_rate=DEMO_CRACK_RATE,
+        bootstrap_frames=256,
+        drift_after=100,
+        fps=10.0,
+        reviews_to_retrain=60,
+        frames_after_swap=200,
+        canary_window_s=20.0,
+    )
