@@ -12,27 +12,42 @@ PAD_VALUE = 114
 
 @dataclass(frozen=True, slots=True)
 class LetterboxInfo:
-    """How an original frame was fitted into the model input: ``x_model = x_orig * gain + pad_x``."""
+    """How an original frame was fitted into the model input: ``x_model = x_orig * gain_x + pad_x``.
+
+    ``gain`` is the aspect-keeping scale; the frame was resized to ``round(w * gain)`` x ``round(h * gain)``,
+    so the exact per-axis scales (``gain_x``, ``gain_y``) differ from it by the rounding. Boxes are mapped
+    back with those, as ultralytics' ``scale_boxes`` does. ``new_w``/``new_h`` default to that rounding.
+    """
 
     gain: float
     pad_x: int
     pad_y: int
     orig_w: int
     orig_h: int
+    new_w: int | None = None
+    new_h: int | None = None
+
+    @property
+    def gain_x(self) -> float:
+        return (self.new_w or max(round(self.orig_w * self.gain), 1)) / self.orig_w
+
+    @property
+    def gain_y(self) -> float:
+        return (self.new_h or max(round(self.orig_h * self.gain), 1)) / self.orig_h
 
 
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, LetterboxInfo]:
     """Resize ``image`` (h, w, c) into a ``size`` x ``size`` canvas, centred, padded with 114."""
     h, w = image.shape[:2]
     gain = min(size / h, size / w)
-    new_w, new_h = round(w * gain), round(h * gain)
+    new_w, new_h = max(round(w * gain), 1), max(round(h * gain), 1)  # ultralytics rounds each side
     dw, dh = (size - new_w) / 2, (size - new_h) / 2
     if (w, h) != (new_w, new_h):
         image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     top, bottom = round(dh - 0.1), round(dh + 0.1)
     left, right = round(dw - 0.1), round(dw + 0.1)
     out = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
-    return out, LetterboxInfo(gain=gain, pad_x=left, pad_y=top, orig_w=w, orig_h=h)
+    return out, LetterboxInfo(gain, left, top, w, h, new_w, new_h)
 
 
 def to_tensor(boxed_bgr: np.ndarray) -> np.ndarray:
@@ -44,8 +59,8 @@ def to_tensor(boxed_bgr: np.ndarray) -> np.ndarray:
 def unletterbox(xyxy: np.ndarray, info: LetterboxInfo) -> np.ndarray:
     """Map (n, 4) x1,y1,x2,y2 boxes from model-input pixels back to original pixels, clipped to the frame."""
     out = xyxy.astype(np.float64, copy=True)
-    out[:, [0, 2]] = (out[:, [0, 2]] - info.pad_x) / info.gain
-    out[:, [1, 3]] = (out[:, [1, 3]] - info.pad_y) / info.gain
+    out[:, [0, 2]] = (out[:, [0, 2]] - info.pad_x) / info.gain_x
+    out[:, [1, 3]] = (out[:, [1, 3]] - info.pad_y) / info.gain_y
     out[:, [0, 2]] = out[:, [0, 2]].clip(0, info.orig_w)
     out[:, [1, 3]] = out[:, [1, 3]].clip(0, info.orig_h)
     return out
