@@ -70,6 +70,14 @@ def fetch(uri: str, dest: Path, settings: AgentSettings) -> Path:
     return dest
 
 
+def artifact_signature(data: bytes, key: str) -> str:
+    """The signature a deployment carries: HMAC-SHA256 of the artifact's bytes, key as UTF-8, lowercase hex.
+
+    Same as ``openssl dgst -sha256 -hmac "$KEY" model.onnx``.
+    """
+    return hmac.new(key.encode(), data, hashlib.sha256).hexdigest()
+
+
 def verify(path: Path, sha256: str, signature: str | None, settings: AgentSettings) -> None:
     """Check the artifact's sha256 and, when signed (or signatures are required), its HMAC-SHA256."""
     data = path.read_bytes()
@@ -82,6 +90,7 @@ def verify(path: Path, sha256: str, signature: str | None, settings: AgentSettin
         return
     if settings.signing_key is None:
         raise ModelRejected("artifact is signed but no FACTORYLOOP_AGENT_SIGNING_KEY is configured")
-    expected = hmac.new(settings.signing_key.get_secret_value().encode(), data, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.lower()):
+    expected = artifact_signature(data, settings.signing_key.get_secret_value())
+    # bytes: compare_digest raises TypeError on a str with non-ASCII characters (the field is free text)
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
         raise ModelRejected("HMAC signature mismatch: artifact not signed with this fleet's key")
