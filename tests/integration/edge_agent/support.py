@@ -9,7 +9,8 @@ from typing import Any
 from kafka import KafkaConsumer
 
 from edge_agent.config import AgentConfig, parse_config
-from factoryloop.schemas import decode
+from factoryloop.kafka import EventProducer
+from factoryloop.schemas import Deployment, decode
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 
@@ -72,3 +73,29 @@ def read_topic(
     finally:
         consumer.close()
     return out
+
+
+def deploy(kafka: KafkaSettings, artifact_uri: str, sha: str, version: str, **kw: Any) -> Deployment:
+    """Publish a deployment of a synthetic 160 px model to ``line-it`` (agent_config's line)."""
+    dep = Deployment(
+        deployment_id=f"dep-{version}-{time.time_ns()}",
+        target="line-it",
+        model_name="tiny",
+        model_version=version,
+        artifact_uri=artifact_uri,
+        sha256=sha,
+        class_names=("scratch", "dent", "stain", "crack", "missing_hole"),
+        imgsz=160,
+        **kw,
+    )
+    with EventProducer(kafka) as producer:
+        producer.send_sync(TopicRole.DEPLOYMENTS, dep, key=dep.target)
+    return dep
+
+
+def wait_until(condition: Any, timeout_s: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.1)

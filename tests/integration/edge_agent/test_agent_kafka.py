@@ -17,11 +17,9 @@ import yaml
 from edge_agent.agent import Agent
 from edge_agent.publish.buffer import DiskBuffer
 from edge_agent.settings import AgentSettings
-from factoryloop.kafka import EventProducer
 from factoryloop.schemas import (
     AgentEvent,
     AgentEventType,
-    Deployment,
     FramePayload,
     Heartbeat,
     Outcome,
@@ -29,7 +27,7 @@ from factoryloop.schemas import (
 )
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
-from tests.integration.edge_agent.support import agent_config, read_topic
+from tests.integration.edge_agent.support import agent_config, deploy, read_topic
 from tests.support.edge_onnx import fail_model, pass_model
 
 pytest.importorskip("onnx")
@@ -151,23 +149,6 @@ def test_sigkill_then_restart_loses_nothing_buffered(kafka_settings: KafkaSettin
     assert agent.buffer.count == 0
 
 
-def deploy(kafka: KafkaSettings, artifact: Path, sha: str, version: str, **kw: object) -> Deployment:
-    dep = Deployment(
-        deployment_id=f"dep-{version}-{time.time_ns()}",
-        target="line-it",
-        model_name="tiny",
-        model_version=version,
-        artifact_uri=artifact.as_uri(),
-        sha256=sha,
-        class_names=("scratch", "dent", "stain", "crack", "missing_hole"),
-        imgsz=160,
-        **kw,
-    )
-    with EventProducer(kafka) as producer:
-        producer.send_sync(TopicRole.DEPLOYMENTS, dep, key=dep.target)
-    return dep
-
-
 def test_tampered_model_refused_then_hot_swap_at_30fps(kafka_settings: KafkaSettings, tmp_path: Path) -> None:
     initial = pass_model(tmp_path / "pass.onnx")
     challenger = fail_model(tmp_path / "v2.onnx")
@@ -180,13 +161,13 @@ def test_tampered_model_refused_then_hot_swap_at_30fps(kafka_settings: KafkaSett
     agent.start()
     try:
         time.sleep(1.5)
-        deploy(kafka_settings, tampered, good_sha, "2-tampered")
+        deploy(kafka_settings, tampered.as_uri(), good_sha, "2-tampered")
         deadline = time.monotonic() + 20
         while agent.models.rejected == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert agent.models.rejected == 1 and agent.models.current.ref.version == "local"
         assert "sha256 mismatch" in (agent.heartbeat().last_model_error or "")
-        dep = deploy(kafka_settings, challenger, good_sha, "2")
+        dep = deploy(kafka_settings, challenger.as_uri(), good_sha, "2")
         while agent.models.swaps == 0 and time.monotonic() < deadline + 20:
             time.sleep(0.1)
         assert agent.models.current.ref.version == "2"
