@@ -181,4 +181,4 @@ def test_deployment_from_mlflow_artifact_proxy(
     outcomes = sorted(outcomes_of(kafka_settings, total), key=lambda o: o.source_frame_index or 0)
     assert len(outcomes) == total and outcomes[-1].model.version == "7"
     final = [b for b in read_topic(kafka_settings, TopicRole.HEARTBEATS) if isinstance(b, Heartbeat)][-1]
-    assert final.model.version == "7" and final.last_model_error is None
+    assert final.model is not None and final.model.version == "7" and final.last_model_error is None
