@@ -11,21 +11,27 @@ from prometheus_client.registry import Collector
 
 from edge_agent.stats import AgentStats
 
+# AgentStats counters (``factoryloop_agent_<name>_total``); each name once across counters and gauges.
 _COUNTERS = (
     "frames_captured",
     "frames_inspected",
     "frames_dropped",
-    "frames_corrupt",
     "frames_sent",
     "outcomes",
     "outcomes_shadow",
+    "shadow_inspected",
+    "shadow_dropped",
     "published",
     "publish_failures",
     "buffered",
+    "drained",
     "errors",
     "inference_errors",
-    "reconnects",
+    "models_rejected",
+    "source_down",
 )
+# Values of the agent's ``gauges()`` callable that only ever grow: exported as counters too.
+_MONOTONIC = frozenset({"frames_corrupt", "source_reconnects", "buffer_evicted"})
 
 
 class AgentCollector(Collector):
@@ -43,10 +49,11 @@ class AgentCollector(Collector):
         for key, value in self.stats.with_prefix("verdict:").items():
             verdicts.add_metric([key], value)
         yield verdicts
-        sinks = CounterMetricFamily("factoryloop_agent_sink_failures", "sink failures", labels=["sink"])
-        for key, value in self.stats.with_prefix("sink_failures:").items():
-            sinks.add_metric([key], value)
-        yield sinks
+        for kind in ("sent", "failures"):
+            sinks = CounterMetricFamily(f"factoryloop_agent_sink_{kind}", f"sink {kind}", labels=["sink"])
+            for key, value in self.stats.with_prefix(f"sink_{kind}:").items():
+                sinks.add_metric([key], value)
+            yield sinks
         for name, window in (
             ("inference", self.stats.inference_ms),
             ("decision", self.stats.decision_ms),
@@ -60,7 +67,8 @@ class AgentCollector(Collector):
                     g.add_metric([q], v)
             yield g
         for gname, gvalue in self.gauges().items():
-            yield GaugeMetricFamily(f"factoryloop_agent_{gname}", gname.replace("_", " "), value=gvalue)
+            family = CounterMetricFamily if gname in _MONOTONIC else GaugeMetricFamily
+            yield family(f"factoryloop_agent_{gname}", gname.replace("_", " "), value=gvalue)
 
 
 def serve_metrics(port: int, stats: AgentStats, gauges: Callable[[], dict[str, float]]) -> Any:
