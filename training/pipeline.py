@@ -19,6 +19,7 @@ from training.registry import (
     RegisteredVersion,
     ensure_golden,
     export_golden,
+    export_recent,
     export_training,
     golden_hashes,
     log_training,
@@ -129,6 +130,7 @@ def retrain(
                 policy or gate_policy(settings),
                 challenger=mv,
                 device=settings.device,
+                recent_yaml=export_recent(store, version, golden, work / "recent"),
             )
         logger.info(
             "retrain of %s: v%s (%s)", product, mv.version, decision.reason if decision else "not gated"

@@ -282,7 +282,7 @@ def _rollout(
         max_defect_rate_jump=1.0,  # one agent: nothing to compare its defect rate with
         max_override_rate=settings.canary_max_override_rate,
         min_outcomes=5,
-        min_reviews=0,
+        min_reviews=5,
     )
     return run_canary(
         kafka,

@@ -87,7 +87,7 @@ class CanaryWatch:
                 out.append(
                     f"defect rate up by {jump:.2f} vs other agents (max {self.policy.max_defect_rate_jump})"
                 )
-        if len(self.reviews) >= self.policy.min_reviews:
+        if self.reviews and len(self.reviews) >= self.policy.min_reviews:
             rate = sum(self.reviews.values()) / len(self.reviews)
             if rate > self.policy.max_override_rate:
                 out.append(f"override rate {rate:.2f} > {self.policy.max_override_rate}")
