@@ -57,7 +57,7 @@ def local_http(root: Path) -> Iterator[LocalHttp]:
     state = LocalHttp(Path(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, state=state, directory=str(root)))
     state.port = server.server_port
-    thread = threading.Thread(target=server.serve_forever, name="local-http", daemon=True)
+    thread = threading.Thread(target=partial(server.serve_forever, 0.05), name="local-http", daemon=True)
     thread.start()
     try:
         yield state
