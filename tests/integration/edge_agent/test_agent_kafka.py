@@ -87,7 +87,7 @@ def test_broker_outage_every_outcome_exactly_once(
     agent.start()
     try:
         time.sleep(2.5)
-        kafka_broker.stop_node(0)  # type: ignore[attr-defined]
+        kafka_broker.stop_node(0)
         time.sleep(5)
         assert agent.stats.get("frames_inspected") > 100
         kafka_broker.start_node(0)  # type: ignore[attr-defined]
