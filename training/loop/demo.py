@@ -138,8 +138,13 @@ def agent_config(opts: DemoOptions, kafka: KafkaSettings, sim: SimConfig, model:
     return path
 
 
-def start_agent(config: Path, workdir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FACTORYLOOP_AGENT_STATE_DIR": str(workdir / "agent-state")}
+def start_agent(config: Path, workdir: Path, mlflow_uri: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "FACTORYLOOP_AGENT_STATE_DIR": str(workdir / "agent-state"),
+        # Deployments point at MLflow's artifact proxy (mlflow-artifacts:/...): the agent fetches over HTTP.
+        "FACTORYLOOP_AGENT_MLFLOW_TRACKING_URI": mlflow_uri,
+    }
     log = (workdir / "agent.log").open("ab")
     cmd = [sys.executable, "-m", "factoryloop.cli", "agent", "run", "--config", str(config)]
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -182,7 +187,8 @@ def run_demo(
     say(f"champion v{champion.version}: {first.decision.reason}")
 
     model_dir = registry.download(champion, workdir / f"champion-v{champion.version}")
-    agent = start_agent(agent_config(opts, kafka, live, model_dir / "model.onnx", workdir), workdir)
+    config = agent_config(opts, kafka, live, model_dir / "model.onnx", workdir)
+    agent = start_agent(config, workdir, settings.mlflow_tracking_uri)
     stop = threading.Event()
     observer = FleetObserver(kafka, oracle)
     supervisor = SimulatedSupervisor(kafka, oracle)
