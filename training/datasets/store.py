@@ -9,8 +9,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from training.datasets import versions as _versions
 from training.datasets.errors import DatasetError
 from training.datasets.imaging import decode, is_jpeg
 from training.datasets.importers.base import Progress
+from training.datasets.sqlite_tx import immediate_transaction
 from training.datasets.types import (
     PRECEDENCE,
     Box,
@@ -77,16 +78,8 @@ class DatasetStore:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db, self._lock)
 
     # images ----------------------------------------------------------------------------------------------
     def image_path(self, image_hash: str) -> Path:
