@@ -8,6 +8,7 @@ runs never see each other's data.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -37,6 +38,7 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed of the simulated line.")] = 11,
 ) -> None:
     """Run the closed loop: bootstrap a champion, serve it, drift, review, retrain, gate, canary, recover."""
+    os.environ.setdefault("YOLO_VERBOSE", "False")  # Ultralytics' progress bars would drown the demo's story
     # Heavy imports here, so that `factoryloop --help` stays fast.
     from factoryloop.settings import KafkaSettings, factoryloop_home
     from factoryloop.stack.errors import StackError
@@ -46,7 +48,7 @@ def run(
     from training.loop.presets import demo_options, demo_sim_config
     from training.settings import TrainSettings
 
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.ERROR)
     stack_settings = StackSettings()
     stack = LocalStack(stack_settings)
     try:
