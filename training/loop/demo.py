@@ -242,7 +242,9 @@ def run_demo(
             raise DemoError(f"the gate refused the fine-tuned model: {report.gate}")
 
         t3 = time.monotonic()
-        rollout = _rollout(kafka, settings, registry, opts, second.version, champion)
+        overrides = sum(n for action, n in supervisor.actions.items() if action != "confirm")
+        champion_override_rate = overrides / max(1, supervisor.reviewed)
+        rollout = _rollout(kafka, settings, opts, second.version, champion, registry, champion_override_rate)
         report.rollout = f"{rollout.outcome} {'; '.join(rollout.reasons)}".strip()
         report.steps_s["canary + rollout"] = time.monotonic() - t3
         say(f"rollout: {report.rollout}")
@@ -276,17 +278,22 @@ def run_demo(
 def _rollout(
     kafka: KafkaSettings,
     settings: TrainSettings,
-    registry: ModelRegistry,
     opts: DemoOptions,
     version: RegisteredVersion,
     previous: RegisteredVersion,
+    registry: ModelRegistry,
+    champion_override_rate: float,
 ) -> RolloutResult:
+    """Canary on the demo's agent, then the line. The canary may not be overridden by reviewers more often
+    than the champion it replaces (plus the configured allowance): a small model is corrected often, and what
+    matters is that the new one is not corrected more."""
+    max_override = min(1.0, max(settings.canary_max_override_rate, champion_override_rate + 0.1))
     policy = CanaryPolicy(
         window_s=opts.canary_window_s,
         max_errors=settings.canary_max_errors,
         max_latency_p99_ms=settings.canary_max_latency_p99_ms,
         max_defect_rate_jump=1.0,  # one agent: nothing to compare its defect rate with
-        max_override_rate=settings.canary_max_override_rate,
+        max_override_rate=max_override,
         min_outcomes=5,
         min_reviews=5,
     )
