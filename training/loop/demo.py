@@ -259,7 +259,7 @@ def run_demo(
             deadline,
             check,
         )
-        _fill(report, observer, opts, champion.version, new)
+        _fill(report, observer, opts, new)
         report.reviews = dict(supervisor.actions)
         return report
     finally:
@@ -309,17 +309,21 @@ def _rollout(
     )
 
 
-def _fill(report: DemoReport, observer: FleetObserver, opts: DemoOptions, old: str, new: str) -> None:
-    report.recall_before, report.support_before = observer.recall(old, opts.new_class)
-    report.recall_after, report.support_after = observer.recall(new, opts.new_class)
+def _fill(report: DemoReport, observer: FleetObserver, opts: DemoOptions, new: str) -> None:
     with observer.lock:
         obs = observer.obs
-        report.other_recall_before = {
-            k: v for k, v in obs.by_version[old].summary().items() if k != opts.new_class
-        }
-        report.other_recall_after = {
-            k: v for k, v in obs.by_version[new].summary().items() if k != opts.new_class
-        }
+        # The champion served under its registry version, or as the agent's bootstrap file ("local") when the
+        # deployment carried the model it already had: "before" is whatever served most before the swap.
+        before = [v for v in obs.by_version if v != new]
+        old = max(before, key=lambda v: obs.by_version[v].scored) if before else None
+    report.recall_before, report.support_before = observer.recall(old, opts.new_class) if old else (None, 0)
+    report.recall_after, report.support_after = observer.recall(new, opts.new_class)
+    with observer.lock:
+        if old is not None:
+            before_summary = obs.by_version[old].summary()
+            report.other_recall_before = {k: v for k, v in before_summary.items() if k != opts.new_class}
+        after_summary = obs.by_version[new].summary()
+        report.other_recall_after = {k: v for k, v in after_summary.items() if k != opts.new_class}
         hb = obs.last_heartbeat
         if hb is not None:
             report.reject_latency_ms = (hb.reject_latency_p50_ms, hb.reject_latency_p99_ms)
