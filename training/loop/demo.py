@@ -17,7 +17,6 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -330,7 +329,3 @@ def _fill(report: DemoReport, observer: FleetObserver, opts: DemoOptions, new: s
         seen, serving = obs.first_seen.get(opts.new_class), obs.serving_since.get(new)
         if seen is not None and serving is not None:
             report.seen_to_serving_s = (serving - seen).total_seconds()
-
-
-def temp_workdir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="factoryloop-demo-"))
