@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from factoryloop.settings import KafkaSettings, factoryloop_home
@@ -52,6 +52,9 @@ class TrainSettings(BaseSettings):
     canary_max_latency_p99_ms: float = Field(default=200.0, gt=0.0)
     canary_max_defect_rate_jump: float = Field(default=0.2, ge=0.0, le=1.0)
     canary_max_override_rate: float = Field(default=0.3, ge=0.0, le=1.0)
+    signing_key: SecretStr | None = Field(
+        default=None, description="Fleet key: deployments published are HMAC-signed (factoryloop.signing)."
+    )
     # Triggers.
     retrain_after_new_labels: int = Field(default=200, ge=1)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

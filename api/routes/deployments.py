@@ -22,6 +22,7 @@ from api.routes.common import ERRORS, IdText
 from api.security import Principal, Role, needs, require
 from api.sink.rows import deployment_row
 from factoryloop.schemas import FLEET_KEY, Deployment, Strategy
+from factoryloop.signing import sign
 from factoryloop.topics import TopicRole
 
 router = APIRouter(prefix="/deployments", tags=["deployments"], responses=ERRORS)
@@ -88,8 +89,9 @@ def history(ctx: AppContext, target: str | None, limit: int) -> list[DeploymentR
 
 
 def _publish(ctx: AppContext, fields: dict[str, Any]) -> Deployment:
+    fields = {**fields, "signature": None}  # a rollback's copied signature no longer matches: re-sign
     try:
-        dep = Deployment(**fields)
+        dep = sign(Deployment(**fields), ctx.settings.signing_key)
     except ValidationError as exc:
         raise InvalidRequestError(f"invalid deployment: {exc.errors()[0]['msg']}") from exc
     ctx.publish(TopicRole.DEPLOYMENTS, dep, key=dep.target)

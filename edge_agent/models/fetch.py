@@ -1,4 +1,4 @@
-"""Fetch a model artifact (file://, http(s)://, mlflow-artifacts:/, runs:/) and verify sha256 and HMAC.
+"""Fetch a model artifact (file://, http(s)://, mlflow-artifacts:/, runs:/); check signature and sha256.
 
 MLflow is reached over its REST API with httpx; the edge agent never imports mlflow.
 ``mlflow-artifacts:/<path>`` -> ``GET {tracking_uri}/api/2.0/mlflow-artifacts/artifacts/<path>``;
@@ -8,7 +8,6 @@ MLflow is reached over its REST API with httpx; the edge agent never imports mlf
 from __future__ import annotations
 
 import hashlib
-import hmac
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -17,6 +16,8 @@ import httpx
 
 from edge_agent.errors import ModelRejected
 from edge_agent.settings import AgentSettings
+from factoryloop.schemas import Deployment
+from factoryloop.signing import SignatureError, verify
 
 
 def _tracking(settings: AgentSettings, uri: str) -> str:
@@ -70,27 +71,22 @@ def fetch(uri: str, dest: Path, settings: AgentSettings) -> Path:
     return dest
 
 
-def artifact_signature(data: bytes, key: str) -> str:
-    """The signature a deployment carries: HMAC-SHA256 of the artifact's bytes, key as UTF-8, lowercase hex.
+def check_signature(dep: Deployment, settings: AgentSettings) -> None:
+    """Before any download: the deployment's HMAC-SHA256 (:mod:`factoryloop.signing`) with the fleet key."""
+    try:
+        verify(dep, settings.signing_key, required=settings.require_signature)
+    except SignatureError as exc:
+        raise ModelRejected(
+            f"{exc} (FACTORYLOOP_AGENT_SIGNING_KEY / FACTORYLOOP_AGENT_REQUIRE_SIGNATURE)"
+        ) from exc
 
-    Same as ``openssl dgst -sha256 -hmac "$KEY" model.onnx``.
-    """
-    return hmac.new(key.encode(), data, hashlib.sha256).hexdigest()
 
-
-def verify(path: Path, sha256: str, signature: str | None, settings: AgentSettings) -> None:
-    """Check the artifact's sha256 and, when signed (or signatures are required), its HMAC-SHA256."""
-    data = path.read_bytes()
-    actual = hashlib.sha256(data).hexdigest()
+def check_sha256(path: Path, sha256: str) -> None:
+    """After the download: the artifact's bytes against the (signed) sha256 of the deployment."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    actual = digest.hexdigest()
     if actual != sha256:
         raise ModelRejected(f"sha256 mismatch: deployment says {sha256}, artifact is {actual} (tampered?)")
-    if signature is None:
-        if settings.require_signature:
-            raise ModelRejected("unsigned artifact refused (FACTORYLOOP_AGENT_REQUIRE_SIGNATURE is set)")
-        return
-    if settings.signing_key is None:
-        raise ModelRejected("artifact is signed but no FACTORYLOOP_AGENT_SIGNING_KEY is configured")
-    expected = artifact_signature(data, settings.signing_key.get_secret_value())
-    # bytes: compare_digest raises TypeError on a str with non-ASCII characters (the field is free text)
-    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
-        raise ModelRejected("HMAC signature mismatch: artifact not signed with this fleet's key")

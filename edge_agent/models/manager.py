@@ -19,7 +19,7 @@ import numpy as np
 
 from edge_agent.detect.onnx_runtime import DetectorOptions, OnnxDetector
 from edge_agent.errors import AgentError, DetectorError, ModelRejected
-from edge_agent.models.fetch import fetch, verify
+from edge_agent.models.fetch import check_sha256, check_signature, fetch
 from edge_agent.models.store import ModelStore
 from edge_agent.settings import AgentSettings
 from factoryloop.schemas import AgentEventType, Deployment, ModelRef, Strategy
@@ -149,8 +149,9 @@ class ModelManager:
     def _prepare(self, dep: Deployment) -> tuple[LoadedModel, Path]:
         staged = self.store.dir / f"staging-{dep.deployment_id}.onnx"
         try:
+            check_signature(dep, self.settings)  # before fetching anything from an unverified URI
             fetch(dep.artifact_uri, staged, self.settings)
-            verify(staged, dep.sha256, dep.signature, self.settings)
+            check_sha256(staged, dep.sha256)
             opts = DetectorOptions(
                 imgsz=dep.imgsz,
                 threads=self.options.threads,

@@ -6,11 +6,15 @@ import logging
 import uuid
 from collections.abc import Sequence
 
+from pydantic import SecretStr
+
 from factoryloop.kafka import EventProducer
 from factoryloop.schemas import FLEET_KEY, Deployment, Strategy
+from factoryloop.signing import sign
 from factoryloop.topics import TopicRole
 from training.errors import RolloutError
 from training.registry.models import RegisteredVersion
+from training.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +48,23 @@ def deployment_for(
     )
 
 
-def publish(producer: EventProducer, deployment: Deployment) -> None:
-    """Publish and wait for the acknowledgement (key = target, so compaction keeps the latest per target)."""
+def publish(
+    producer: EventProducer, deployment: Deployment, signing_key: SecretStr | str | None = None
+) -> Deployment:
+    """Sign, publish and wait for the acknowledgement (key = target: compaction keeps the latest per target).
+
+    Signed with ``signing_key``, else with ``FACTORYLOOP_TRAIN_SIGNING_KEY`` when set (unsigned otherwise);
+    returns the deployment as published.
+    """
+    deployment = sign(deployment, signing_key if signing_key is not None else get_settings().signing_key)
     producer.send_sync(TopicRole.DEPLOYMENTS, deployment, key=deployment.target)
     logger.info(
-        "published %s %s v%s to %s (%s)",
+        "published %s %s v%s to %s (%s%s)",
         deployment.strategy.value,
         deployment.model_name,
         deployment.model_version,
         deployment.target,
         deployment.reason or "",
+        ", signed" if deployment.signature else "",
     )
+    return deployment

@@ -1,9 +1,8 @@
-"""Artifact fetch (file://, http:// from a real local server) and sha256 + HMAC-SHA256 verification."""
+"""Artifact fetch (file://, http:// from a real local server); signature and sha256 checks."""
 
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,11 @@ from typing import Any
 import pytest
 
 from edge_agent.errors import ModelRejected
-from edge_agent.models.fetch import artifact_signature, fetch, resolve_url, verify
+from edge_agent.models.fetch import check_sha256, check_signature, fetch, resolve_url
 from edge_agent.settings import AgentSettings
+from factoryloop.schemas import Deployment
+from factoryloop.signing import sign
+from tests.support.events import deployment
 from tests.support.local_http import LocalHttp, local_http
 
 ARTIFACT = b"\x08\x07onnx-bytes" * 1000
@@ -96,41 +98,37 @@ def test_unresolvable_uris(tmp_path: Path, uri: str, error: str) -> None:
         fetch(uri, tmp_path / "dl.onnx", settings(tmp_path))
 
 
-GOOD = artifact_signature(ARTIFACT, KEY)
 SHA = hashlib.sha256(ARTIFACT).hexdigest()
+DEP = deployment(sha256=SHA)
+GOOD = sign(DEP, KEY)
 
 
 @pytest.mark.parametrize(
-    ("signature", "kw", "error"),
+    ("dep", "kw", "error"),
     [
-        (None, {}, None),  # unsigned and not required: the sha256 alone
-        (GOOD, {"signing_key": KEY}, None),
-        (GOOD.upper(), {"signing_key": KEY}, None),
-        (f" {GOOD}\n", {"signing_key": KEY, "require_signature": True}, None),
-        (None, {"require_signature": True}, "unsigned artifact refused"),
-        (None, {"signing_key": KEY, "require_signature": True}, "unsigned artifact refused"),
-        (GOOD, {}, "no FACTORYLOOP_AGENT_SIGNING_KEY"),
+        (DEP, {}, None),  # unsigned and not required: the sha256 alone
+        (GOOD, {"signing_key": KEY, "require_signature": True}, None),
+        (DEP, {"signing_key": KEY, "require_signature": True}, "unsigned deployment refused"),
+        (GOOD, {}, "no signing key is configured"),
         (GOOD, {"signing_key": "another-fleet"}, "HMAC signature mismatch"),
-        (artifact_signature(ARTIFACT + b"x", KEY), {"signing_key": KEY}, "HMAC signature mismatch"),
-        ("\u00e9" * 64, {"signing_key": KEY}, "HMAC signature mismatch"),  # non-ASCII: refused, no TypeError
-        ("", {"signing_key": KEY}, "HMAC signature mismatch"),
+        (GOOD.model_copy(update={"imgsz": 640}), {"signing_key": KEY}, "HMAC signature mismatch"),
     ],
 )
-def test_verify(tmp_path: Path, signature: str | None, kw: dict[str, Any], error: str | None) -> None:
-    path = tmp_path / "m.onnx"
-    path.write_bytes(ARTIFACT)
+def test_check_signature(tmp_path: Path, dep: Deployment, kw: dict[str, Any], error: str | None) -> None:
     if error is None:
-        verify(path, SHA, signature, settings(tmp_path, **kw))
+        check_signature(dep, settings(tmp_path, **kw))
     else:
         with pytest.raises(ModelRejected, match=error):
-            verify(path, SHA, signature, settings(tmp_path, **kw))
+            check_signature(dep, settings(tmp_path, **kw))
 
 
-def test_verify_sha256_first(tmp_path: Path) -> None:
+def test_check_sha256(tmp_path: Path) -> None:
     path = tmp_path / "m.onnx"
+    path.write_bytes(ARTIFACT)
+    check_sha256(path, SHA)
     path.write_bytes(ARTIFACT + b"tampered")
     with pytest.raises(ModelRejected, match="sha256 mismatch"):
-        verify(path, SHA, GOOD, settings(tmp_path, signing_key=KEY))
+        check_sha256(path, SHA)
 
 
 def test_signing_key_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,21 +137,6 @@ def test_signing_key_from_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
     env = AgentSettings()
     assert env.require_signature and env.signing_key is not None
     assert KEY not in repr(env)  # a SecretStr: never in logs
-    path = tmp_path / "m.onnx"
-    path.write_bytes(ARTIFACT)
-    verify(path, SHA, GOOD, env)
-
-
-def test_signature_matches_openssl(tmp_path: Path) -> None:
-    path = tmp_path / "m.onnx"
-    path.write_bytes(ARTIFACT)
-    try:
-        out = subprocess.run(
-            ["openssl", "dgst", "-sha256", "-hmac", KEY, str(path)],
-            capture_output=True,
-            check=True,
-            text=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("no openssl binary")
-    assert out.strip().rsplit(" ", 1)[-1] == GOOD
+    check_signature(GOOD, env)
+    with pytest.raises(ModelRejected, match="unsigned"):
+        check_signature(DEP, env)
