@@ -1,25 +1,31 @@
-"""Deployments on the real broker: shadow challenger, HMAC-signed artifacts over http, MLflow proxy."""
+"""Deployments on the real broker: shadow challenger, deployments signed by the trainer, MLflow proxy."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from edge_agent.agent import Agent
-from edge_agent.models.fetch import artifact_signature, fetch
+from edge_agent.models.fetch import fetch
 from edge_agent.settings import AgentSettings
+from factoryloop.kafka import EventProducer
 from factoryloop.schemas import AgentEvent, AgentEventType, Heartbeat, Outcome, Strategy, Verdict
 from factoryloop.settings import KafkaSettings
+from factoryloop.signing import sign
 from factoryloop.topics import TopicRole
 from tests.integration.edge_agent.support import agent_config, deploy, read_topic, wait_until
 from tests.support.edge_onnx import fail_model, pass_model
 from tests.support.local_http import local_http
+from training.registry.models import RegisteredVersion
 
 pytest.importorskip("onnx")
 KEY = "fleet-signing-key"
+CLASSES = ["scratch", "dent", "stain", "crack", "missing_hole"]
 
 
 def outcomes_of(kafka: KafkaSettings, expected: int) -> list[Outcome]:
@@ -94,13 +100,18 @@ def test_shadow_outcomes_beside_the_champion_never_to_sinks(
     assert [(e.deployment_id, e.detail) for e in loaded] == [(dep.deployment_id, "shadow")]
 
 
-def test_signed_deployment_over_http_wrong_key_refused_old_model_serves(
-    kafka_settings: KafkaSettings, tmp_path: Path
+def test_deployments_signed_by_training_wrong_key_refused_old_model_serves(
+    kafka_settings: KafkaSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The trainer's deployment_for + publish sign with the fleet key; an agent requiring signatures refuses
+    a wrong key, an unsigned deployment and a correctly signed one altered on the way, serving the old model
+    on every frame meanwhile, then swaps to the one signed with FACTORYLOOP_TRAIN_SIGNING_KEY."""
+    from training.rollout import deployment_for, publish
+    from training.settings import get_settings
+
     initial = pass_model(tmp_path / "pass.onnx")
     www = tmp_path / "www"
-    challenger = fail_model(www / "v2.onnx")
-    sha, data = sha256_of(challenger), challenger.read_bytes()
+    challenger = fail_model(www / "model.onnx")
     total = 240
     settings = AgentSettings(state_dir=tmp_path / "state", signing_key=KEY, require_signature=True)
     cfg = agent_config(
@@ -110,25 +121,42 @@ def test_signed_deployment_over_http_wrong_key_refused_old_model_serves(
         source={"fps": 30, "max_frames": total},
         pipeline={"capture_queue": 64},  # loading a model competes for the CPU: absorb it, don't drop
     )
-    with local_http(www) as http:
-        url = f"{http.url}/v2.onnx"
+    with local_http(www) as http, EventProducer(kafka_settings) as producer:
+        version = RegisteredVersion(
+            name="factoryloop-steel_plate",
+            version="2",
+            run_id="r" * 32,
+            source=http.url,  # the artifact folder: onnx_uri = <source>/model.onnx
+            tags={"onnx_sha256": sha256_of(challenger), "class_names": json.dumps(CLASSES), "imgsz": "160"},
+        )
         agent = Agent(cfg, settings)
         agent.start()
         try:
-            deploy(kafka_settings, url, sha, "2-forged", signature=artifact_signature(data, "another-key"))
-            wait_until(lambda: agent.models.rejected == 1, 30, "the forged deployment's refusal")
+            forged = publish(producer, deployment_for(version, target="line-it"), SecretStr("another-key"))
+            assert forged.signature is not None
+            wait_until(lambda: agent.models.rejected == 1, 30, "the wrong key's refusal")
             assert "HMAC signature mismatch" in (agent.heartbeat().last_model_error or "")
-            deploy(kafka_settings, url, sha, "2-unsigned")
+            unsigned = publish(producer, deployment_for(version, target="line-it"))  # no key anywhere
+            assert unsigned.signature is None
             wait_until(lambda: agent.models.rejected == 2, 30, "the unsigned deployment's refusal")
-            assert "unsigned artifact refused" in (agent.heartbeat().last_model_error or "")
-            assert agent.models.current.ref.version == "local"
+            assert "unsigned deployment refused" in (agent.heartbeat().last_model_error or "")
+            signed = sign(deployment_for(version, target="line-it"), KEY)
+            altered = signed.model_copy(update={"imgsz": 320})  # re-published by someone on the topic
+            producer.send_sync(TopicRole.DEPLOYMENTS, altered, key=altered.target)  # someone on the topic
+            wait_until(lambda: agent.models.rejected == 3, 30, "the altered deployment's refusal")
+            assert "HMAC signature mismatch" in (agent.heartbeat().last_model_error or "")
+            assert agent.models.current.ref.version == "local" and agent.models.swaps == 0
             served_before = agent.stats.get("frames_inspected")
-            dep = deploy(kafka_settings, url, sha, "2", signature=artifact_signature(data, KEY))
+            monkeypatch.setenv("FACTORYLOOP_TRAIN_SIGNING_KEY", KEY)
+            get_settings.cache_clear()
+            dep = publish(producer, deployment_for(version, target="line-it"))
+            assert dep.signature is not None
             wait_until(lambda: agent.models.swaps == 1, 30, "the signed deployment")
             assert agent.models.current.ref.version == "2" and agent.models.last_error is None
             assert agent.wait(60)
         finally:
             agent.close()
+            get_settings.cache_clear()
     inspected, dropped = agent.stats.get("frames_inspected"), agent.stats.get("frames_dropped")
     assert served_before > 0 and inspected + dropped == total and dropped <= 5
     outcomes = sorted(outcomes_of(kafka_settings, inspected), key=lambda o: o.source_frame_index or 0)
@@ -139,8 +167,12 @@ def test_signed_deployment_over_http_wrong_key_refused_old_model_serves(
     assert set(versions[:switch]) == {"local"} and set(versions[switch:]) == {"2"}
     assert {o.verdict for o in outcomes[:switch]} == {Verdict.PASS}
     events = [e for e in read_topic(kafka_settings, TopicRole.HEARTBEATS) if isinstance(e, AgentEvent)]
-    rejected = [e.detail for e in events if e.type is AgentEventType.MODEL_REJECTED]
-    assert len(rejected) == 2 and "HMAC signature mismatch" in rejected[0]
+    rejected = [e for e in events if e.type is AgentEventType.MODEL_REJECTED]
+    assert [e.deployment_id for e in rejected] == [
+        forged.deployment_id,
+        unsigned.deployment_id,
+        altered.deployment_id,
+    ]
     assert any(e.type is AgentEventType.MODEL_LOADED and e.deployment_id == dep.deployment_id for e in events)
 
 
