@@ -87,7 +87,7 @@ def bulk_rows(db_path: Path, n: int, t0: datetime) -> None:
     for start in range(0, n, chunk):
         irows, drows = [], []
         for i in range(start, min(n, start + chunk)):
-            ts = (t0 + timedelta(seconds=i * span / n)).replace(tzinfo=None).isoformat(sep=" ")
+            ts = (t0 + timedelta(seconds=i * span / n)).replace(tzinfo=None).isoformat(" ", "microseconds")
             fail = rng.random() < 0.05
             eid = f"{i:032x}"
             line = LINES[i % 4]

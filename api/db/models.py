@@ -50,6 +50,7 @@ class InspectionRow(Base):
     __table_args__ = (
         Index("ix_inspections_ts_id", "ts", "id"),
         Index("ix_inspections_line_ts", "line_id", "ts", "id"),
+        Index("ix_inspections_line_verdict_ts", "line_id", "verdict", "ts", "id"),
         Index("ix_inspections_verdict_ts", "verdict", "ts", "id"),
         Index("ix_inspections_frame", "frame_sha256"),
     )
@@ -79,6 +80,38 @@ class DetectionRow(Base):
         Index("ix_detections_class_ts", "class_name", "ts"),
         Index("ix_detections_line_class_ts", "line_id", "class_name", "ts"),
     )
+
+
+class HourlyInspectionRow(Base):
+    """Non-shadow inspections counted per UTC hour, line, station, product ('' if none) and verdict.
+
+    Maintained by the sink in the transaction of the inserts (only rows actually inserted are counted)."""
+
+    __tablename__ = "hourly_inspections"
+
+    hour: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    product: Mapped[str] = mapped_column(String(64), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class HourlyDetectionRow(Base):
+    """Detections of non-shadow inspections per UTC hour, line, station, product, verdict and class, with the
+    first and last detection time in the hour (for first-seen)."""
+
+    __tablename__ = "hourly_detections"
+
+    hour: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    product: Mapped[str] = mapped_column(String(64), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(16), primary_key=True)
+    class_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    first_ts: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_ts: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class FrameRow(Base):

@@ -24,6 +24,15 @@ def table(model: type[Base]) -> Table:
     return t
 
 
+def pg_insert(table: Table) -> Any:
+    return postgresql.insert(table)
+
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """The dialect's ``INSERT`` construct (with ``on_conflict_do_*``)."""
+    return _insert(conn, table)
+
+
 def _insert(conn: Connection, table: Table) -> Any:
     name = conn.dialect.name
     if name == "sqlite":

@@ -22,6 +22,7 @@ from api.db.models import (
 from api.db.upsert import insert_ignore, table, upsert_newer
 from api.frames.store import FrameStore
 from api.sink.rows import to_rows
+from api.sink.summary import add_to_summaries, insert_new
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,21 @@ class SinkWriter:
             frame_rows.append(row)
         inserted = 0
         with self.engine.begin() as conn:
-            inserted += insert_ignore(conn, table(InspectionRow), batch.inspections)
-            insert_ignore(conn, table(DetectionRow), batch.detections)
+            if conn.dialect.name == "sqlite":
+                # Take the write lock now: the probe for stored event ids and the inserts see the same state.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            new = insert_new(conn, table(InspectionRow), batch.inspections, "event_id")
+            inserted += len(new)
+            fresh = {r["event_id"] for r in new}
+            seen: set[tuple[str, int]] = set()
+            new_dets = []
+            for d in batch.detections:  # those of new outcomes, once (an outcome may repeat in a batch)
+                k = (d["outcome_event_id"], d["idx"])
+                if d["outcome_event_id"] in fresh and k not in seen:
+                    seen.add(k)
+                    new_dets.append(d)
+            insert_ignore(conn, table(DetectionRow), new_dets)
+            add_to_summaries(conn, new, new_dets)
             inserted += insert_ignore(conn, table(FrameRow), frame_rows)
             inserted += insert_ignore(conn, table(ReviewRow), batch.reviews)
             inserted += insert_ignore(conn, table(HeartbeatRow), batch.heartbeats)
