@@ -60,6 +60,16 @@ def detection_out(d: dict[str, Any] | Any) -> DetectionOut:
     )
 
 
+def detection_dict(d: Any) -> dict[str, Any]:
+    """A detection row as the plain dict of :class:`DetectionOut` (validated with the page around it)."""
+    return {
+        "class_id": d.class_id,
+        "class_name": d.class_name,
+        "confidence": d.confidence,
+        "box": {"x1": d.x1, "y1": d.y1, "x2": d.x2, "y2": d.y2},
+    }
+
+
 class Page(BaseModel):
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` for the next page; null at the end."
