@@ -65,7 +65,13 @@ class Agent:
         self.buffer = DiskBuffer(
             config.buffer.dir or self.settings.state_dir / "buffer", config.buffer.max_bytes
         )
-        self.publisher = Publisher(self.kafka, self.buffer, self.stats, config.kafka.delivery_timeout_s)
+        self.publisher = Publisher(
+            self.kafka,
+            self.buffer,
+            self.stats,
+            config.kafka.delivery_timeout_s,
+            linger_ms=config.kafka.linger_ms,
+        )
         self.models = ModelManager(
             model,
             self.options,

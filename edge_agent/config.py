@@ -52,11 +52,14 @@ class FolderSource(_SourceBase):
 
     type: Literal["folder"]
     path: Path
-    fps: float = Field(10.0, gt=0)
+    fps: float = Field(10.0, ge=0, description="0 = as fast as possible.")
     order: Literal["ordered", "shuffled"] = "ordered"
     loop: bool = False
     seed: int = 0
     pattern: str = "*"
+    preload: bool = Field(
+        False, description="Decode every image once at open and replay from memory (w*h*3 bytes each)."
+    )
 
 
 class SimulatedSource(_SourceBase):
@@ -176,6 +179,9 @@ class KafkaConfig(_Cfg):
     delivery_timeout_s: float = Field(
         15.0, gt=1.0, description="After this, an unacknowledged record is buffered."
     )
+    linger_ms: int = Field(
+        50, ge=0, le=5000, description="Producer batching: records per request grow, requests per s shrink."
+    )
 
     def settings(self) -> KafkaSettings:
         overrides: dict[str, Any] = {
@@ -195,6 +201,9 @@ class DeploymentsConfig(_Cfg):
 class PipelineConfig(_Cfg):
     capture_queue: int = Field(8, ge=1)
     publish_queue: int = Field(256, ge=1)
+    publish_interval_ms: float = Field(
+        20.0, gt=0, le=1000, description="The publish thread sends the outcomes queued meanwhile at once."
+    )
     shadow_queue: int = Field(8, ge=1)
 
 

@@ -1,8 +1,9 @@
 """The inspection pipeline: capture -> inference -> publish threads joined by bounded queues.
 
 Capture never blocks: when inference falls behind, the new frame is dropped and counted. Inference decides
-and signals the sinks first (the reject path), then hands the result to the publish thread, which encodes
-sampled frames and sends outcomes (blocking there only slows inference down, never loses an outcome).
+and signals the sinks first (the reject path), then hands the result to the publish thread, which wakes
+every ``pipeline.publish_interval_ms`` to encode sampled frames and send the outcomes of all the frames
+inspected meanwhile (a full handoff only slows inference down, never loses an outcome).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from edge_agent.config import AgentConfig
 from edge_agent.decide.rules import Decision, RuleSet
+from edge_agent.handoff import BatchHandoff
 from edge_agent.health import CameraMonitor
 from edge_agent.models.manager import LoadedModel, ModelManager
 from edge_agent.publish.buffer import PRIO_OUTCOME
@@ -81,7 +83,7 @@ class Pipeline:
         )
         p = config.pipeline
         self.capture_q: queue.Queue[object] = queue.Queue(maxsize=p.capture_queue)
-        self.publish_q: queue.Queue[object] = queue.Queue(maxsize=p.publish_queue)
+        self.publish_q: BatchHandoff[Inspected] = BatchHandoff(p.publish_queue, p.publish_interval_ms / 1000)
         self.shadow_q: queue.Queue[object] = queue.Queue(maxsize=p.shadow_queue)
         self._rng = random.Random(config.sampling.seed)
         self._threads = [
@@ -91,6 +93,8 @@ class Pipeline:
             threading.Thread(target=self._shadow, name="shadow", daemon=True),
         ]
         self.started_mono = time.monotonic()
+        self.first_decided_mono: float | None = None  # first and last verdicts: steady-state throughput
+        self.last_decided_mono: float | None = None
 
     def queue_depths(self) -> dict[str, int]:
         return {
@@ -149,14 +153,13 @@ class Pipeline:
             outcome_id = uuid.uuid4().hex
             reject_ms = self._signal(item, decision, outcome_id)
             decided = time.monotonic()
-            self.stats.inference_ms.add((t1 - t0) * 1000)
-            self.stats.decision_ms.add((decided - item.captured_mono) * 1000)
-            self.stats.incr("frames_inspected")
-            self.stats.incr(f"verdict:{decision.verdict.value}")
-            latency = Latency(
-                capture_to_decision_ms=(decided - item.captured_mono) * 1000,
-                inference_ms=(t1 - t0) * 1000,
-                capture_to_reject_ms=reject_ms,
+            if self.first_decided_mono is None:
+                self.first_decided_mono = decided
+            self.last_decided_mono = decided
+            decision_ms, inference_ms = (decided - item.captured_mono) * 1000, (t1 - t0) * 1000
+            self.stats.inspected(decision.verdict.value, inference_ms, decision_ms)
+            latency = Latency.model_construct(  # our own non-negative floats: no validation per frame
+                capture_to_decision_ms=decision_ms, inference_ms=inference_ms, capture_to_reject_ms=reject_ms
             )
             self.publish_q.put(
                 Inspected(item, decision, model, outcome_id, latency, self.sampler.reason(decision))
@@ -214,16 +217,16 @@ class Pipeline:
             )
             self.publish_q.put(Inspected(item, decision, model, uuid.uuid4().hex, latency, None, shadow=True))
             self.stats.incr("shadow_inspected")
-        self.publish_q.put(_END)
+        self.publish_q.close()
 
     def _publish(self) -> None:
-        while (item := self.publish_q.get()) is not _END:
-            assert isinstance(item, Inspected)
-            try:
-                self._publish_one(item)
-            except Exception:
-                self.stats.incr("errors")
-                logger.exception("publishing the outcome of frame %s failed", item.frame.frame_id)
+        while (batch := self.publish_q.get_batch()) is not None:
+            for item in batch:
+                try:
+                    self._publish_one(item)
+                except Exception:
+                    self.stats.incr("errors")
+                    logger.exception("publishing the outcome of frame %s failed", item.frame.frame_id)
 
     def _publish_one(self, item: Inspected) -> None:
         cfg, frame = self.config, item.frame

@@ -9,21 +9,23 @@ import numpy as np
 
 
 class LatencyWindow:
-    """The last ``size`` samples (ms); percentiles over them."""
+    """The last ``size`` samples (ms); percentiles over them.
+
+    Lock-free: ``deque.append`` and ``tuple(deque)`` of floats are each one C call under the GIL in CPython
+    (no Python code runs while they iterate), so a reader never sees a deque mutated during its copy.
+    """
 
     def __init__(self, size: int = 2048) -> None:
         self._samples: deque[float] = deque(maxlen=size)
-        self._lock = threading.Lock()
 
     def add(self, ms: float) -> None:
-        with self._lock:
-            self._samples.append(ms)
+        self._samples.append(ms)
 
     def percentiles(self, *qs: float) -> tuple[float | None, ...]:
-        with self._lock:
-            data = np.fromiter(self._samples, float) if self._samples else None
-        if data is None:
+        samples = tuple(self._samples)
+        if not samples:
             return tuple(None for _ in qs)
+        data = np.asarray(samples, dtype=float)
         return tuple(float(np.percentile(data, q)) for q in qs)
 
     def __len__(self) -> int:
@@ -43,6 +45,14 @@ class AgentStats:
     def incr(self, name: str, n: int = 1) -> None:
         with self._lock:
             self._counts[name] += n
+
+    def inspected(self, verdict: str, inference_ms: float, decision_ms: float) -> None:
+        """One inspected frame: its counters and latencies under one lock (the inspection thread's path)."""
+        with self._lock:
+            self._counts["frames_inspected"] += 1
+            self._counts[f"verdict:{verdict}"] += 1
+        self.inference_ms.add(inference_ms)
+        self.decision_ms.add(decision_ms)
 
     def get(self, name: str) -> int:
         with self._lock:

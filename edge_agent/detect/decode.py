@@ -48,17 +48,14 @@ def decode_yolo(
     output: np.ndarray, info: LetterboxInfo, conf: float, iou: float, max_det: int
 ) -> RawDetections:
     pred = output[0]  # (4 + nc, N)
-    scores_all = pred[4:]
-    class_ids = scores_all.argmax(axis=0)
-    scores = scores_all[class_ids, np.arange(scores_all.shape[1])]
-    keep = scores > conf
-    if not keep.any():
+    best = pred[4:].max(axis=0)  # the best class score of each anchor
+    cand = np.flatnonzero(best > conf)
+    if not cand.size:
         return empty()
-    cxcywh, scores, class_ids = pred[:4, keep].T, scores[keep], class_ids[keep]
-    xywh = np.empty_like(cxcywh)
-    xywh[:, 0] = cxcywh[:, 0] - cxcywh[:, 2] / 2
-    xywh[:, 1] = cxcywh[:, 1] - cxcywh[:, 3] / 2
-    xywh[:, 2:] = cxcywh[:, 2:]
+    sub = pred[:, cand]  # only the candidates from here on (a handful out of thousands)
+    class_ids, scores = sub[4:].argmax(axis=0), best[cand]
+    xywh = sub[:4].T.copy()  # cx, cy, w, h -> x, y, w, h (float32, as the model gives them)
+    xywh[:, :2] -= xywh[:, 2:] / 2
     picked = cv2.dnn.NMSBoxesBatched(
         xywh.astype(np.float64).tolist(), scores.astype(np.float64).tolist(), class_ids.tolist(), conf, iou
     )

@@ -59,8 +59,11 @@ def to_tensor(boxed_bgr: np.ndarray) -> np.ndarray:
 def unletterbox(xyxy: np.ndarray, info: LetterboxInfo) -> np.ndarray:
     """Map (n, 4) x1,y1,x2,y2 boxes from model-input pixels back to original pixels, clipped to the frame."""
     out = xyxy.astype(np.float64, copy=True)
-    out[:, [0, 2]] = (out[:, [0, 2]] - info.pad_x) / info.gain_x
-    out[:, [1, 3]] = (out[:, [1, 3]] - info.pad_y) / info.gain_y
-    out[:, [0, 2]] = out[:, [0, 2]].clip(0, info.orig_w)
-    out[:, [1, 3]] = out[:, [1, 3]].clip(0, info.orig_h)
+    xs, ys = out[:, 0::2], out[:, 1::2]  # views: x1, x2 and y1, y2, updated in place
+    xs -= info.pad_x
+    xs /= info.gain_x
+    ys -= info.pad_y
+    ys /= info.gain_y
+    np.clip(xs, 0, info.orig_w, out=xs)
+    np.clip(ys, 0, info.orig_h, out=ys)
     return out

@@ -84,6 +84,9 @@ class OnnxDetector:
                 f"{self.path}: no class names in the model metadata; set detector.class_names"
             )
         self.class_names: tuple[str, ...] = tuple(names)
+        bad = [n for n in self.class_names if not 1 <= len(n) <= 64]
+        if bad:  # checked once here: detections are then built without per-frame validation
+            raise DetectorError(f"{self.path}: class names must be 1-64 characters, got {bad[:3]}")
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.imgsz = opts.imgsz or _meta_imgsz(meta.get("imgsz")) or 640
@@ -109,8 +112,9 @@ class OnnxDetector:
             self.layout = layout_of(tuple(out.shape), self.nc)
         o = self.options
         raw = decode(out, info, self.nc, o.conf, o.iou, o.max_det)
-        if len(raw) and int(raw.class_ids.max()) >= self.nc:
-            raise DetectorError(f"class id {int(raw.class_ids.max())} out of range for {self.nc} classes")
+        if len(raw) and not 0 <= int(raw.class_ids.min()) <= int(raw.class_ids.max()) < self.nc:
+            ids = (int(raw.class_ids.min()), int(raw.class_ids.max()))
+            raise DetectorError(f"class ids {ids} out of range for {self.nc} classes")
         return raw
 
     def detect(self, image: np.ndarray) -> tuple[Detection, ...]:
@@ -134,12 +138,13 @@ def to_detections(raw: RawDetections, class_names: tuple[str, ...]) -> tuple[Det
     ):
         if x2 <= x1 or y2 <= y1:
             continue  # collapsed to nothing after clipping to the frame
+        # Valid by construction (finite, clipped to the frame, x2 > x1, names checked at load): no validation
         out.append(
-            Detection(
+            Detection.model_construct(
                 class_id=int(cid),
                 class_name=class_names[int(cid)],
                 confidence=min(max(float(score), 0.0), 1.0),
-                box=Box(x1=x1, y1=y1, x2=x2, y2=y2),
+                box=Box.model_construct(x1=x1, y1=y1, x2=x2, y2=y2),
             )
         )
     return tuple(out)

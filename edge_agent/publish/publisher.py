@@ -46,12 +46,14 @@ class Publisher:
         stats: AgentStats,
         delivery_timeout_s: float = 15.0,
         drain_batch: int = 200,
+        linger_ms: int = 5,
     ) -> None:
         self.settings = settings
         self.buffer = buffer
         self.stats = stats
         self.delivery_timeout_ms = int(delivery_timeout_s * 1000)
         self.drain_batch = drain_batch
+        self.linger_ms = linger_ms
         self._producer: EventProducer | None = None
         self._buffering = buffer.count > 0
         self._stop = threading.Event()
@@ -69,13 +71,15 @@ class Publisher:
         return self._producer is not None and not self._buffering
 
     def start(self) -> None:
-        self._thread.start()
+        """Start the drainer (it connects); idempotent, so a caller may connect before the agent starts."""
+        if self._thread.ident is None:
+            self._thread.start()
 
     def _new_producer(self) -> EventProducer:
         request_timeout = max(1000, min(self.settings.request_timeout_ms, self.delivery_timeout_ms // 2))
         return EventProducer(
             self.settings,
-            linger_ms=5,
+            linger_ms=self.linger_ms,
             max_block_ms=2000,
             delivery_timeout_ms=self.delivery_timeout_ms,
             request_timeout_ms=request_timeout,

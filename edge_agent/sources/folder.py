@@ -1,4 +1,4 @@
-"""Replay the images of a folder at a set rate: ordered or shuffled, once or looping."""
+"""Replay the images of a folder at a set rate: ordered or shuffled, once or looping, from disk or memory."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class FolderFrameSource(FrameSource):
         self._pos = 0
         self._pass = 0
         self._pacer = Pacer(config.fps)
+        self._decoded: dict[Path, np.ndarray | None] = {}
 
     def open(self) -> None:
         if not self.config.path.is_dir():
@@ -33,6 +34,8 @@ class FolderFrameSource(FrameSource):
         if not files:
             raise SourceError(f"{self.config.path}: no images matching {self.config.pattern!r}")
         self._files = files
+        if self.config.preload:
+            self._decoded = {p: _decode(p) for p in files}
         self._order()
 
     def _order(self) -> None:
@@ -49,9 +52,15 @@ class FolderFrameSource(FrameSource):
         index = self._pass * len(self._files) + self._pos
         self._pos += 1
         self._pacer.wait()
-        data = np.fromfile(path, dtype=np.uint8) if path.exists() else np.empty(0, np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        image = self._decoded[path] if self.config.preload else _decode(path)
         return RawFrame(image=image, index=index, item_id=path.stem)
 
     def close(self) -> None:
         self._files = []
+        self._decoded = {}
+
+
+def _decode(path: Path) -> np.ndarray | None:
+    """The image as BGR, or ``None`` (corrupt or vanished): the watchdog counts and skips it."""
+    data = np.fromfile(path, dtype=np.uint8) if path.exists() else np.empty(0, np.uint8)
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
