@@ -183,6 +183,12 @@ def first_seen(s: Session, line_id: str | None) -> list[dict[str, Any]]:
     ]
 
 
+def known_classes(s: Session, limit: int = 200) -> list[str]:
+    """Class names detected so far (for the review page's class choice)."""
+    h = HourlyDetectionRow
+    return list(s.scalars(select(h.class_name).distinct().order_by(h.class_name).limit(limit)))
+
+
 def _dt(value: Any) -> datetime:
     result = UtcDateTime().process_result_value(value, None)  # type: ignore[arg-type]
     assert result is not None

@@ -154,7 +154,10 @@ def review_page(
     with ctx.db.session() as s:
         rows = review_queue(s, line, 30)
         dets = detections_of(s, [r.event_id for r in rows])
-    return _page(request, "review.html", user, rows=rows, dets=dets, line_id=line, message=None)
+        classes = sorted(set(stats.known_classes(s)) | {d.class_name for ds in dets.values() for d in ds})
+    return _page(
+        request, "review.html", user, rows=rows, dets=dets, line_id=line, classes=classes, message=None
+    )
 
 
 @router.post("/ui/review/{event_id}", response_model=None)
@@ -181,17 +184,33 @@ async def review_submit(
     return RedirectResponse("/ui/review", status_code=303)
 
 
+MAX_NEW_BOXES = 200
+
+
 def _relabelled(ctx: AppContext, event_id: str, form: Any) -> list[DetectionIn]:
+    """The model's boxes relabelled (``class_<i>``; empty drops it) plus boxes drawn on the page
+    (``new_box_<k>`` = "x1,y1,x2,y2" in frame pixels, ``new_class_<k>``; an empty class drops it)."""
     with ctx.db.session() as s:
         dets = detections_of(s, [event_id])[event_id]
+    ids = {d.class_name: d.class_id for d in dets}
     out = []
     for i, d in enumerate(dets):
         name = str(form.get(f"class_{i}", d.class_name)).strip()[:64]
         if name:
             box = BoxIn(x1=d.x1, y1=d.y1, x2=d.x2, y2=d.y2)
-            out.append(
-                DetectionIn(class_id=d.class_id if name == d.class_name else 0, class_name=name, box=box)
-            )
+            out.append(DetectionIn(class_id=ids.get(name, 0), class_name=name, box=box))
+    for k in range(MAX_NEW_BOXES):
+        raw = form.get(f"new_box_{k}")
+        if raw is None:
+            continue
+        name = str(form.get(f"new_class_{k}", "")).strip()[:64]
+        if not name:
+            continue
+        coords = [float(v) for v in str(raw).split(",")]
+        if len(coords) != 4:
+            raise ValueError(f"new_box_{k} needs 4 numbers x1,y1,x2,y2, got {raw!r}")
+        box = BoxIn(x1=coords[0], y1=coords[1], x2=coords[2], y2=coords[3])
+        out.append(DetectionIn(class_id=ids.get(name, 0), class_name=name, box=box))
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import threading
 import time
@@ -16,7 +17,7 @@ import uvicorn
 
 from api.security import Role
 from factoryloop.kafka import EventProducer
-from factoryloop.schemas import Label, ReviewAction
+from factoryloop.schemas import Box, Label, ReviewAction
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 from tests.integration.api.helpers import read_topic, real_jpeg
@@ -67,6 +68,30 @@ def served(api_factory, kafka_settings: KafkaSettings) -> Iterator[tuple[str, ob
     thread.join(10)
 
 
+def draw_correction(page, item) -> None:  # type: ignore[no-untyped-def]
+    """Relabel box 0, remove box 1, drag a new box (CSS 100,100 -> 220,180 on a 320 px wide view of the
+    160 px frame: frame 50,50 -> 110,90) and call it 'scratch', then submit the correction."""
+    from playwright.sync_api import expect
+
+    img = item.locator(".annotate img")
+    expect(img).to_have_attribute("src", re.compile(r"overlay=0"))
+    expect(img).to_have_js_property("complete", True)
+    expect(item.locator(".box.model")).to_have_count(2)
+    item.locator("input[name=class_0]").fill("dent")
+    item.locator("li.model-box").nth(1).locator("button.remove").click()
+    expect(item.locator(".box.model")).to_have_count(1)
+    bb = img.bounding_box()
+    assert bb is not None and round(bb["width"]) == 320
+    page.mouse.move(bb["x"] + 100, bb["y"] + 100)
+    page.mouse.down()
+    page.mouse.move(bb["x"] + 160, bb["y"] + 140, steps=4)
+    page.mouse.move(bb["x"] + 220, bb["y"] + 180, steps=4)
+    page.mouse.up()
+    expect(item.locator(".box.new")).to_have_count(1)
+    item.locator("input[name=new_class_0]").fill("scratch")
+    item.locator("button.correct").click()
+
+
 def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -81,7 +106,10 @@ def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> No
         verdict="UNCERTAIN",
         sample_reason="uncertain",
         frame_sha256=hashlib.sha256(jpeg2).hexdigest(),
-        detections=(detection(class_name="crack", confidence=0.4),),
+        detections=(
+            detection(class_name="crack", confidence=0.4),
+            detection(class_name="pit", box=Box(x1=100, y1=10, x2=150, y2=40)),
+        ),
     )
     with EventProducer(kafka_settings) as producer:
         producer.send_sync(TopicRole.OUTCOMES, o)
@@ -123,8 +151,7 @@ def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> No
             second = page.locator(f'article[data-event-id="{o2.event_id}"]')
             expect(second).to_be_visible()
             expect(item).to_have_count(0)
-            second.locator("input[name=class_0]").fill("dent")
-            second.locator("button.correct").click()
+            draw_correction(page, second)
             expect(page.locator("#queue-empty")).to_be_visible()
         finally:
             browser.close()
@@ -132,7 +159,11 @@ def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> No
     label, corrected = read_topic(kafka_settings, TopicRole.LABELS, 2)
     assert isinstance(label, Label)
     assert corrected.outcome_event_id == o2.event_id and corrected.action is ReviewAction.CORRECT
-    assert [d.class_name for d in corrected.detections] == ["dent"]
+    # relabelled model box, the wrong one removed, and the box drawn with the mouse (frame pixels)
+    assert [(d.class_name, d.box.x1, d.box.y1, d.box.x2, d.box.y2) for d in corrected.detections] == [
+        ("dent", 10, 20, 50, 60),
+        ("scratch", 50, 50, 110, 90),
+    ]
     assert label.outcome_event_id == o.event_id and label.action is ReviewAction.CONFIRM
     assert label.reviewer == "supervisor-1" and label.comment == "real crack"
     assert [d.class_name for d in label.detections] == ["crack"]
