@@ -64,16 +64,25 @@ def retrain(
     epochs: Annotated[int | None, typer.Option(help="Override FACTORYLOOP_TRAIN_EPOCHS.")] = None,
     imgsz: Annotated[int | None, typer.Option(help="Override FACTORYLOOP_TRAIN_IMGSZ.")] = None,
     gate: Annotated[bool, typer.Option(help="Gate the challenger against the champion.")] = True,
+    scratch: Annotated[
+        bool,
+        typer.Option("--from-scratch", help="Train the recipe's model, not a fine-tune of the champion."),
+    ] = False,
     store: Store = None,
 ) -> None:
-    """Train a challenger from the product's labelled images, register it and gate it."""
+    """Train a challenger (a fine-tune of the champion, if any) from the labelled images; register, gate."""
     from training.datasets import DatasetStore
     from training.pipeline import retrain as run
+    from training.service import retrain_product
     from training.settings import get_settings
 
+    s = get_settings()
     try:
         with DatasetStore(store) as ds:
-            out = run(product, ds, get_settings(), reason=reason, gate=gate, epochs=epochs, imgsz=imgsz)
+            if scratch:
+                out = run(product, ds, s, reason=reason, gate=gate, epochs=epochs, imgsz=imgsz)
+            else:
+                out = retrain_product(product, ds, s, reason=reason, gate=gate, epochs=epochs, imgsz=imgsz)
     except TrainingError as exc:
         raise _fail(exc) from exc
     typer.echo(
@@ -213,3 +222,49 @@ def status(product: Product) -> None:
             f"  v{v.version} {','.join(marks):<18} gate={v.tags.get('gate.decision', '-'):<8} "
             f"rollout={v.tags.get('rollout.decision', '-'):<12} {v.tags.get('gate.reason', '')}"
         )
+
+
+@app.command()
+def watch(
+    store: Store = None,
+    triggers: Annotated[
+        Path | None,
+        typer.Option(help="Triggers YAML (default: FACTORYLOOP_TRAIN_TRIGGERS_FILE, else new_labels)."),
+    ] = None,
+) -> None:
+    """The trainer: ingest from Kafka, evaluate the triggers, take API jobs, retrain one product at a time."""
+    import signal
+    import threading
+
+    from training.datasets import DatasetStore
+    from training.service import TrainerService
+    from training.settings import get_settings
+    from training.triggers import NewLabelsTriggerConfig, TriggersConfig, load_triggers
+    from training.triggers.api_jobs import ApiJobSource
+
+    s = get_settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        path = triggers or s.triggers_file
+        config = (
+            load_triggers(path)
+            if path
+            else TriggersConfig(triggers=(NewLabelsTriggerConfig(min_labels=s.retrain_after_new_labels),))
+        )
+        with DatasetStore(store) as ds:
+            api = None
+            if s.api_url:
+                if s.api_token is None:
+                    raise TrainingError(
+                        "FACTORYLOOP_TRAIN_API_URL is set: set FACTORYLOOP_TRAIN_API_TOKEN too"
+                    )
+                api = ApiJobSource(s.api_url, s.api_token)
+            service = TrainerService(ds, s, config, api=api)
+            typer.echo(
+                f"trainer watching ({', '.join(t.name for t in service.evaluator.triggers)}); Ctrl-C stops"
+            )
+            service.run(stop)
+    except TrainingError as exc:
+        raise _fail(exc) from exc

@@ -57,6 +57,9 @@ class TrainSettings(BaseSettings):
     )
     # Triggers.
     retrain_after_new_labels: int = Field(default=200, ge=1)
+    triggers_file: Path | None = Field(default=None, description="Triggers YAML of `train watch`.")
+    api_url: str | None = Field(default=None, description="Defect API to take queued retrain jobs from.")
+    api_token: SecretStr | None = Field(default=None, description="Engineer token for the API.")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
     @property

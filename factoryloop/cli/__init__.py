@@ -36,6 +36,20 @@ _GROUPS: list[tuple[str, str, str, str]] = [
     ("demo", "factoryloop.cli.demo", "app", "Run the closed-loop demo on the local stack."),
 ]
 
+# Top-level shortcuts to one command of a group: (name, module path, function, help).
+_COMMANDS: list[tuple[str, str, str, str]] = [
+    ("retrain", "training.cli", "retrain", "Retrain a product now (same as `factoryloop train retrain`)."),
+]
+
+
+def _register_commands(wanted: str | None) -> None:
+    for name, module, attr, help_text in _COMMANDS:
+        if wanted == name:
+            app.command(name, help=help_text)(getattr(importlib.import_module(module), attr))
+        elif wanted in (None, "--help", "-h"):
+            # Listed in --help without importing training code; invoking it imports the real command.
+            app.command(name, help=help_text, add_help_option=False)(lambda: None)
+
 
 def _register_groups() -> None:
     wanted = sys.argv[1] if len(sys.argv) > 1 else None
@@ -59,4 +73,5 @@ def main() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     _register_groups()
+    _register_commands(sys.argv[1] if len(sys.argv) > 1 else None)
     app()

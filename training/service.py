@@ -1,0 +1,137 @@
+"""The trainer service (``factoryloop train watch``): ingest + triggers + one retrain at a time per product.
+
+Threads: the ingest consumer keeps the dataset store current; the trigger watcher feeds outcomes and labels to
+the configured triggers and queues retrains; optionally an API poller claims jobs engineers queued with
+``POST /api/v1/retrains``; the calling thread runs the queued retrains (fine-tune from the champion, or the
+recipe's model for a product's first model) and gates each one. What ships stays an engineer's decision
+(``factoryloop train deploy`` or the API's promote).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from training.datasets import DatasetStore
+from training.errors import TrainingError
+from training.ingest import Ingestor
+from training.pipeline import RetrainOutcome, retrain
+from training.registry import CHAMPION, ModelRegistry
+from training.settings import TrainSettings
+from training.triggers import (
+    RetrainQueue,
+    RetrainReport,
+    RetrainRequest,
+    RetrainWorker,
+    TriggerEvaluator,
+    TriggersConfig,
+    TriggerWatcher,
+    build_triggers,
+)
+from training.triggers.api_jobs import ApiJobSource
+from training.triggers.watcher import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+def retrain_product(
+    product: str, store: DatasetStore, settings: TrainSettings, *, reason: str, **overrides: Any
+) -> RetrainOutcome:
+    """Fine-tune from the product's champion when it has one, else train the recipe's model; then gate."""
+    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.registered_model_prefix)
+    champion = registry.alias(product, CHAMPION)
+    if champion is None or "model" in overrides:
+        return retrain(product, store, settings, reason=reason, **overrides)
+    with tempfile.TemporaryDirectory(prefix="fl-champion-") as tmp:
+        folder = registry.download(champion, Path(tmp))
+        pt = str(folder / "model.pt")
+        return retrain(product, store, settings, reason=reason, model=pt, **overrides)
+
+
+def describe(out: RetrainOutcome) -> str:
+    m = out.train.metrics
+    text = f"v{out.version.version}: mAP50 {m.get('mAP50', 0.0):.3f}, mAP50-95 {m.get('mAP50-95', 0.0):.3f}"
+    if out.decision is not None:
+        text += f"; gate {'PROMOTED' if out.decision.promote else 'REFUSED'} - {out.decision.reason}"
+    return text
+
+
+class TrainerService:
+    def __init__(
+        self,
+        store: DatasetStore,
+        settings: TrainSettings,
+        triggers: TriggersConfig,
+        *,
+        api: ApiJobSource | None = None,
+        run: Callable[[RetrainRequest], str] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.queue = RetrainQueue()
+        self.evaluator = TriggerEvaluator(build_triggers(triggers, utcnow()), self.queue)
+        self.watcher = TriggerWatcher(settings.kafka, self.evaluator, check_every_s=triggers.check_every_s)
+        self.ingestor = Ingestor(store, settings.kafka)
+        self.api = api
+        self.worker = RetrainWorker(self.queue, run or self._retrain, on_done=self._done)
+        self.errors: dict[str, BaseException] = {}
+
+    def _guard(self, name: str, target: Callable[[], object]) -> Callable[[], None]:
+        def body() -> None:
+            try:
+                target()
+            except Exception as exc:  # thread boundary: keep it for run() to raise, log it
+                self.errors[name] = exc
+                logger.exception("%s stopped", name)
+
+        return body
+
+    def _retrain(self, request: RetrainRequest) -> str:
+        if self.api is not None:
+            self.api.report_progress(request, "training")
+        reason = f"{request.trigger}: {request.reason}"
+        return describe(retrain_product(request.product, self.store, self.settings, reason=reason))
+
+    def _done(self, report: RetrainReport) -> None:
+        if self.api is not None:
+            try:
+                self.api.report(report)
+            except Exception:  # the API being down must not stop the trainer; the job stays 'running'
+                logger.exception("could not report retrain job %s to the API", report.request.job_id)
+
+    def _poll_api(self, stop: threading.Event, every_s: float) -> None:
+        assert self.api is not None
+        while not stop.wait(every_s):
+            try:
+                self.api.poll(self.queue)
+            except Exception:  # thread boundary: log, retry on the next round
+                logger.exception("polling the API for retrain jobs failed; retrying in %.0f s", every_s)
+
+    def run(self, stop: threading.Event, *, api_poll_s: float = 5.0) -> None:
+        threads = [
+            threading.Thread(target=self._guard("ingest", lambda: self.ingestor.run(stop)), daemon=True),
+            threading.Thread(target=self.watcher.run, args=(stop,), name="triggers", daemon=True),
+        ]
+        if self.api is not None:
+            threads.append(threading.Thread(target=self._poll_api, args=(stop, api_poll_s), daemon=True))
+        for t in threads:
+            t.start()
+        try:
+            while not stop.is_set():
+                if self.watcher.error is not None:
+                    self.errors["triggers"] = self.watcher.error
+                for name, exc in self.errors.items():
+                    raise TrainingError(f"the trainer's {name} thread failed: {exc}") from exc
+                self.worker.step(timeout_s=1.0)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+            self.watcher.close()
+            self.ingestor.close()
+            if self.api is not None:
+                self.api.close()

@@ -1,0 +1,96 @@
+"""Which triggers a trainer runs: a YAML list validated with ``extra="forbid"`` and an explicit registry.
+
+```yaml
+triggers:
+  - {type: new_labels, min_labels: 200}
+  - {type: schedule, every_h: 24, products: [steel_plate]}
+  - {type: confidence_drift, window: 500, max_psi: 0.25}
+  - {type: override_rate, window: 100, min_reviews: 30, max_rate: 0.3}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from factoryloop.yamlpath import format_errors
+from training.errors import TrainingError
+from training.triggers.base import Trigger
+from training.triggers.drift import (
+    ConfidenceDriftTrigger,
+    ConfidenceDriftTriggerConfig,
+    OverrideRateTrigger,
+    OverrideRateTriggerConfig,
+)
+from training.triggers.new_labels import NewLabelsTrigger, NewLabelsTriggerConfig
+from training.triggers.schedule import ScheduleTrigger, ScheduleTriggerConfig
+
+TriggerConfig = Annotated[
+    NewLabelsTriggerConfig | ScheduleTriggerConfig | ConfidenceDriftTriggerConfig | OverrideRateTriggerConfig,
+    Field(discriminator="type"),
+]
+
+
+class TriggerConfigError(TrainingError):
+    """The triggers file is unreadable or invalid; the message lists each error with its YAML path."""
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__(f"{source}: invalid triggers config:\n  " + "\n  ".join(errors))
+
+
+class UnknownTriggerError(TrainingError):
+    """A trigger config whose ``type`` has no implementation in the registry."""
+
+
+class TriggersConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    triggers: tuple[TriggerConfig, ...] = Field(default=(NewLabelsTriggerConfig(),))
+    check_every_s: float = Field(default=5.0, gt=0, description="How often the triggers are evaluated.")
+
+
+_REGISTRY: dict[str, Callable[[Any, datetime], Trigger]] = {
+    "new_labels": lambda c, now: NewLabelsTrigger(c),
+    "schedule": ScheduleTrigger,
+    "confidence_drift": lambda c, now: ConfidenceDriftTrigger(c),
+    "override_rate": lambda c, now: OverrideRateTrigger(c),
+}
+
+
+def build_trigger(config: BaseModel, now: datetime) -> Trigger:
+    kind = getattr(config, "type", None)
+    factory = _REGISTRY.get(str(kind))
+    if factory is None:
+        raise UnknownTriggerError(f"unknown trigger type {kind!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return factory(config, now)
+
+
+def build_triggers(config: TriggersConfig, now: datetime) -> list[Trigger]:
+    return [build_trigger(c, now) for c in config.triggers]
+
+
+def parse_triggers(data: Any, source: str = "<triggers>") -> TriggersConfig:
+    if not isinstance(data, dict):
+        raise TriggerConfigError(source, [f"<root>: expected a mapping, got {type(data).__name__}"])
+    try:
+        return TriggersConfig.model_validate(data)
+    except ValidationError as exc:
+        raise TriggerConfigError(source, format_errors(data, exc)) from exc
+
+
+def load_triggers(path: str | Path) -> TriggersConfig:
+    """Read and validate a triggers YAML; :class:`TriggerConfigError` names each problem's path."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TriggerConfigError(str(path), [f"<file>: cannot read: {exc}"]) from exc
+    except yaml.YAMLError as exc:
+        raise TriggerConfigError(str(path), [f"<yaml>: {exc}"]) from exc
+    return parse_triggers(data, str(path))
