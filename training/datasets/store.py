@@ -53,6 +53,14 @@ def default_root() -> Path:
     return Path(env).expanduser() if env else factoryloop_home() / "datasets"
 
 
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class DatasetStore:
     """Images stored once by sha256 under ``root/images/ab/<hash>.jpg``; index in ``root/index.sqlite``."""
 
@@ -62,6 +70,7 @@ class DatasetStore:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.root / "index.sqlite", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed row survives a power cut, not only a crash
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
 
@@ -91,8 +100,14 @@ class DatasetStore:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
-            tmp.write_bytes(data)
+            # Durable before the index row that points at it commits (and before ingest commits offsets):
+            # the bytes, then the rename, then the folder entry reach the disk.
+            with tmp.open("wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, path)
+            _fsync_dir(path.parent)
         return digest
 
     def add_image(self, jpeg_bytes: bytes, *, source: str, product: str | None = None) -> str:
