@@ -1,23 +1,25 @@
-"""API benchmarks: sink ingest rate (DB write path, and end to end from Kafka), defect query latency at
-1M rows, and outcome-produced -> visible-in-API latency, each with a baseline measured in the same run.
+"""API benchmarks: sink ingest rate (DB write path, and end to end from Kafka), defect query and stats
+latency at N rows (``bench/api_queries.py``), and outcome-produced -> visible-in-API latency, each with a
+baseline measured in the same run.
 
 Run: ``python bench/bench_api.py [--events 100000] [--rows 1000000] [--bootstrap 127.0.0.1:9092]``
-(the Kafka parts are skipped when no broker answers). Results print as a Markdown table.
+(the Kafka parts are skipped when no broker answers); ``--db PATH --queries-only`` reuses a generated
+query database. Results print as a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import sqlite3
 import statistics
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from api_data import CLASSES, LINES, bulk_rows, make_outcomes, percentile, plain, timed
+from api_data import make_outcomes, percentile, plain
+from api_queries import bench_queries
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -140,90 +142,6 @@ def bench_kafka_ingest(tmp: Path, kafka: KafkaSettings, events: list[Outcome], b
     )
 
 
-def bench_queries(tmp: Path, n_rows: int, samples: int) -> None:
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    settings = ApiSettings(database_url=f"sqlite:///{tmp / 'q.db'}", frames_dir=tmp / "qf", run_sink=False)
-    db = fresh_db(tmp, "q.db")
-    t = time.perf_counter()
-    bulk_rows(tmp / "q.db", n_rows, t0)
-    record(f"generate {n_rows:,} rows (bulk executemany)", f"{time.perf_counter() - t:.1f} s")
-    token = create_token(db, "bench", Role.SUPERVISOR, settings.token_pepper.get_secret_value())
-    db.dispose()
-    app = create_app(settings, run_sink=False)
-    rng = random.Random(2)
-    with TestClient(app) as client:
-        h = {"Authorization": f"Bearer {token}"}
-
-        def defects() -> None:
-            day = rng.randrange(0, 29)
-            r = client.get(
-                "/api/v1/inspections",
-                headers=h,
-                params={
-                    "verdict": "FAIL",
-                    "line_id": rng.choice(LINES),
-                    "limit": 50,
-                    "since": (t0 + timedelta(days=day)).isoformat(),
-                    "until": (t0 + timedelta(days=day + 1)).isoformat(),
-                },
-            )
-            assert r.status_code == 200 and r.json()["items"], r.text
-
-        def latest_defects() -> None:
-            r = client.get("/api/v1/inspections", headers=h, params={"verdict": "FAIL", "limit": 50})
-            assert r.status_code == 200 and len(r.json()["items"]) == 50
-
-        def by_class() -> None:
-            r = client.get(
-                "/api/v1/inspections", headers=h, params={"class_name": rng.choice(CLASSES), "limit": 50}
-            )
-            assert r.status_code == 200 and r.json()["items"]
-
-        def page_deep() -> None:
-            first = client.get(
-                "/api/v1/inspections", headers=h, params={"limit": 200, "line_id": "line-1"}
-            ).json()
-            r = client.get(
-                "/api/v1/inspections",
-                headers=h,
-                params={"limit": 200, "line_id": "line-1", "cursor": first["next_cursor"]},
-            )
-            assert r.status_code == 200
-
-        def rate_week() -> None:
-            day = rng.randrange(0, 23)
-            r = client.get(
-                "/api/v1/stats/defect-rate",
-                headers=h,
-                params={
-                    "bucket": "hour",
-                    "since": (t0 + timedelta(days=day)).isoformat(),
-                    "until": (t0 + timedelta(days=day + 7)).isoformat(),
-                },
-            )
-            assert r.status_code == 200 and r.json()["points"]
-
-        for name, fn, n in [
-            ("FAIL on one line, one day, 50 newest", defects, samples),
-            ("latest 50 FAIL (all lines)", latest_defects, samples),
-            ("by class, 50 newest", by_class, samples),
-            ("2 pages of 200 via cursor", page_deep, samples // 2),
-            ("defect rate per hour over 7 days (~230k rows scanned)", rate_week, max(10, samples // 10)),
-        ]:
-            fn()
-            p50, p99 = timed(fn, n)
-            record(
-                f"query at {n_rows:,} rows: {name}",
-                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
-                f"{n} requests via HTTP",
-            )
-        p50, p99 = timed(lambda: client.get("/api/v1/health"), samples)
-        record(
-            "  baseline: GET /health (framework + auth-free round trip)",
-            f"p50 {p50:.2f} ms, p99 {p99:.2f} ms",
-        )
-
-
 def bench_visibility(tmp: Path, kafka: KafkaSettings, n: int) -> None:
     settings = ApiSettings(
         database_url=f"sqlite:///{tmp / 'v.db'}",
@@ -257,12 +175,24 @@ def bench_visibility(tmp: Path, kafka: KafkaSettings, n: int) -> None:
     )
 
 
+def kafka_available(kafka: KafkaSettings) -> bool:
+    try:
+        wait_for_cluster(kafka, timeout_s=5)
+        ensure_topics(kafka)
+    except Exception as exc:  # no broker: skip the Kafka parts
+        print(f"Kafka unavailable ({exc}); skipping the Kafka benchmarks")
+        return False
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--db", type=Path, default=None, help="query database to reuse (made if missing)")
+    parser.add_argument("--queries-only", action="store_true", help="skip the ingest and visibility parts")
     parser.add_argument("--visibility", type=int, default=200)
     parser.add_argument("--bootstrap", default=None, help="Kafka bootstrap (default FACTORYLOOP_KAFKA_*)")
     args = parser.parse_args()
@@ -272,18 +202,14 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="fl-bench-api-") as d:
         tmp = Path(d)
-        events = make_outcomes(args.events, datetime(2026, 1, 1, tzinfo=UTC))
-        bench_write_path(tmp, events, args.batch)
-        try:
-            wait_for_cluster(kafka, timeout_s=5)
-            ensure_topics(kafka)
-            have_kafka = True
-        except Exception as exc:  # no broker: skip the Kafka parts
-            print(f"Kafka unavailable ({exc}); skipping the Kafka benchmarks")
-            have_kafka = False
+        events = [] if args.queries_only else make_outcomes(args.events, datetime(2026, 1, 1, tzinfo=UTC))
+        have_kafka = False
+        if not args.queries_only:
+            bench_write_path(tmp, events, args.batch)
+            have_kafka = kafka_available(kafka)
         if have_kafka:
             bench_kafka_ingest(tmp, kafka, events, args.batch)
-        bench_queries(tmp, args.rows, args.samples)
+        bench_queries(args.db or tmp / "q.db", args.rows, args.samples, record)
         if have_kafka:
             bench_visibility(tmp, kafka, args.visibility)
     print("\n| Measure | Result | Note |\n|---|---|---|")

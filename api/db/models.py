@@ -48,7 +48,8 @@ class InspectionRow(Base):
     ingested_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (
-        Index("ix_inspections_ts_id", "ts", "id"),
+        # (ts, id) for time-ordered pages; the rest covers the partial-hour edges of the stats.
+        Index("ix_inspections_ts_cover", "ts", "id", "line_id", "station_id", "verdict", "shadow"),
         Index("ix_inspections_line_ts", "line_id", "ts", "id"),
         Index("ix_inspections_line_verdict_ts", "line_id", "verdict", "ts", "id"),
         Index("ix_inspections_verdict_ts", "verdict", "ts", "id"),
@@ -79,6 +80,7 @@ class DetectionRow(Base):
     __table_args__ = (
         Index("ix_detections_class_ts", "class_name", "ts"),
         Index("ix_detections_line_class_ts", "line_id", "class_name", "ts"),
+        Index("ix_detections_ts_cover", "ts", "line_id", "station_id", "class_name", "verdict", "shadow"),
     )
 
 
