@@ -1,7 +1,11 @@
 """The sink loop: poll a batch, write it in one transaction, then commit the offsets.
 
-A failed write is retried from the last committed offsets (the consumer seeks back), so nothing is skipped;
-events are deduplicated on ``event_id`` so a replay stores nothing twice.
+``run`` pipelines it: while batch n is written (one writer thread, one transaction), batch n+1 is fetched and
+decoded; the offsets of batch n (the positions right after its poll) are committed only once its transaction
+committed, so the guarantee stays at-least-once. A failed write is retried from the last committed offsets
+(the consumer seeks back and the already fetched next batch is dropped), so nothing is skipped; events are
+deduplicated on ``event_id`` so a replay stores nothing twice. ``run_once`` is the serial poll-write-commit
+step.
 """
 
 from __future__ import annotations
@@ -9,16 +13,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
+from kafka.errors import KafkaError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import metrics
 from api.errors import ApiError
 from api.frames.store import FrameStore
-from api.sink.writer import SinkWriter
+from api.sink.writer import SinkWriter, WriteResult
 from factoryloop.kafka import TypedConsumer
+from factoryloop.kafka.consumer import Received
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 
@@ -39,6 +47,16 @@ class SinkStats:
     events: int = 0
     inserted: int = 0
     failures: int = 0
+
+
+@dataclass
+class _InFlight:
+    """A batch being written: its events, the consumer positions right after its poll, when it started."""
+
+    future: Future[WriteResult]
+    received: list[Received]
+    positions: dict[Any, Any]
+    started: float
 
 
 class Sink:
@@ -62,36 +80,76 @@ class Sink:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def run_once(self) -> int:
-        """One poll-write-commit cycle; returns the number of events written."""
+    def _poll(self) -> tuple[list[Received], int, dict[Any, Any]]:
+        """A batch, how many records of it were dead-lettered, and the positions to commit for it."""
         dead_before = self.consumer.dead_lettered
         received = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.batch_size)
         dead = self.consumer.dead_lettered - dead_before
         if dead:
             metrics.SINK_DEAD_LETTERS.inc(dead)
-        if not received:
-            if dead:
-                self.consumer.commit()
-            return 0
-        started = time.perf_counter()
+        # What commit() would commit now: everything returned by this poll (dead letters included).
+        positions = self.consumer.raw._subscription.all_consumed_offsets()
+        return received, dead, positions
+
+    def _commit(self, positions: dict[Any, Any]) -> None:
+        if not positions:
+            return
         try:
-            result = self.writer.write(r.event for r in received)
+            self.consumer.raw.commit(offsets=positions)
+        except (
+            KafkaError
+        ) as exc:  # e.g. a rebalance took the partitions: the new owner replays (deduplicated)
+            logger.warning("offset commit failed (%r); the batch will be replayed and deduplicated", exc)
+
+    def _finish(self, batch: _InFlight) -> bool:
+        """Wait for a batch's transaction; commit its offsets, or rewind on failure (returns False)."""
+        try:
+            result = batch.future.result()
         except (SQLAlchemyError, ApiError, OSError):
             self.stats.failures += 1
             metrics.SINK_ERRORS.inc()
-            logger.exception("sink batch of %d events failed; rewinding to committed offsets", len(received))
+            logger.exception(
+                "sink batch of %d events failed; rewinding to committed offsets", len(batch.received)
+            )
             self._rewind()
             self._stop.wait(self.retry_delay_s)
-            return 0
-        self.consumer.commit()
-        metrics.SINK_BATCH_SECONDS.observe(time.perf_counter() - started)
-        for r in received:
+            return False
+        self._commit(batch.positions)
+        metrics.SINK_BATCH_SECONDS.observe(time.perf_counter() - batch.started)
+        for r in batch.received:
             metrics.SINK_EVENTS.labels(r.role.value).inc()
         metrics.SINK_INSERTED.inc(result.inserted)
         self.stats.batches += 1
-        self.stats.events += len(received)
+        self.stats.events += len(batch.received)
         self.stats.inserted += result.inserted
-        return len(received)
+        return True
+
+    def _submit(
+        self, pool: ThreadPoolExecutor, received: list[Received], positions: dict[Any, Any]
+    ) -> _InFlight:
+        future = pool.submit(self.writer.write, [r.event for r in received])
+        return _InFlight(future, received, positions, time.perf_counter())
+
+    def run_once(self) -> int:
+        """One serial poll-write-commit cycle; returns the number of events written."""
+        received, dead, positions = self._poll()
+        if not received:
+            if dead:
+                self._commit(positions)
+            return 0
+        with ThreadPoolExecutor(1) as pool:
+            return len(received) if self._finish(self._submit(pool, received, positions)) else 0
+
+    def _step(self, pool: ThreadPoolExecutor, pending: _InFlight | None) -> _InFlight | None:
+        """Poll the next batch while ``pending`` is written, then finish ``pending`` and submit the next."""
+        received, dead, positions = self._poll()
+        if pending is not None and not self._finish(pending):
+            return None  # rewound: ``received`` will be fetched again
+        if received:
+            return self._submit(pool, received, positions)
+        if dead:
+            self._commit(positions)
+        return None
 
     def _rewind(self) -> None:
         raw = self.consumer.raw
@@ -106,9 +164,13 @@ class Sink:
         """Loop until :meth:`stop`."""
         metrics.SINK_RUNNING.set(1)
         logger.info("sink consuming %s as group %s", [r.value for r in SINK_ROLES], self.consumer.group_id)
+        pending: _InFlight | None = None
         try:
-            while not self._stop.is_set():
-                self.run_once()
+            with ThreadPoolExecutor(1, thread_name_prefix="api-sink-write") as pool:
+                while not self._stop.is_set():
+                    pending = self._step(pool, pending)
+                if pending is not None:
+                    self._finish(pending)
         finally:
             metrics.SINK_RUNNING.set(0)
             self.consumer.close()

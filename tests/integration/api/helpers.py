@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import cv2
 import numpy as np
+from sqlalchemy import select
 
+from api.db.engine import Database
+from api.db.models import DetectionRow, HourlyDetectionRow, HourlyInspectionRow, InspectionRow
 from factoryloop.kafka import TypedConsumer
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
@@ -43,3 +48,47 @@ def real_jpeg(seed: int = 0) -> bytes:
     ok, buf = cv2.imencode(".jpg", img)
     assert ok
     return bytes(buf)
+
+
+def hour(ts: datetime) -> datetime:
+    return ts.replace(minute=0, second=0, microsecond=0)
+
+
+def direct(db: Database) -> tuple[Counter[tuple[Any, ...]], dict[tuple[Any, ...], list[Any]]]:
+    """Aggregate the stored event tables in Python (the reference the summaries must equal)."""
+    i, d = InspectionRow, DetectionRow
+    with db.session() as s:
+        rows = s.execute(select(i.ts, i.line_id, i.station_id, i.product, i.verdict).where(~i.shadow)).all()
+        dets = s.execute(
+            select(d.ts, d.line_id, d.station_id, i.product, d.verdict, d.class_name)
+            .join(i, i.event_id == d.outcome_event_id)
+            .where(~d.shadow)
+        ).all()
+    counts = Counter((hour(r[0]), r[1], r[2], r[3] or "", r[4]) for r in rows)
+    by_class: dict[tuple[Any, ...], list[Any]] = {}
+    for ts, *rest in dets:
+        k = (hour(ts), *rest[:2], rest[2] or "", *rest[3:])
+        acc = by_class.setdefault(k, [0, ts, ts])
+        acc[0] += 1
+        acc[1], acc[2] = min(acc[1], ts), max(acc[2], ts)
+    return counts, by_class
+
+
+def summaries(db: Database) -> tuple[Counter[tuple[Any, ...]], dict[tuple[Any, ...], list[Any]]]:
+    h, hd = HourlyInspectionRow, HourlyDetectionRow
+    with db.session() as s:
+        rows = s.execute(select(h.hour, h.line_id, h.station_id, h.product, h.verdict, h.n)).all()
+        dets = s.execute(
+            select(
+                hd.hour,
+                hd.line_id,
+                hd.station_id,
+                hd.product,
+                hd.verdict,
+                hd.class_name,
+                hd.n,
+                hd.first_ts,
+                hd.last_ts,
+            )
+        ).all()
+    return Counter({tuple(r[:5]): r[5] for r in rows}), {tuple(r[:6]): list(r[6:]) for r in dets}

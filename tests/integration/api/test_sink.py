@@ -13,7 +13,7 @@ from factoryloop.kafka import EventProducer
 from factoryloop.schemas import DeadLetter, ModelRef, utc_now
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
-from tests.integration.api.helpers import read_topic, real_jpeg, wait_for
+from tests.integration.api.helpers import direct, read_topic, real_jpeg, summaries, wait_for
 from tests.support.events import detection, frame, heartbeat, outcome
 
 pytestmark = pytest.mark.kafka
@@ -120,3 +120,37 @@ def test_frames_are_stored_by_hash_and_heartbeats_feed_the_fleet(
     assert by_id["agent-1"]["fps"] == 24.0 and by_id["agent-1"]["online"] is True
     assert by_id["agent-1"]["model_version"] == "3"
     assert by_id["agent-old"]["online"] is False
+
+
+def test_failed_batches_are_rewound_and_each_event_is_counted_once(
+    api_factory, kafka_settings: KafkaSettings
+) -> None:
+    """Writes fail while a summary table is missing; the pipelined sink rewinds to the committed offsets and
+    retries, then stores and counts every event once (replays included)."""
+    api = api_factory(kafka_settings)
+    db, sink = api.client.app.state.ctx.db, api.client.app.state.sink
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE hourly_inspections RENAME TO hourly_inspections_off")
+    t0 = utc_now() - timedelta(hours=3)
+    events = [
+        outcome(
+            ts=t0 + timedelta(minutes=3 * i),
+            line_id=f"line-{i % 3}",
+            verdict="FAIL" if i % 4 == 0 else "PASS",
+            detections=(detection(class_name="dent"),) if i % 4 == 0 else (),
+        )
+        for i in range(60)
+    ]
+    with EventProducer(kafka_settings) as producer:
+        for ev in events + events[:20]:
+            producer.send(TopicRole.OUTCOMES, ev)
+        producer.flush()
+    wait_for(lambda: sink.stats.failures >= 2 or None, what="failed and retried batches")
+    assert count(api) == 0
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE hourly_inspections_off RENAME TO hourly_inspections")
+    wait_for(lambda: sink.stats.events >= 80 or None, what="all 80 records written after the repair")
+    assert count(api) == 60
+    counts, by_class = direct(db)
+    assert summaries(db) == (counts, by_class)
+    assert sum(counts.values()) == 60 and sum(v[0] for v in by_class.values()) == 15

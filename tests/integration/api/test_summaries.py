@@ -8,21 +8,20 @@ import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select
 
 from api.db.engine import Database
 from api.db.migrate import alembic_config, upgrade
-from api.db.models import Base, DetectionRow, HourlyDetectionRow, HourlyInspectionRow, InspectionRow
+from api.db.models import Base, DetectionRow, InspectionRow
 from api.db.upsert import insert_ignore, table
 from api.frames.store import LocalFrameStore
 from api.sink.rows import to_rows
 from api.sink.writer import SinkWriter
 from factoryloop.schemas import Outcome, Verdict
+from tests.integration.api.helpers import direct, hour, summaries
 from tests.support.events import detection, outcome
 
 T0 = datetime(2026, 5, 4, 3, 10, tzinfo=UTC)
@@ -47,50 +46,6 @@ def events(n: int = 240, seed: int = 3) -> list[Outcome]:
             )
         )
     return out
-
-
-def hour(ts: datetime) -> datetime:
-    return ts.replace(minute=0, second=0, microsecond=0)
-
-
-def direct(db: Database) -> tuple[Counter[tuple[Any, ...]], dict[tuple[Any, ...], list[Any]]]:
-    """Aggregate the stored event tables in Python (the reference the summaries must equal)."""
-    i, d = InspectionRow, DetectionRow
-    with db.session() as s:
-        rows = s.execute(select(i.ts, i.line_id, i.station_id, i.product, i.verdict).where(~i.shadow)).all()
-        dets = s.execute(
-            select(d.ts, d.line_id, d.station_id, i.product, d.verdict, d.class_name)
-            .join(i, i.event_id == d.outcome_event_id)
-            .where(~d.shadow)
-        ).all()
-    counts = Counter((hour(r[0]), r[1], r[2], r[3] or "", r[4]) for r in rows)
-    by_class: dict[tuple[Any, ...], list[Any]] = {}
-    for ts, *rest in dets:
-        k = (hour(ts), *rest[:2], rest[2] or "", *rest[3:])
-        acc = by_class.setdefault(k, [0, ts, ts])
-        acc[0] += 1
-        acc[1], acc[2] = min(acc[1], ts), max(acc[2], ts)
-    return counts, by_class
-
-
-def summaries(db: Database) -> tuple[Counter[tuple[Any, ...]], dict[tuple[Any, ...], list[Any]]]:
-    h, hd = HourlyInspectionRow, HourlyDetectionRow
-    with db.session() as s:
-        rows = s.execute(select(h.hour, h.line_id, h.station_id, h.product, h.verdict, h.n)).all()
-        dets = s.execute(
-            select(
-                hd.hour,
-                hd.line_id,
-                hd.station_id,
-                hd.product,
-                hd.verdict,
-                hd.class_name,
-                hd.n,
-                hd.first_ts,
-                hd.last_ts,
-            )
-        ).all()
-    return Counter({tuple(r[:5]): r[5] for r in rows}), {tuple(r[:6]): list(r[6:]) for r in dets}
 
 
 def test_sink_keeps_summaries_equal_to_direct_aggregation_through_duplicates(
