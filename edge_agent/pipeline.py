@@ -82,7 +82,9 @@ class Pipeline:
             camera,
         )
         p = config.pipeline
-        self.capture_q: queue.Queue[object] = queue.Queue(maxsize=p.capture_queue)
+        # C SimpleQueue (one C call per put/get); bounded by the capture thread, its only producer
+        self.capture_q: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.capture_max = p.capture_queue
         self.publish_q: BatchHandoff[Inspected] = BatchHandoff(p.publish_queue, p.publish_interval_ms / 1000)
         self.shadow_q: queue.Queue[object] = queue.Queue(maxsize=p.shadow_queue)
         self._rng = random.Random(config.sampling.seed)
@@ -124,10 +126,10 @@ class Pipeline:
                     uuid.uuid4().hex[:16], raw.image, utc_now(), time.monotonic(), raw.index, raw.item_id
                 )
                 self.stats.incr("frames_captured")
-                try:
-                    self.capture_q.put_nowait(frame)
-                except queue.Full:
+                if self.capture_q.qsize() >= self.capture_max:
                     self.stats.incr("frames_dropped")
+                else:
+                    self.capture_q.put(frame)
         except Exception:
             self.stats.incr("errors")
             logger.exception("capture thread failed")

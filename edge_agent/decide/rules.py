@@ -36,9 +36,15 @@ def _floor(rule: ClassRule) -> float:
 class RuleSet:
     def __init__(self, config: RulesConfig) -> None:
         self.config = config
+        self._thresholds: dict[tuple[str, ...], dict[str, float]] = {}
 
     def thresholds(self, class_names: tuple[str, ...]) -> dict[str, float]:
-        return {name: self.config.for_class(name).confidence for name in class_names}
+        """The confidence threshold per class (computed once per model's class names; do not mutate)."""
+        cached = self._thresholds.get(class_names)
+        if cached is None:
+            cached = {name: self.config.for_class(name).confidence for name in class_names}
+            self._thresholds[class_names] = cached
+        return cached
 
     def decide(self, detections: tuple[Detection, ...], width: int, height: int) -> Decision:
         kept: list[Detection] = []

@@ -65,13 +65,16 @@ class SinkWorker:
     """A bounded queue and a thread per sink: a slow or failing sink never blocks inspection.
 
     ``submit`` never blocks; a full queue counts as a failure (``sink_failures:<name>``) like a send error.
+    The queue is a C ``SimpleQueue`` (a put is one C call, no Python condition variable on the reject path);
+    its bound holds because the inspection thread is the only producer.
     """
 
     def __init__(self, sink: Sink, verdicts: tuple[str, ...], queue_size: int, stats: AgentStats) -> None:
         self.sink = sink
         self.verdicts = frozenset(verdicts)
         self.stats = stats
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self.queue_size = queue_size
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f"sink-{sink.name}", daemon=True)
 
     def start(self) -> None:
@@ -84,12 +87,11 @@ class SinkWorker:
     def submit(self, signal: RejectSignal) -> bool:
         if signal.verdict.value not in self.verdicts:
             return False
-        try:
-            self._queue.put_nowait(signal)
-        except queue.Full:
+        if self._queue.qsize() >= self.queue_size:
             self.stats.incr(f"sink_failures:{self.sink.name}")
             self.stats.incr(f"sink_dropped:{self.sink.name}")
             return False
+        self._queue.put(signal)
         return True
 
     def _run(self) -> None:
@@ -113,10 +115,7 @@ class SinkWorker:
                 self.stats.reject_ms.add((time.monotonic() - item.captured_mono) * 1000)
 
     def close(self, timeout_s: float = 5.0) -> None:
-        try:
-            self._queue.put(_STOP, timeout=timeout_s)
-        except queue.Full:
-            logger.warning("sink %s: queue still full at shutdown", self.sink.name)
+        self._queue.put(_STOP)  # after the signals already queued
         self._thread.join(timeout=timeout_s)
         try:
             self.sink.close()
