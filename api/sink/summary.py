@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, case, select
+from sqlalchemy import Connection, Table, case
 
 from api.db.models import HourlyDetectionRow, HourlyInspectionRow
 from api.db.upsert import dialect_insert, insert_ignore, pg_insert, table
@@ -44,8 +44,11 @@ def insert_new(
         return fresh
     keys = list({r[key] for r in rows})
     stored: set[Any] = set()
+    column = tbl.c[key].name  # from the table metadata, never from input; the values are bound
     for i in range(0, len(keys), _CHUNK):
-        stored.update(conn.scalars(select(tbl.c[key]).where(tbl.c[key].in_(keys[i : i + _CHUNK]))))
+        chunk = keys[i : i + _CHUNK]
+        sql = f'SELECT "{column}" FROM "{tbl.name}" WHERE "{column}" IN ({", ".join("?" * len(chunk))})'
+        stored.update(v for (v,) in conn.exec_driver_sql(sql, tuple(chunk)))
     fresh = []
     for r in rows:
         if r[key] not in stored:
