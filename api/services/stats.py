@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import String, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from api.db.models import DetectionRow, HourlyDetectionRow, HourlyInspectionRow, InspectionRow
 from api.db.types import UtcDateTime
-from api.services.timerange import Bucket, bucket_expr, bucket_seconds, from_epoch
+from api.services.timerange import Bucket, bucket_seconds, from_epoch
 
 HOUR = timedelta(hours=1)
 
@@ -29,10 +29,23 @@ class Window:
     station_id: str | None = None
 
 
-def _bucket(s: Session, column: Any, bucket: Bucket, shift_hours: int, shift_start_hour: int) -> Any:
+Bucketer = Callable[[int], int]  # epoch seconds of an hour -> start of its bucket
+
+
+def bucketer(bucket: Bucket, shift_hours: int, shift_start_hour: int) -> Bucketer:
+    """floor((t - offset) / width) * width + offset: hour, shift and day buckets are unions of UTC hours."""
     width = bucket_seconds(bucket, shift_hours)
     offset = (shift_start_hour * 3600) % width if bucket is Bucket.SHIFT else 0
-    return bucket_expr(column, s.get_bind().dialect.name, width, offset)
+    return lambda t: (t - offset) // width * width + offset
+
+
+def _epoch(value: Any) -> int:
+    """Epoch seconds of a stored hour: SQLite text, or a naive (UTC) / aware datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp())
 
 
 def _split(w: Window) -> tuple[Window | None, list[Window]]:
@@ -41,8 +54,10 @@ def _split(w: Window) -> tuple[Window | None, list[Window]]:
     if first < w.since:
         first += HOUR
     last = w.until.replace(minute=0, second=0, microsecond=0)
-    if first >= last:
+    if first > last or w.since >= w.until:  # inside one hour
         return None, [w] if w.since < w.until else []
+    if first == last:  # no whole hour, one hour boundary inside
+        return None, [e for e in (replace(w, until=first), replace(w, since=first)) if e.since < e.until]
     edges = [e for e in (replace(w, until=first), replace(w, since=last)) if e.since < e.until]
     return replace(w, since=first, until=last), edges
 
@@ -50,23 +65,40 @@ def _split(w: Window) -> tuple[Window | None, list[Window]]:
 def _merge(
     s: Session,
     w: Window,
-    summary: Callable[[Session, Window], Any],
-    raw: Callable[[Session, Window], Any],
+    summary: Callable[[Window], Any],
+    raw: Callable[[Window], Any],
     n_keys: int,
+    bucket_of: Bucketer | None,
 ) -> list[tuple[Any, ...]]:
-    """Rows ``(*keys, *counts)`` of the summary over whole hours plus the raw edges, summed per key."""
+    """Rows ``([bucket], *keys, *counts)`` summed per key: the summary's whole hours (its statement leads
+    with the hour when ``bucket_of`` is given) plus the raw edges. Each edge lies inside one hour, hence one
+    bucket, so neither query computes buckets per row (SQLite's strftime is the slow part of a GROUP BY)."""
     whole, edges = _split(w)
-    parts = ([summary(s, whole)] if whole else []) + [raw(s, e) for e in edges]
     acc: dict[tuple[Any, ...], list[int]] = {}
-    for stmt in parts:
-        for row in s.execute(stmt):
-            key, counts = tuple(row[:n_keys]), row[n_keys:]
-            have = acc.get(key)
-            if have is None:
-                acc[key] = [int(c or 0) for c in counts]
-            else:
-                for i, c in enumerate(counts):
-                    have[i] += int(c or 0)
+
+    def add(key: tuple[Any, ...], counts: Any) -> None:
+        have = acc.get(key)
+        if have is None:
+            acc[key] = [int(c or 0) for c in counts]
+        else:
+            for i, c in enumerate(counts):
+                have[i] += int(c or 0)
+
+    lead = 0 if bucket_of is None else 1
+    if whole is not None:
+        buckets: dict[Any, int] = {}
+        for row in s.execute(summary(whole)):
+            prefix: tuple[Any, ...] = ()
+            if bucket_of is not None:
+                b = buckets.get(row[0])
+                if b is None:
+                    b = buckets[row[0]] = bucket_of(_epoch(row[0]))
+                prefix = (b,)
+            add((*prefix, *row[lead : lead + n_keys]), row[lead + n_keys :])
+    for edge in edges:
+        prefix = () if bucket_of is None else (bucket_of(int(edge.since.timestamp())),)
+        for row in s.execute(raw(edge)):
+            add((*prefix, *row[:n_keys]), row[n_keys:])
     return [(*k, *v) for k, v in acc.items()]
 
 
@@ -79,25 +111,29 @@ def _where(stmt: Any, model: Any, w: Window, time_column: Any) -> Any:
     return stmt
 
 
+def _hour(column: Any) -> Any:
+    """The stored hour without per-row datetime parsing (parsed once per distinct hour in ``_merge``)."""
+    return type_coerce(column, String)
+
+
 def defect_rate(
     s: Session, w: Window, bucket: Bucket, by_station: bool, shift_hours: int, shift_start_hour: int
 ) -> list[dict[str, Any]]:
-    def summary(s: Session, w: Window) -> Any:
-        h = HourlyInspectionRow
-        b = _bucket(s, h.hour, bucket, shift_hours, shift_start_hour)
-        keys: list[Any] = [b, h.line_id] + ([h.station_id] if by_station else [])
+    h, t = HourlyInspectionRow, InspectionRow
+
+    def summary(w: Window) -> Any:
+        keys: list[Any] = [h.line_id] + ([h.station_id] if by_station else [])
         stmt = select(
+            _hour(h.hour),
             *keys,
             func.sum(h.n),
             func.sum(case((h.verdict == "FAIL", h.n), else_=0)),
             func.sum(case((h.verdict == "UNCERTAIN", h.n), else_=0)),
         )
-        return _where(stmt, h, w, h.hour).group_by(*keys)
+        return _where(stmt, h, w, h.hour).group_by(h.hour, *keys)
 
-    def raw(s: Session, w: Window) -> Any:
-        t = InspectionRow
-        b = _bucket(s, t.ts, bucket, shift_hours, shift_start_hour)
-        keys: list[Any] = [b, t.line_id] + ([t.station_id] if by_station else [])
+    def raw(w: Window) -> Any:
+        keys: list[Any] = [t.line_id] + ([t.station_id] if by_station else [])
         stmt = select(
             *keys,
             func.count(),
@@ -106,10 +142,11 @@ def defect_rate(
         ).where(t.shadow.is_(False))
         return _where(stmt, t, w, t.ts).group_by(*keys)
 
-    n_keys = 3 if by_station else 2
+    n_keys = 2 if by_station else 1
+    rows = _merge(s, w, summary, raw, n_keys, bucketer(bucket, shift_hours, shift_start_hour))
     out = []
-    for row in sorted(_merge(s, w, summary, raw, n_keys)):
-        total, fail, uncertain = row[n_keys:]
+    for row in sorted(rows):
+        total, fail, uncertain = row[n_keys + 1 :]
         out.append(
             {
                 "bucket_start": from_epoch(row[0]),
@@ -124,39 +161,38 @@ def defect_rate(
     return out
 
 
-def _class_counts(s: Session, w: Window, keys: Callable[[Session, Any], list[Any]]) -> list[tuple[Any, ...]]:
+def _class_counts(
+    s: Session, w: Window, keys: Callable[[Any], list[Any]], bucket_of: Bucketer | None
+) -> list[tuple[Any, ...]]:
     """Detections of FAIL/UNCERTAIN, non-shadow inspections, per ``keys`` of the detection model."""
+    h, d = HourlyDetectionRow, DetectionRow
 
-    def summary(s: Session, w: Window) -> Any:
-        h = HourlyDetectionRow
-        k = keys(s, h)
-        stmt = select(*k, func.sum(h.n)).where(h.verdict != "PASS")
-        return _where(stmt, h, w, h.hour).group_by(*k)
+    def summary(w: Window) -> Any:
+        hour = [_hour(h.hour)] if bucket_of is not None else []
+        stmt = select(*hour, *keys(h), func.sum(h.n)).where(h.verdict != "PASS")
+        return _where(stmt, h, w, h.hour).group_by(*([h.hour] if hour else []), *keys(h))
 
-    def raw(s: Session, w: Window) -> Any:
-        d = DetectionRow
-        k = keys(s, d)
-        stmt = select(*k, func.count()).where(d.shadow.is_(False), d.verdict != "PASS")
-        return _where(stmt, d, w, d.ts).group_by(*k)
+    def raw(w: Window) -> Any:
+        stmt = select(*keys(d), func.count()).where(d.shadow.is_(False), d.verdict != "PASS")
+        return _where(stmt, d, w, d.ts).group_by(*keys(d))
 
-    return _merge(s, w, summary, raw, len(keys(s, DetectionRow)))
+    return _merge(s, w, summary, raw, len(keys(d)), bucket_of)
 
 
 def class_counts(
     s: Session, w: Window, bucket: Bucket, shift_hours: int, shift_start_hour: int
 ) -> list[dict[str, Any]]:
-    def keys(s: Session, m: Any) -> list[Any]:
-        column = m.hour if m is HourlyDetectionRow else m.ts
-        return [_bucket(s, column, bucket, shift_hours, shift_start_hour), m.line_id, m.class_name]
-
+    rows = _class_counts(
+        s, w, lambda m: [m.line_id, m.class_name], bucketer(bucket, shift_hours, shift_start_hour)
+    )
     return [
         {"bucket_start": from_epoch(b), "line_id": line, "class_name": name, "count": n}
-        for b, line, name, n in sorted(_class_counts(s, w, keys))
+        for b, line, name, n in sorted(rows)
     ]
 
 
 def top_classes(s: Session, w: Window, limit: int) -> list[dict[str, Any]]:
-    rows = _class_counts(s, w, lambda _s, m: [m.class_name])
+    rows = _class_counts(s, w, lambda m: [m.class_name], None)
     rows.sort(key=lambda r: (-r[1], r[0]))
     return [{"class_name": name, "count": n} for name, n in rows[:limit]]
 

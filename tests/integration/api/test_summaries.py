@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -97,12 +98,23 @@ def test_models_and_migrations_agree(db_url: str) -> None:
     db.dispose()
 
 
-def test_stats_routes_equal_direct_aggregation_on_ranges_off_the_hour(api_factory) -> None:
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (timedelta(minutes=17, seconds=5), timedelta(hours=9, minutes=43)),  # edges on both sides
+        (timedelta(minutes=40), timedelta(hours=1, minutes=20)),  # no whole hour, one hour boundary
+        (timedelta(minutes=52), timedelta(minutes=58)),  # inside one hour
+        (timedelta(minutes=50), timedelta(hours=6, minutes=50)),  # whole hours from the start of an hour
+    ],
+)
+def test_stats_routes_equal_direct_aggregation_on_ranges_off_the_hour(
+    api_factory, start: timedelta, end: timedelta
+) -> None:
     api = api_factory(None)
     ctx = api.client.app.state.ctx
     evs = events(seed=11)
     SinkWriter(ctx.db.engine, LocalFrameStore(ctx.settings.frames_dir)).write(evs + evs[:30])
-    since, until = T0 + timedelta(minutes=17, seconds=5), T0 + timedelta(hours=9, minutes=43)
+    since, until = T0 + start, T0 + end
     kept = [e for e in evs if not e.shadow and since <= e.ts < until]
     rng = {"since": since.isoformat(), "until": until.isoformat()}
     points = api.get(
