@@ -91,14 +91,18 @@ def yolo11n(cache: Path, imgsz: int = 320) -> BenchModel:
 MODELS: dict[str, Callable[[Path], BenchModel]] = {"tiny": tiny, "yolo11n": yolo11n}
 
 
+CPU_MS: dict[str, float] = {}  # the last run's process CPU ms per frame, by side
+
+
 def bare_fps(onnx: Path, imgsz: int, frames: list[np.ndarray]) -> float:
     """What the agent's detector does per frame, and nothing else: letterbox, tensor, session.run."""
     det = OnnxDetector(onnx, DetectorOptions(imgsz=imgsz, threads=1))
     det.warmup(3)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for f in frames:
         boxed, _ = letterbox(f, imgsz)
         det.session.run(None, {det.input_name: to_tensor(boxed)})
+    CPU_MS["bare"] = (time.process_time() - c0) * 1000 / len(frames)
     return len(frames) / (time.perf_counter() - t0)
 
 
@@ -118,11 +122,12 @@ def ultralytics_fps(pt: Path, imgsz: int, frames: list[np.ndarray]) -> float:
 
 def agent_run(
     onnx: Path, imgsz: int, folder: Path, count: int, bootstrap: str | None, tmp: Path, fps: float
-) -> tuple[float, Agent]:
+) -> tuple[float, float, Agent]:
     """The whole agent replaying the ``count`` images of ``folder`` (decoded once, at open).
 
     ``fps`` 0: as fast as possible, every frame queued (throughput); else the camera's rate (latency).
-    Returns the steady-state fps, (frames - 1) / (first verdict -> last verdict), and the stopped agent.
+    Returns the steady-state fps, (frames - 1) / (first verdict -> last verdict), the process CPU ms per
+    frame over the same span (all threads: inspection, publish, Kafka client, sinks) and the stopped agent.
     """
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     if bootstrap:
@@ -151,13 +156,20 @@ def agent_run(
         while not agent.publisher.connected and time.monotonic() < deadline:
             time.sleep(0.05)
     agent.start()
+    cpu: list[tuple[int, float]] = []  # (frames inspected, process CPU s), every 10 ms once inspecting
+    while (done := agent.stats.get("frames_inspected")) + agent.stats.get("frames_dropped") < count:
+        if done:
+            cpu.append((done, time.process_time()))
+        time.sleep(0.01)
+    cpu.append((done, time.process_time()))
     agent.wait()
     agent.close(timeout_s=15)
     first, last = agent.pipeline.first_decided_mono, agent.pipeline.last_decided_mono
     inspected = agent.stats.get("frames_inspected")
     assert first is not None and last is not None, agent.stats.snapshot()
     assert inspected == count or fps > 0, agent.stats.snapshot()  # only a paced camera may drop frames
-    return (inspected - 1) / (last - first), agent
+    cpu_ms = (cpu[-1][1] - cpu[0][1]) * 1000 / max(cpu[-1][0] - cpu[0][0], 1)
+    return (inspected - 1) / (last - first), cpu_ms, agent
 
 
 def _rate(send: Callable[[], object], flush: Callable[[], object], n: int, warmup: int = 100) -> float:
@@ -230,6 +242,11 @@ def publish_rates(bootstrap: str, tmp: Path, n: int = 2000, rounds: int = 3) -> 
     return best
 
 
+def _agent_fps(model: BenchModel, folder: Path, count: int, bootstrap: str | None, tmp: Path) -> float:
+    fps, CPU_MS["agent"], _ = agent_run(model.onnx, model.imgsz, folder, count, bootstrap, tmp, 0)
+    return fps
+
+
 def bench_model(
     model: BenchModel, frames: list[np.ndarray], folder: Path, args: argparse.Namespace, tmp: Path
 ) -> None:
@@ -237,17 +254,18 @@ def bench_model(
     runs: dict[str, Callable[[], float]] = {
         "bare": lambda: bare_fps(model.onnx, model.imgsz, frames),
         "ultralytics": lambda: ultralytics_fps(model.pt, model.imgsz, frames),
-        "agent": lambda: agent_run(
-            model.onnx, model.imgsz, folder, len(frames), args.bootstrap, tmp / uuid.uuid4().hex, 0
-        )[0],
+        "agent": lambda: _agent_fps(model, folder, len(frames), args.bootstrap, tmp / uuid.uuid4().hex),
     }
     names = list(runs)
     every: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {"bare": [], "agent": []}
     for r in range(args.rounds):  # interleaved, order rotated: a load spike hits every side alike
         for name in names[r % len(names) :] + names[: r % len(names)]:
             every[name].append(runs[name]())
             best[name] = max(best[name], every[name][-1])
-    _, paced = agent_run(
+            if name in cpu:
+                cpu[name].append(CPU_MS[name])
+    _, _, paced = agent_run(
         model.onnx, model.imgsz, folder, len(frames), args.bootstrap, tmp / "paced", args.camera_fps
     )
     p50, p99 = paced.stats.reject_ms.percentiles(50, 99)
@@ -262,6 +280,11 @@ def bench_model(
             f"agent/{other + ' ratio':19s}{ratio:8.2f}  best of each (goal >= {goal:g}); "
             f"per round {' '.join(f'{x:.2f}' for x in paired)}, median {statistics.median(paired):.2f}"
         )
+    bare_cpu, agent_cpu = min(cpu["bare"]), min(cpu["agent"])
+    print(
+        f"CPU ms per frame          bare {bare_cpu:.2f}, agent {agent_cpu:.2f} (all threads, least of the "
+        f"rounds) -> bare/agent {bare_cpu / agent_cpu:.2f}: the fps ratio if one core is all there is"
+    )
     fails = paced.stats.get("verdict:FAIL")
     if p50 is not None and p99 is not None:
         print(

@@ -180,7 +180,7 @@ class KafkaConfig(_Cfg):
         15.0, gt=1.0, description="After this, an unacknowledged record is buffered."
     )
     linger_ms: int = Field(
-        50, ge=0, le=5000, description="Producer batching: records per request grow, requests per s shrink."
+        100, ge=0, le=5000, description="Producer batching: more records per request, fewer requests per s."
     )
 
     def settings(self) -> KafkaSettings:
