@@ -11,6 +11,7 @@ import cv2
 
 from factoryloop.sim.classes import DEFECT_CLASSES
 from training.datasets import DatasetStore
+from training.datasets.balance import repeat_rare_classes
 from training.registry import (
     CHALLENGER,
     GateDecision,
@@ -87,6 +88,10 @@ def retrain(
             test_fraction=settings.golden_fraction,
         )
         data = export_training(store, version, golden, work / "data")
+        repeats = repeat_rare_classes(
+            data.parent, min_share=settings.rare_class_min_share, max_repeat=settings.rare_class_max_repeat
+        )
+        logger.info("%s: rare-class repeats: %s", version.name, repeats.summary())
         recipe, params = train_params(settings, epochs=epochs, imgsz=imgsz, **train_overrides)
         imgsz = int(params["imgsz"])
         result = train_yolo(data, work, device=settings.device, **params)
@@ -108,7 +113,13 @@ def retrain(
             settings.experiment,
             product=product,
             dataset_sha256=version.sha256,
-            params={**params, "recipe": recipe, "reason": reason, "dataset_version": version.name},
+            params={
+                **params,
+                "recipe": recipe,
+                "reason": reason,
+                "dataset_version": version.name,
+                "rare_class_repeats": repeats.summary()[:500],
+            },
             result=result,
             exported=exported,
             manifest=manifest,

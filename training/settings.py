@@ -46,6 +46,13 @@ class TrainSettings(BaseSettings):
         default=0.05, ge=0.0, le=1.0, description="Per-class recall drop limit."
     )
     golden_fraction: float = Field(default=0.15, gt=0.0, lt=1.0)
+    rare_class_min_share: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=1.0,
+        description="Repeat images of classes seen in fewer training images (0: off).",
+    )
+    rare_class_max_repeat: int = Field(default=4, ge=1, description="At most this many copies of an image.")
     # Rollout policy.
     canary_window_s: float = Field(default=300.0, gt=0.0)
     canary_max_errors: int = Field(default=0, ge=0)

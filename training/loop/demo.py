@@ -14,29 +14,36 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
-import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from factoryloop.kafka import EventProducer
 from factoryloop.settings import KafkaSettings
-from factoryloop.sim import ClassRateDrift, Oracle, SimConfig, Simulator, encode_jpeg
-from training.datasets import Box, DatasetStore, Provenance
+from factoryloop.sim import Oracle, SimConfig
+from training.datasets import DatasetStore
 from training.errors import TrainingError
 from training.ingest import Ingestor
+from training.loop.line import agent_config, bootstrap_store, live_sim_config, start_agent
 from training.loop.observer import FleetObserver
 from training.loop.supervisor import SimulatedSupervisor
 from training.pipeline import RetrainOutcome, retrain
 from training.registry import CHAMPION, ModelRegistry, RegisteredVersion
 from training.rollout import CanaryPolicy, RolloutResult, deployment_for, publish, run_canary
 from training.settings import TrainSettings
+from training.triggers import (
+    NewLabelsTriggerConfig,
+    RetrainQueue,
+    TriggerEvaluator,
+    TriggersConfig,
+    TriggerWatcher,
+    build_triggers,
+)
+from training.triggers.watcher import utcnow
 
 logger = logging.getLogger(__name__)
 Say = Callable[[str], None]
@@ -60,7 +67,7 @@ class DemoOptions:
     new_class_rate: float = 0.35
     fps: float = 10.0
     pass_sample_rate: float = 0.5  # share of PASS frames the agent sends (a missed crack is a PASS)
-    reviews_to_retrain: int = 40  # reviewed frames with the new class before a retrain is triggered
+    reviews_to_retrain: int = 100  # reviews with the new class before the trigger fires (40 were too few)
     frames_after_swap: int = 150  # live frames to score the new model on
     canary_window_s: float = 20.0
     timeout_s: float = 1800.0
@@ -73,6 +80,7 @@ class DemoReport:
     champion: str = ""
     challenger: str = ""
     gate: str = ""
+    trigger: str = ""
     rollout: str = ""
     recall_before: float | None = None
     recall_after: float | None = None
@@ -84,69 +92,6 @@ class DemoReport:
     seen_to_serving_s: float | None = None
     steps_s: dict[str, float] = field(default_factory=dict)
     reviews: dict[str, int] = field(default_factory=dict)
-
-
-def live_sim_config(base: SimConfig, opts: DemoOptions) -> SimConfig:
-    """The live line: the bootstrap line plus the drift that brings in the new class."""
-    drift = ClassRateDrift(
-        class_name=opts.new_class,
-        at_frame=opts.live_start + opts.drift_after,
-        rate=opts.new_class_rate,
-    )
-    return base.model_copy(update={"drift": (*base.drift, drift), "seed": opts.seed})
-
-
-def bootstrap_store(store: DatasetStore, sim: SimConfig, opts: DemoOptions, say: Say) -> int:
-    """Render the pre-drift line with its truth into the store (provenance: simulated)."""
-    simulator = Simulator(sim.model_copy(update={"seed": opts.seed}))
-    for index in range(opts.bootstrap_frames):
-        frame = simulator.frame(index)
-        digest = store.add_image(encode_jpeg(frame), source="sim:bootstrap", product=opts.product)
-        boxes = [Box(b.class_name, b.x1, b.y1, b.x2, b.y2) for b in frame.boxes]
-        store.set_labels(
-            digest, boxes, provenance=Provenance.SIMULATED, source_ref=f"sim:{opts.seed}:{index}"
-        )
-    say(f"bootstrap: {opts.bootstrap_frames} ground-truth frames of the line before the drift")
-    return opts.bootstrap_frames
-
-
-def agent_config(opts: DemoOptions, kafka: KafkaSettings, sim: SimConfig, model: Path, workdir: Path) -> Path:
-    cfg = {
-        "agent_id": opts.agent_id,
-        "line_id": opts.line_id,
-        "station_id": opts.station_id,
-        "product": opts.product,
-        "source": {
-            "type": "simulated",
-            "fps": opts.fps,
-            "seed": opts.seed,
-            "start": opts.live_start,
-            "sim": sim.model_dump(mode="json", exclude={"seed"}),
-        },
-        "detector": {"onnx": str(model), "threads": 1, "conf": 0.1},
-        "rules": {"default": {"confidence": 0.4, "uncertain": 0.2}},
-        "sinks": [{"type": "log", "level": "DEBUG"}],
-        "sampling": {"fail": True, "uncertain": True, "pass_rate": opts.pass_sample_rate, "seed": opts.seed},
-        "buffer": {"dir": str(workdir / "agent-buffer")},
-        "kafka": {"bootstrap_servers": kafka.bootstrap_servers, "topic_prefix": kafka.topic_prefix},
-        "deployments": {"enabled": True},
-        "heartbeat_interval_s": 2,
-    }
-    path = workdir / "line.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
-
-
-def start_agent(config: Path, workdir: Path, mlflow_uri: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "FACTORYLOOP_AGENT_STATE_DIR": str(workdir / "agent-state"),
-        # Deployments point at MLflow's artifact proxy (mlflow-artifacts:/...): the agent fetches over HTTP.
-        "FACTORYLOOP_AGENT_MLFLOW_TRACKING_URI": mlflow_uri,
-    }
-    log = (workdir / "agent.log").open("ab")
-    cmd = [sys.executable, "-m", "factoryloop.cli", "agent", "run", "--config", str(config)]
-    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _wait(what: str, done: Callable[[], bool], deadline: float, check: Callable[[], None]) -> None:
@@ -193,9 +138,18 @@ def run_demo(
     supervisor = SimulatedSupervisor(kafka, oracle)
     ingestor = Ingestor(store, kafka)
     ingest_thread = threading.Thread(target=ingestor.run, args=(stop,), name="ingest", daemon=True)
+    # The retrain is started by the trainer's own trigger: N reviews whose true boxes include the new class.
+    queue = RetrainQueue()
+    wanted = NewLabelsTriggerConfig(min_labels=opts.reviews_to_retrain, classes=(opts.new_class,))
+    evaluator = TriggerEvaluator(build_triggers(TriggersConfig(triggers=(wanted,)), utcnow()), queue)
+    watcher = TriggerWatcher(
+        kafka, evaluator, group_id=f"demo-triggers-{uuid.uuid4().hex[:8]}", check_every_s=1
+    )
+    watch_thread = threading.Thread(target=watcher.run, args=(stop,), name="triggers", daemon=True)
 
     def check() -> None:
-        for name, err in (("observer", observer.error), ("supervisor", supervisor.error)):
+        errors = (("observer", observer.error), ("supervisor", supervisor.error), ("triggers", watcher.error))
+        for name, err in errors:
             if err is not None:
                 raise DemoError(f"{name} failed: {err}")
         if agent.poll() is not None:
@@ -205,6 +159,7 @@ def run_demo(
         observer.start()
         supervisor.start()
         ingest_thread.start()
+        watch_thread.start()
         with EventProducer(kafka) as producer:
             publish(producer, deployment_for(champion, target=opts.line_id, reason="demo: first champion"))
         say(
@@ -214,14 +169,20 @@ def run_demo(
 
         t1 = time.monotonic()
         _wait(
-            f"{opts.reviews_to_retrain} reviewed {opts.new_class} frames",
-            lambda: supervisor.reviewed_by_class.get(opts.new_class, 0) >= opts.reviews_to_retrain,
+            f"the trigger ({wanted.min_labels} reviews with {opts.new_class})",
+            lambda: bool(queue.waiting()),
             deadline,
             check,
         )
+        request = queue.take(0)
+        assert request is not None
         time.sleep(3.0)  # let the ingest consumer apply the last reviews
         report.steps_s["collect reviews"] = time.monotonic() - t1
-        say(f"supervisor reviewed {supervisor.reviewed} frames {supervisor.actions}; retraining")
+        report.trigger = f"{request.trigger}: {request.reason}"
+        say(
+            f"supervisor reviewed {supervisor.reviewed} frames {supervisor.actions}; "
+            f"{report.trigger}; retraining"
+        )
 
         t2 = time.monotonic()
         champion_pt = model_dir / "model.pt"
@@ -229,7 +190,7 @@ def run_demo(
             opts.product,
             store,
             settings,
-            reason=f"{opts.new_class} reviews",
+            reason=report.trigger,
             epochs=opts.epochs_finetune,
             model=str(champion_pt),
         )
@@ -271,6 +232,8 @@ def run_demo(
         observer.stop()
         supervisor.stop()
         ingest_thread.join(30)
+        watch_thread.join(30)
+        watcher.close()
         ingestor.close()
 
 
