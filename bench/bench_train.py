@@ -1,7 +1,7 @@
 """Training benchmarks: throughput (images/s) on simulator frames; NEU-DET from scratch when available.
 
 python bench/bench_train.py throughput [--frames 64 --epochs 2 --imgsz 320]
-python bench/bench_train.py neu [--epochs 10 --imgsz 320]   # needs ../shared/datasets/neu-det
+python bench/bench_train.py neu [--recipe cpu_fast --epochs 24 --imgsz 224]   # needs ../shared/datasets
 """
 
 from __future__ import annotations
@@ -46,11 +46,18 @@ def _voc_to_yolo(images: Path, annotations: Path, out: Path, split: str, names: 
     return n
 
 
-def neu(epochs: int, imgsz: int, batch: int) -> dict[str, object]:
-    from training.yolo import train_yolo
+def neu(epochs: int | None, imgsz: int | None, batch: int, recipe_name: str) -> dict[str, object]:
+    """Train the recipe's model from scratch on NEU-DET's training images; mAP on its validation images."""
+    import os
+    import resource
 
+    from training.yolo.recipes import get_recipe, train_scratch
+    from training.yolo.train import cpu_threads
+
+    recipe = get_recipe(recipe_name)
+    epochs, imgsz = epochs or recipe.epochs, imgsz or recipe.imgsz
     with tempfile.TemporaryDirectory() as tmp:
-        out, names = Path(tmp) / "neu", []
+        out, names = Path(tmp) / "neu", list[str]()
         n_train = _voc_to_yolo(NEU / "IMAGES", NEU / "ANNOTATIONS", out, "train", names)
         n_val = _voc_to_yolo(NEU / "Validation_Images", NEU / "Validation_Annotations", out, "val", names)
         (out / "data.yaml").write_text(
@@ -63,17 +70,28 @@ def neu(epochs: int, imgsz: int, batch: int) -> dict[str, object]:
                 }
             )
         )
-        started = time.monotonic()
-        r = train_yolo(out / "data.yaml", Path(tmp) / "runs", epochs=epochs, imgsz=imgsz, batch=batch)
+        load = os.getloadavg()[0]
+        started, cpu0 = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF)
+        r = train_scratch(
+            out / "data.yaml", Path(tmp) / "runs", recipe, epochs=epochs, imgsz=imgsz, batch=batch
+        )
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         return {
+            "recipe": recipe.name,
+            "model": Path(recipe.model).name,
             "train_images": n_train,
             "val_images": n_val,
+            "classes": names,
             "epochs": epochs,
             "imgsz": imgsz,
+            "torch_threads": cpu_threads(),
             "mAP50": round(r.metrics["mAP50"], 4),
             "mAP50-95": round(r.metrics["mAP50-95"], 4),
             "wall_s": round(time.monotonic() - started, 1),
+            "cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 1),
             "images_per_s": round(r.images_per_s, 1),
+            "load_avg_1m_at_start": round(load, 2),
+            "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
         }
 
 
@@ -102,16 +120,17 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("what", choices=["throughput", "neu"])
     p.add_argument("--frames", type=int, default=64)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--imgsz", type=int, default=320)
+    p.add_argument("--epochs", type=int, default=None, help="default: 2 (throughput), the recipe's (neu)")
+    p.add_argument("--imgsz", type=int, default=None, help="default: 320 (throughput), the recipe's (neu)")
+    p.add_argument("--recipe", default="cpu_fast", help="neu: training recipe (training.yolo.recipes)")
     p.add_argument("--batch", type=int, default=16)
     a = p.parse_args()
     if a.what == "neu" and not NEU.is_dir():
         raise SystemExit(f"{NEU} not found")
     res = (
-        throughput(a.frames, a.epochs, a.imgsz, a.batch)
+        throughput(a.frames, a.epochs or 2, a.imgsz or 320, a.batch)
         if a.what == "throughput"
-        else neu(a.epochs, a.imgsz, a.batch)
+        else neu(a.epochs, a.imgsz, a.batch, a.recipe)
     )
     print(json.dumps(res))
 

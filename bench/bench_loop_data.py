@@ -1,0 +1,118 @@
+"""How many reviewed frames of a new class does the closed loop's fine-tune need? Measured offline.
+
+python bench/bench_loop_data.py --cracks 40 100 [--repeat 1 3] [--json out.json]
+
+Reproduces the data of the closed-loop demo (``training.loop``, quick preset) without Kafka: the champion is
+trained from scratch on the bootstrap frames (the line before the drift), then fine-tuned (recipe
+``cpu_fast_finetune``) on the bootstrap frames plus the first live frames after the drift, labelled with the
+truth, up to ``--cracks`` cracks (85 % trained on, like the hash split); ``--repeat k`` repeats the crack
+frames k times (what repeat-factor sampling does). Each model is scored on 80 later live frames: recall per
+class at conf 0.2 / IoU 0.3 (the agent keeps detections from 0.2 up). The champion is cached in --work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from factoryloop.sim import SimFrame, Simulator
+from factoryloop.sim.classes import DEFECT_CLASSES
+from training.loop.line import live_sim_config
+from training.loop.presets import demo_options, demo_sim_config
+
+Tagged = list[tuple[str, SimFrame]]
+
+
+def write(root: Path, splits: dict[str, Tagged]) -> Path:
+    for split, frames in splits.items():
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        for tag, f in frames:
+            cv2.imwrite(str(root / "images" / split / f"{tag}.jpg"), f.image)
+            h, w = f.image.shape[:2]
+            rows = [f"{b.class_id} " + " ".join(f"{v:.6f}" for v in b.yolo(w, h)) for b in f.boxes]
+            (root / "labels" / split / f"{tag}.txt").write_text("".join(r + "\n" for r in rows))
+    names = "".join(f"  {i}: {n}\n" for i, n in enumerate(DEFECT_CLASSES))
+    (root / "data.yaml").write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames:\n{names}")
+    return root / "data.yaml"
+
+
+def main() -> None:
+    from training.yolo.recall import detection_report, pt_detector
+    from training.yolo.recipes import fine_tune, train_scratch
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cracks", type=int, nargs="+", default=[40, 100])
+    p.add_argument("--repeat", type=int, nargs="+", default=[1])
+    p.add_argument("--work", type=Path, default=Path("/tmp/bench-loop-data"))
+    p.add_argument("--json", type=Path)
+    a = p.parse_args()
+    opts = demo_options(quick=True)
+    base = demo_sim_config()
+    boot = Simulator(base.model_copy(update={"seed": opts.seed}))
+    live = Simulator(live_sim_config(base, opts))
+    n_boot = opts.bootstrap_frames
+    cut = int(n_boot * 0.85)
+    bootf: Tagged = [(f"b{i}", boot.frame(i)) for i in range(n_boot)]
+    held = [live.frame(i) for i in range(opts.live_start + 300, opts.live_start + 380)]
+
+    def score(pt: Path) -> dict[str, Any]:
+        rep = detection_report(
+            pt_detector(pt, 224, conf=0.2),
+            [(f.image, f.boxes) for f in held],
+            DEFECT_CLASSES,
+            conf=0.2,
+            iou=0.3,
+        )
+        return {n: {"recall": round(c.recall, 2), "truths": c.truths} for n, c in rep.per_class.items()}
+
+    a.work.mkdir(parents=True, exist_ok=True)
+    champ = a.work / "champion.pt"
+    results: list[dict[str, Any]] = []
+    if not champ.exists():
+        t = time.monotonic()
+        r = train_scratch(
+            write(a.work / "champ", {"train": bootf[:cut], "val": bootf[cut:]}), a.work / "runs"
+        )
+        shutil.copyfile(r.best_pt, champ)
+        results.append({"model": "champion", "wall_s": round(time.monotonic() - t), "score": score(champ)})
+    for cracks in a.cracks:
+        seen, i, frames = 0, opts.live_start, []
+        while seen < cracks:
+            f = live.frame(i)
+            frames.append((f"l{i}", f))
+            seen += sum(b.class_name == "crack" for b in f.boxes)
+            i += 1
+        ntr = int(len(frames) * 0.85)
+        for k in a.repeat:
+            rare = [(t, f) for t, f in frames[:ntr] if any(b.class_name == "crack" for b in f.boxes)]
+            train = bootf[:cut] + frames[:ntr] + [(f"{t}r{j}", f) for j in range(1, k) for t, f in rare]
+            name = f"ft-{cracks}-x{k}"
+            shutil.rmtree(a.work / name, ignore_errors=True)
+            data = write(a.work / name, {"train": train, "val": frames[ntr:]})
+            t = time.monotonic()
+            r = fine_tune(champ, data, a.work / f"runs-{name}", seed=0, device="cpu")
+            results.append(
+                {
+                    "model": name,
+                    "train_frames": len(train),
+                    "wall_s": round(time.monotonic() - t),
+                    "score": score(r.best_pt),
+                }
+            )
+            print(json.dumps(results[-1]), flush=True)
+    if a.json:
+        a.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
