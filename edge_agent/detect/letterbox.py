@@ -37,23 +37,27 @@ class LetterboxInfo:
 
 
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, LetterboxInfo]:
-    """Resize ``image`` (h, w, c) into a ``size`` x ``size`` canvas, centred, padded with 114."""
+    """Resize ``image`` (h, w, c) into a ``size`` x ``size`` canvas, centred, padded with 114.
+
+    The resize writes straight into its place on the grey canvas (no separate border copy).
+    """
     h, w = image.shape[:2]
     gain = min(size / h, size / w)
     new_w, new_h = max(round(w * gain), 1), max(round(h * gain), 1)  # ultralytics rounds each side
     dw, dh = (size - new_w) / 2, (size - new_h) / 2
+    top, left = round(dh - 0.1), round(dw - 0.1)  # bottom/right: round(d + 0.1), the rest of the canvas
+    out = np.full((size, size, image.shape[2]), PAD_VALUE, np.uint8)
+    roi = out[top : top + new_h, left : left + new_w]
     if (w, h) != (new_w, new_h):
-        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    top, bottom = round(dh - 0.1), round(dh + 0.1)
-    left, right = round(dw - 0.1), round(dw + 0.1)
-    out = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
+        cv2.resize(image, (new_w, new_h), dst=roi, interpolation=cv2.INTER_LINEAR)
+    else:
+        roi[...] = image
     return out, LetterboxInfo(gain, left, top, w, h, new_w, new_h)
 
 
 def to_tensor(boxed_bgr: np.ndarray) -> np.ndarray:
-    """BGR uint8 HWC -> RGB float32 NCHW in [0, 1]."""
-    rgb = boxed_bgr[:, :, ::-1].transpose(2, 0, 1)
-    return np.ascontiguousarray(rgb, dtype=np.float32)[None] * np.float32(1 / 255.0)
+    """BGR uint8 HWC -> RGB float32 NCHW in [0, 1] (one OpenCV call)."""
+    return cv2.dnn.blobFromImage(boxed_bgr, 1 / 255.0, swapRB=True)
 
 
 def unletterbox(xyxy: np.ndarray, info: LetterboxInfo) -> np.ndarray:
