@@ -26,6 +26,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -92,6 +93,22 @@ MODELS: dict[str, Callable[[Path], BenchModel]] = {"tiny": tiny, "yolo11n": yolo
 
 
 CPU_MS: dict[str, float] = {}  # the last run's process CPU ms per frame, by side
+THREAD_MS: dict[str, float] = {}  # the last agent run's CPU ms per frame, by thread (Linux /proc)
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds (user + system) of each live thread of this process, by thread name; {} off Linux."""
+    names = {str(t.native_id): t.name for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for tid, name in names.items():
+        try:
+            stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def bare_fps(onnx: Path, imgsz: int, frames: list[np.ndarray]) -> float:
@@ -156,19 +173,25 @@ def agent_run(
         while not agent.publisher.connected and time.monotonic() < deadline:
             time.sleep(0.05)
     agent.start()
-    cpu: list[tuple[int, float]] = []  # (frames inspected, process CPU s), every 10 ms once inspecting
+    # CPU (process, and per thread) between the first verdict and 95% of the frames (threads end at the end)
+    marks: list[tuple[int, float, dict[str, float]]] = []
+    stop_at = count - max(count // 20, 2)
     while (done := agent.stats.get("frames_inspected")) + agent.stats.get("frames_dropped") < count:
-        if done:
-            cpu.append((done, time.process_time()))
+        if (done and not marks) or (len(marks) == 1 and done >= stop_at):
+            marks.append((done, time.process_time(), thread_cpu()))
         time.sleep(0.01)
-    cpu.append((done, time.process_time()))
+    if len(marks) < 2:
+        marks.append((done, time.process_time(), thread_cpu()))
+    (n0, c0, t0), (n1, c1, t1) = marks[0], marks[-1]
+    THREAD_MS.clear()
+    THREAD_MS.update({k: (v - t0.get(k, 0.0)) * 1000 / max(n1 - n0, 1) for k, v in t1.items()})
     agent.wait()
     agent.close(timeout_s=15)
     first, last = agent.pipeline.first_decided_mono, agent.pipeline.last_decided_mono
     inspected = agent.stats.get("frames_inspected")
     assert first is not None and last is not None, agent.stats.snapshot()
     assert inspected == count or fps > 0, agent.stats.snapshot()  # only a paced camera may drop frames
-    cpu_ms = (cpu[-1][1] - cpu[0][1]) * 1000 / max(cpu[-1][0] - cpu[0][0], 1)
+    cpu_ms = (c1 - c0) * 1000 / max(n1 - n0, 1)
     return (inspected - 1) / (last - first), cpu_ms, agent
 
 
@@ -259,12 +282,15 @@ def bench_model(
     names = list(runs)
     every: dict[str, list[float]] = {n: [] for n in names}
     cpu: dict[str, list[float]] = {"bare": [], "agent": []}
+    per_thread: list[dict[str, float]] = []
     for r in range(args.rounds):  # interleaved, order rotated: a load spike hits every side alike
         for name in names[r % len(names) :] + names[: r % len(names)]:
             every[name].append(runs[name]())
             best[name] = max(best[name], every[name][-1])
             if name in cpu:
                 cpu[name].append(CPU_MS[name])
+            if name == "agent":
+                per_thread.append(dict(THREAD_MS))
     _, _, paced = agent_run(
         model.onnx, model.imgsz, folder, len(frames), args.bootstrap, tmp / "paced", args.camera_fps
     )
@@ -285,6 +311,9 @@ def bench_model(
         f"CPU ms per frame          bare {bare_cpu:.2f}, agent {agent_cpu:.2f} (all threads, least of the "
         f"rounds) -> bare/agent {bare_cpu / agent_cpu:.2f}: the fps ratio if one core is all there is"
     )
+    leanest = per_thread[cpu["agent"].index(agent_cpu)]
+    busy = sorted(((v, k) for k, v in leanest.items() if v >= 0.005), reverse=True)
+    print(f"agent CPU ms per frame by thread (that round): {', '.join(f'{k} {v:.2f}' for v, k in busy)}")
     fails = paced.stats.get("verdict:FAIL")
     if p50 is not None and p99 is not None:
         print(
