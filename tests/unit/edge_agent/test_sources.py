@@ -43,10 +43,25 @@ def frames_of(
     return list(watched.frames()), watched
 
 
-def test_folder_ordered_with_corrupt_frames_counted(folder: Path) -> None:
-    got, watched = frames_of(build_source(FolderSource(type="folder", path=folder, fps=1000)))
+@pytest.mark.parametrize(("fps", "preload"), [(1000, False), (0, False), (0, True)])
+def test_folder_ordered_with_corrupt_frames_counted(folder: Path, fps: float, preload: bool) -> None:
+    cfg = FolderSource(type="folder", path=folder, fps=fps, preload=preload)
+    got, watched = frames_of(build_source(cfg))
     assert [f.item_id for f in got] == ["img0", "img1", "img2", "img3"]
+    assert [int(f.image[0, 0, 0]) for f in got if f.image is not None] == [0, 10, 20, 30]
     assert watched.stats.corrupt == 2
+
+
+def test_folder_preload_replays_from_memory(folder: Path) -> None:
+    source = build_source(FolderSource(type="folder", path=folder, fps=0, preload=True, loop=True))
+    source.open()
+    for png in folder.glob("*.png"):
+        png.unlink()  # decoded at open: the replay no longer reads the disk
+    images = [source.read() for _ in range(12)]
+    source.close()
+    valid = [f for f in images if f is not None and f.image is not None]
+    assert [f.item_id for f in valid[:4]] == ["img0", "img1", "img2", "img3"]
+    assert [int(f.image[0, 0, 0]) for f in valid[4:8]] == [0, 10, 20, 30]  # type: ignore[index]
 
 
 def test_folder_shuffled_looping(folder: Path) -> None:
