@@ -137,8 +137,14 @@ class Sink:
             if dead:
                 self._commit(positions)
             return 0
-        with ThreadPoolExecutor(1) as pool:
-            return len(received) if self._finish(self._submit(pool, received, positions)) else 0
+        done: Future[WriteResult] = Future()
+        started = time.perf_counter()
+        try:
+            done.set_result(self.writer.write([r.event for r in received]))
+        except Exception as exc:  # handed to _finish, which handles (or re-raises) it like a pipelined write
+            done.set_exception(exc)
+        batch = _InFlight(done, received, positions, started)
+        return len(received) if self._finish(batch) else 0
 
     def _step(self, pool: ThreadPoolExecutor, pending: _InFlight | None) -> _InFlight | None:
         """Poll the next batch while ``pending`` is written, then finish ``pending`` and submit the next."""
