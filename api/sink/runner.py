@@ -1,11 +1,12 @@
 """The sink loop: poll a batch, write it in one transaction, then commit the offsets.
 
-``run`` pipelines it: while batch n is written (one writer thread, one transaction), batch n+1 is fetched and
-decoded; the offsets of batch n (the positions right after its poll) are committed only once its transaction
-committed, so the guarantee stays at-least-once. A failed write is retried from the last committed offsets
-(the consumer seeks back and the already fetched next batch is dropped), so nothing is skipped; events are
-deduplicated on ``event_id`` so a replay stores nothing twice. ``run_once`` is the serial poll-write-commit
-step.
+A failed write is retried from the last committed offsets (the consumer seeks back), so nothing is skipped;
+events are deduplicated on ``event_id`` so a replay stores nothing twice.
+
+With ``pipeline=True`` batch n+1 is fetched and decoded while batch n is written (one writer thread); the
+offsets of batch n (the positions right after its poll) are committed only once its transaction committed,
+and a failed write also drops the prefetched batch. It is off by default: on the 2-core benchmark machine it
+was slower than the serial loop (both stages are CPU-bound Python and share the GIL; see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -70,8 +71,10 @@ class Sink:
         batch_size: int = 2000,
         poll_timeout_ms: int = 200,
         retry_delay_s: float = 1.0,
+        pipeline: bool = False,
     ) -> None:
         self.writer = SinkWriter(engine, frames)
+        self.pipeline = pipeline
         self.consumer = TypedConsumer(kafka, SINK_ROLES, group_id, max_poll_records=batch_size)
         self.batch_size = batch_size
         self.poll_timeout_ms = poll_timeout_ms
@@ -170,16 +173,23 @@ class Sink:
         """Loop until :meth:`stop`."""
         metrics.SINK_RUNNING.set(1)
         logger.info("sink consuming %s as group %s", [r.value for r in SINK_ROLES], self.consumer.group_id)
-        pending: _InFlight | None = None
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="api-sink-write") as pool:
+            if self.pipeline:
+                self._run_pipelined()
+            else:
                 while not self._stop.is_set():
-                    pending = self._step(pool, pending)
-                if pending is not None:
-                    self._finish(pending)
+                    self.run_once()
         finally:
             metrics.SINK_RUNNING.set(0)
             self.consumer.close()
+
+    def _run_pipelined(self) -> None:
+        pending: _InFlight | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="api-sink-write") as pool:
+            while not self._stop.is_set():
+                pending = self._step(pool, pending)
+            if pending is not None:
+                self._finish(pending)
 
     def start(self) -> threading.Thread:
         """Run in a daemon thread (used by ``serve``)."""

@@ -5,10 +5,13 @@ are dead-lettered while the sink carries on, frames land in the store, heartbeat
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import timedelta
 
 import pytest
 
+from api.frames.store import LocalFrameStore
+from api.sink.runner import Sink
 from factoryloop.kafka import EventProducer
 from factoryloop.schemas import DeadLetter, ModelRef, utc_now
 from factoryloop.settings import KafkaSettings
@@ -122,13 +125,23 @@ def test_frames_are_stored_by_hash_and_heartbeats_feed_the_fleet(
     assert by_id["agent-old"]["online"] is False
 
 
+@pytest.mark.parametrize("pipeline", [False, True], ids=["serial", "pipelined"])
 def test_failed_batches_are_rewound_and_each_event_is_counted_once(
-    api_factory, kafka_settings: KafkaSettings
+    api_factory, kafka_settings: KafkaSettings, tmp_path, pipeline: bool
 ) -> None:
-    """Writes fail while a summary table is missing; the pipelined sink rewinds to the committed offsets and
-    retries, then stores and counts every event once (replays included)."""
-    api = api_factory(kafka_settings)
-    db, sink = api.client.app.state.ctx.db, api.client.app.state.sink
+    """Writes fail while a summary table is missing; the sink rewinds to the committed offsets and retries,
+    then stores and counts every event once (replays included), serial or pipelined."""
+    api = api_factory(None)
+    db = api.client.app.state.ctx.db
+    sink = Sink(
+        kafka_settings,
+        db.engine,
+        LocalFrameStore(tmp_path / "sink-frames"),
+        group_id=f"rewind-{uuid.uuid4().hex[:8]}",
+        poll_timeout_ms=100,
+        retry_delay_s=0.2,
+        pipeline=pipeline,
+    )
     with db.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE hourly_inspections RENAME TO hourly_inspections_off")
     t0 = utc_now() - timedelta(hours=3)
@@ -145,11 +158,15 @@ def test_failed_batches_are_rewound_and_each_event_is_counted_once(
         for ev in events + events[:20]:
             producer.send(TopicRole.OUTCOMES, ev)
         producer.flush()
-    wait_for(lambda: sink.stats.failures >= 2 or None, what="failed and retried batches")
-    assert count(api) == 0
-    with db.engine.begin() as conn:
-        conn.exec_driver_sql("ALTER TABLE hourly_inspections_off RENAME TO hourly_inspections")
-    wait_for(lambda: sink.stats.events >= 80 or None, what="all 80 records written after the repair")
+    sink.start()
+    try:
+        wait_for(lambda: sink.stats.failures >= 2 or None, what="failed and retried batches")
+        assert count(api) == 0
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE hourly_inspections_off RENAME TO hourly_inspections")
+        wait_for(lambda: sink.stats.events >= 80 or None, what="all 80 records written after the repair")
+    finally:
+        sink.stop()
     assert count(api) == 60
     counts, by_class = direct(db)
     assert summaries(db) == (counts, by_class)
