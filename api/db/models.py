@@ -116,6 +116,19 @@ class HourlyDetectionRow(Base):
     last_ts: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class ClassSightingRow(Base):
+    """First and last detection and count per line and class, of non-shadow FAIL/UNCERTAIN inspections
+    (first-seen without scanning history); kept by the sink like the hourly summaries."""
+
+    __tablename__ = "class_sightings"
+
+    line_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    class_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    first_ts: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_ts: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class FrameRow(Base):
     """A stored JPEG, addressed by its sha256; ``path`` is relative to the frame store."""
 

@@ -14,8 +14,13 @@ from typing import Any
 from sqlalchemy import String, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from api.db.models import DetectionRow, HourlyDetectionRow, HourlyInspectionRow, InspectionRow
-from api.db.types import UtcDateTime
+from api.db.models import (
+    ClassSightingRow,
+    DetectionRow,
+    HourlyDetectionRow,
+    HourlyInspectionRow,
+    InspectionRow,
+)
 from api.services.timerange import Bucket, bucket_seconds, from_epoch
 
 HOUR = timedelta(hours=1)
@@ -199,33 +204,18 @@ def top_classes(s: Session, w: Window, limit: int) -> list[dict[str, Any]]:
 
 def first_seen(s: Session, line_id: str | None) -> list[dict[str, Any]]:
     """When each class was first (and last) detected on each line, over all stored history."""
-    h = HourlyDetectionRow
-    first = func.min(h.first_ts)
-    stmt = select(
-        h.line_id, h.class_name, first.label("first"), func.max(h.last_ts).label("last"), func.sum(h.n)
-    ).where(h.verdict != "PASS")
+    c = ClassSightingRow
+    stmt = select(c.line_id, c.class_name, c.first_ts, c.last_ts, c.n)
     if line_id:
-        stmt = stmt.where(h.line_id == line_id)
-    stmt = stmt.group_by(h.line_id, h.class_name).order_by(h.line_id, first, h.class_name)
+        stmt = stmt.where(c.line_id == line_id)
+    stmt = stmt.order_by(c.line_id, c.first_ts, c.class_name)
     return [
-        {
-            "line_id": r[0],
-            "class_name": r[1],
-            "first_seen": _dt(r[2]),
-            "last_seen": _dt(r[3]),
-            "count": int(r[4]),
-        }
+        {"line_id": r[0], "class_name": r[1], "first_seen": r[2], "last_seen": r[3], "count": int(r[4])}
         for r in s.execute(stmt)
     ]
 
 
 def known_classes(s: Session, limit: int = 200) -> list[str]:
     """Class names detected so far (for the review page's class choice)."""
-    h = HourlyDetectionRow
-    return list(s.scalars(select(h.class_name).distinct().order_by(h.class_name).limit(limit)))
-
-
-def _dt(value: Any) -> datetime:
-    result = UtcDateTime().process_result_value(value, None)  # type: ignore[arg-type]
-    assert result is not None
-    return result
+    c = ClassSightingRow
+    return list(s.scalars(select(c.class_name).distinct().order_by(c.class_name).limit(limit)))

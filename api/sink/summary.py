@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, case
 
-from api.db.models import HourlyDetectionRow, HourlyInspectionRow
+from api.db.models import ClassSightingRow, HourlyDetectionRow, HourlyInspectionRow
 from api.db.upsert import dialect_insert, insert_ignore, pg_insert, table
 
 _CHUNK = 5000  # bound parameters per IN (...) probe
@@ -58,9 +58,19 @@ def insert_new(
     return fresh
 
 
+def _span(acc: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], ts: datetime) -> None:
+    have = acc.get(key)
+    if have is None:
+        acc[key] = [1, ts, ts]
+    else:
+        have[0] += 1
+        have[1] = min(have[1], ts)
+        have[2] = max(have[2], ts)
+
+
 def summarise(
     inspections: Sequence[dict[str, Any]], detections: Sequence[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Hourly rows of newly inserted inspections and of their detections (shadow outcomes are not counted)."""
     counts: dict[tuple[Any, ...], int] = {}
     product: dict[str, str] = {}
@@ -71,26 +81,26 @@ def summarise(
         k = (hour_of(r["ts"]), r["line_id"], r["station_id"], p, r["verdict"])
         counts[k] = counts.get(k, 0) + 1
     dets: dict[tuple[Any, ...], list[Any]] = {}
+    seen: dict[tuple[Any, ...], list[Any]] = {}
     for d in detections:
         p = product.get(d["outcome_event_id"])
         if p is None:  # shadow, or its outcome was a duplicate
             continue
         ts = d["ts"]
-        dk = (hour_of(ts), d["line_id"], d["station_id"], p, d["verdict"], d["class_name"])
-        acc = dets.get(dk)
-        if acc is None:
-            dets[dk] = [1, ts, ts]
-        else:
-            acc[0] += 1
-            acc[1] = min(acc[1], ts)
-            acc[2] = max(acc[2], ts)
+        _span(dets, (hour_of(ts), d["line_id"], d["station_id"], p, d["verdict"], d["class_name"]), ts)
+        if d["verdict"] != "PASS":
+            _span(seen, (d["line_id"], d["class_name"]), ts)
     keys = ("hour", "line_id", "station_id", "product", "verdict")
     hourly = [dict(zip(keys, k, strict=True), n=n) for k, n in counts.items()]
     hourly_dets = [
         dict(zip((*keys, "class_name"), k, strict=True), n=n, first_ts=lo, last_ts=hi)
         for k, (n, lo, hi) in dets.items()
     ]
-    return hourly, hourly_dets
+    sightings = [
+        {"line_id": line, "class_name": name, "n": n, "first_ts": lo, "last_ts": hi}
+        for (line, name), (n, lo, hi) in seen.items()
+    ]
+    return hourly, hourly_dets, sightings
 
 
 def _upsert_counts(conn: Connection, tbl: Table, rows: list[dict[str, Any]], with_times: bool) -> None:
@@ -110,6 +120,7 @@ def add_to_summaries(
     conn: Connection, inspections: Sequence[dict[str, Any]], detections: Sequence[dict[str, Any]]
 ) -> None:
     """Count newly inserted ``inspections`` (and their ``detections``) into the hourly tables."""
-    hourly, hourly_dets = summarise(inspections, detections)
+    hourly, hourly_dets, sightings = summarise(inspections, detections)
     _upsert_counts(conn, table(HourlyInspectionRow), hourly, with_times=False)
     _upsert_counts(conn, table(HourlyDetectionRow), hourly_dets, with_times=True)
+    _upsert_counts(conn, table(ClassSightingRow), sightings, with_times=True)

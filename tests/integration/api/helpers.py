@@ -10,10 +10,17 @@ from typing import Any, TypeVar
 
 import cv2
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.db.engine import Database
-from api.db.models import DetectionRow, HourlyDetectionRow, HourlyInspectionRow, InspectionRow
+from api.db.models import (
+    ClassSightingRow,
+    DetectionRow,
+    HourlyDetectionRow,
+    HourlyInspectionRow,
+    InspectionRow,
+)
+from api.db.types import UtcDateTime
 from factoryloop.kafka import TypedConsumer
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
@@ -92,3 +99,30 @@ def summaries(db: Database) -> tuple[Counter[tuple[Any, ...]], dict[tuple[Any, .
             )
         ).all()
     return Counter({tuple(r[:5]): r[5] for r in rows}), {tuple(r[:6]): list(r[6:]) for r in dets}
+
+
+def direct_sightings(db: Database) -> dict[tuple[str, str], list[Any]]:
+    """First/last time and count per line and class of non-shadow FAIL/UNCERTAIN detections, from the
+    detections table."""
+    d = DetectionRow
+    with db.session() as s:
+        rows = s.execute(
+            select(d.line_id, d.class_name, func.count(), func.min(d.ts), func.max(d.ts))
+            .where(~d.shadow, d.verdict != "PASS")
+            .group_by(d.line_id, d.class_name)
+        ).all()
+    return {
+        (r[0], r[1]): [
+            r[2],
+            UtcDateTime().process_result_value(r[3], None),
+            UtcDateTime().process_result_value(r[4], None),
+        ]
+        for r in rows
+    }
+
+
+def sightings(db: Database) -> dict[tuple[str, str], list[Any]]:
+    c = ClassSightingRow
+    with db.session() as s:
+        rows = s.execute(select(c.line_id, c.class_name, c.n, c.first_ts, c.last_ts)).all()
+    return {(r[0], r[1]): list(r[2:]) for r in rows}

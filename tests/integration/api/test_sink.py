@@ -16,7 +16,15 @@ from factoryloop.kafka import EventProducer
 from factoryloop.schemas import DeadLetter, ModelRef, utc_now
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
-from tests.integration.api.helpers import direct, read_topic, real_jpeg, summaries, wait_for
+from tests.integration.api.helpers import (
+    direct,
+    direct_sightings,
+    read_topic,
+    real_jpeg,
+    sightings,
+    summaries,
+    wait_for,
+)
 from tests.support.events import detection, frame, heartbeat, outcome
 
 pytestmark = pytest.mark.kafka
@@ -170,4 +178,5 @@ def test_failed_batches_are_rewound_and_each_event_is_counted_once(
     assert count(api) == 60
     counts, by_class = direct(db)
     assert summaries(db) == (counts, by_class)
+    assert sightings(db) == direct_sightings(db)
     assert sum(counts.values()) == 60 and sum(v[0] for v in by_class.values()) == 15

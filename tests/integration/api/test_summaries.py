@@ -22,7 +22,7 @@ from api.frames.store import LocalFrameStore
 from api.sink.rows import to_rows
 from api.sink.writer import SinkWriter
 from factoryloop.schemas import Outcome, Verdict
-from tests.integration.api.helpers import direct, hour, summaries
+from tests.integration.api.helpers import direct, direct_sightings, hour, sightings, summaries
 from tests.support.events import detection, outcome
 
 T0 = datetime(2026, 5, 4, 3, 10, tzinfo=UTC)
@@ -68,6 +68,7 @@ def test_sink_keeps_summaries_equal_to_direct_aggregation_through_duplicates(
     assert result.inserted == 0
     counts, by_class = direct(db)
     assert summaries(db) == (counts, by_class)
+    assert sightings(db) == direct_sightings(db)
     assert sum(counts.values()) == sum(1 for e in evs if not e.shadow)  # each unique event counted once
     assert sum(v[0] for v in by_class.values()) == sum(len(e.detections) for e in evs if not e.shadow)
     db.dispose()
@@ -83,9 +84,11 @@ def test_migration_backfills_summaries_and_downgrades(db_url: str) -> None:
     upgrade(db.engine)
     counts, by_class = direct(db)
     assert counts and summaries(db) == (counts, by_class)
+    assert sightings(db) == direct_sightings(db) != {}
     command.downgrade(alembic_config(db.engine), "0001")
     upgrade(db.engine)
     assert summaries(db) == (counts, by_class)
+    assert sightings(db) == direct_sightings(db)
     db.dispose()
 
 
