@@ -101,7 +101,7 @@ class TrainerService:
             try:
                 self.api.report(report)
             except Exception:  # the API being down must not stop the trainer; the job stays 'running'
-                logger.exception("could not report retrain job %s to the API", report.request.job_id)
+                logger.exception("could not report retrain jobs %s to the API", report.request.job_ids)
 
     def _poll_api(self, stop: threading.Event, every_s: float) -> None:
         assert self.api is not None

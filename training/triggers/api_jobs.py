@@ -60,27 +60,27 @@ class ApiJobSource:
             if claimed.status_code == 409:
                 continue  # another worker was faster
             reason = job.get("reason") or f"requested by {job['requested_by']}"
-            request = RetrainRequest(job["product"], "api", reason, datetime.now(UTC), job_id=int(job["id"]))
+            request = RetrainRequest(
+                job["product"], "api", reason, datetime.now(UTC), job_ids=(int(job["id"]),)
+            )
             admission = queue.submit(request)
             self.report_progress(request, f"claimed by {claimed.json()['claimed_by']}: {admission}")
             taken.append(request)
         return taken
 
     def report_progress(self, request: RetrainRequest, message: str) -> None:
-        if request.job_id is not None:
-            self._call("PATCH", f"/retrains/{request.job_id}", json={"message": message[:4000]})
+        for job in request.job_ids:
+            self._call("PATCH", f"/retrains/{job}", json={"message": message[:4000]})
 
     def report(self, report: RetrainReport) -> None:
-        """Close the job behind ``report`` (if it came from the API) as succeeded or failed."""
-        job = report.request.job_id
-        if job is None:
-            return
+        """Close the jobs behind ``report`` (those that came from the API) as succeeded or failed."""
         body = {
             "status": "succeeded" if report.ok else "failed",
             "message": report.summary[:4000],
             "result": {"summary": report.summary[:2000], "trigger": report.request.trigger},
         }
-        self._call("PATCH", f"/retrains/{job}", json=body)
+        for job in report.request.job_ids:
+            self._call("PATCH", f"/retrains/{job}", json=body)
 
     def close(self) -> None:
         if self._owns_client:

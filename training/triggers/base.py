@@ -20,7 +20,7 @@ class RetrainRequest:
     trigger: str
     reason: str
     at: datetime
-    job_id: int | None = None  # the API's retrain job this request came from, if any
+    job_ids: tuple[int, ...] = ()  # the API's retrain jobs this request answers, if any
 
 
 class Trigger(Protocol):

@@ -1,6 +1,6 @@
 """Retrain requests waiting for the trainer: one retrain at a time per product, one waiting per product.
 
-A request for a product that already waits is merged into it (its reason is appended), so a burst of triggers
+A request for a product that already waits is merged into it (one reason per trigger), so a burst of triggers
 yields one retrain; a request for a product being retrained waits until that retrain ends.
 """
 
@@ -23,26 +23,26 @@ class RetrainQueue:
     def __init__(self) -> None:
         self._waiting: OrderedDict[str, RetrainRequest] = OrderedDict()
         self._running: set[str] = set()
+        self._reasons: dict[str, dict[str, str]] = {}  # product -> trigger -> reason, of the waiting request
         self._cond = threading.Condition()
 
     def submit(self, request: RetrainRequest) -> Admission:
         with self._cond:
             waiting = self._waiting.get(request.product)
-            if waiting is not None:
-                reason = (
-                    waiting.reason
-                    if request.reason in waiting.reason
-                    else f"{waiting.reason}; {request.reason}"
-                )
-                trigger = waiting.trigger if waiting.trigger == request.trigger else "multiple"
-                job = waiting.job_id if waiting.job_id is not None else request.job_id
-                self._waiting[request.product] = dataclasses.replace(
-                    waiting, reason=reason, trigger=trigger, job_id=job
-                )
-                return Admission.MERGED
-            self._waiting[request.product] = request
-            self._cond.notify_all()
-            return Admission.QUEUED
+            if waiting is None:
+                self._waiting[request.product] = request
+                self._reasons[request.product] = {request.trigger: request.reason}
+                self._cond.notify_all()
+                return Admission.QUEUED
+            reasons = self._reasons[request.product]
+            reasons[request.trigger] = request.reason  # a trigger's latest word replaces its earlier one
+            self._waiting[request.product] = dataclasses.replace(
+                waiting,
+                reason="; ".join(reasons.values()),
+                trigger=waiting.trigger if len(reasons) == 1 else "multiple",
+                job_ids=waiting.job_ids + tuple(j for j in request.job_ids if j not in waiting.job_ids),
+            )
+            return Admission.MERGED
 
     def take(self, timeout_s: float | None = None) -> RetrainRequest | None:
         """The oldest waiting request whose product is not being retrained (marked running), or None."""

@@ -29,7 +29,7 @@ T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
 
 def _req(product: str, reason: str = "r", trigger: str = "manual", job: int | None = None) -> RetrainRequest:
-    return RetrainRequest(product, trigger, reason, T0, job_id=job)
+    return RetrainRequest(product, trigger, reason, T0, job_ids=() if job is None else (job,))
 
 
 def test_load_triggers_builds_every_type(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_queue_one_running_and_one_waiting_per_product() -> None:
     assert q.submit(_req("b")) is Admission.QUEUED
     first = q.take(0)
     assert first is not None and first.product == "a"
-    assert first.reason == "first; second" and first.trigger == "multiple" and first.job_id == 7
+    assert first.reason == "first; second" and first.trigger == "multiple" and first.job_ids == (7,)
     assert q.submit(_req("a", "third")) is Admission.QUEUED  # waits while a runs
     second = q.take(0)
     assert second is not None and second.product == "b"
@@ -94,6 +94,17 @@ def test_queue_one_running_and_one_waiting_per_product() -> None:
     q.done("a")
     third = q.take(0)
     assert third is not None and third.reason == "third"
+
+
+def test_merging_keeps_one_reason_per_trigger_and_every_api_job() -> None:
+    q = RetrainQueue()
+    for n in (100, 101, 102):  # a trigger that keeps firing while a request waits
+        q.submit(_req("a", f"{n} new reviews", "new_labels"))
+    q.submit(_req("a", "engineer", "api", job=1))
+    q.submit(_req("a", "engineer again", "api", job=2))
+    got = q.take(0)
+    assert got is not None
+    assert got.reason == "102 new reviews; engineer again" and got.job_ids == (1, 2)
 
 
 def test_take_wakes_up_on_submit() -> None:
