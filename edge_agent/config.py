@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge_agent.errors import AgentConfigError
 from factoryloop.settings import KafkaSettings
+from factoryloop.yamlpath import read_yaml, validate_mapping
 
 _MODEL = ConfigDict(extra="forbid", frozen=True)
 Ident = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -239,44 +239,14 @@ class AgentConfig(_Cfg):
         return self
 
 
-def _yaml_path(data: Any, loc: tuple[int | str, ...]) -> str:
-    """``('sinks', 1, 'mqtt', 'port')`` -> ``sinks[1].port``: union tags absent from the data are skipped."""
-    out, node = "", data
-    for seg in loc:
-        if isinstance(node, list) and isinstance(seg, int) and seg < len(node):
-            out, node = f"{out}[{seg}]", node[seg]
-        elif isinstance(node, dict) and seg in node:
-            out, node = f"{out}.{seg}" if out else str(seg), node[seg]
-        elif isinstance(node, dict) and isinstance(seg, str) and seg == node.get("type"):
-            continue
-        else:
-            out, node = (f"{out}.{seg}" if out else str(seg)), None
-    return out or "<root>"
-
-
-def format_errors(data: Any, exc: ValidationError) -> list[str]:
-    return [f"{_yaml_path(data, tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
-
-
 def parse_config(data: Any, source: str = "<config>") -> AgentConfig:
-    if not isinstance(data, dict):
-        raise AgentConfigError(source, [f"<root>: expected a mapping, got {type(data).__name__}"])
-    try:
-        return AgentConfig.model_validate(data)
-    except ValidationError as exc:
-        raise AgentConfigError(source, format_errors(data, exc)) from exc
+    return validate_mapping(AgentConfig, data, source, AgentConfigError)
 
 
 def load_config(path: str | Path) -> AgentConfig:
     """Read and validate a line YAML; :class:`AgentConfigError` lists every problem with its path."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AgentConfigError(str(path), [f"<file>: cannot read: {exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise AgentConfigError(str(path), [f"<yaml>: {exc}"]) from exc
-    cfg = parse_config(data, str(path))
+    cfg = parse_config(read_yaml(path, AgentConfigError), str(path))
     base = path.parent
     det = cfg.detector
     if not det.onnx.is_absolute():

@@ -16,10 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from factoryloop.yamlpath import format_errors
+from factoryloop.yamlpath import read_yaml, validate_mapping
 from training.errors import TrainingError
 from training.triggers.base import Trigger
 from training.triggers.drift import (
@@ -76,21 +75,10 @@ def build_triggers(config: TriggersConfig, now: datetime) -> list[Trigger]:
 
 
 def parse_triggers(data: Any, source: str = "<triggers>") -> TriggersConfig:
-    if not isinstance(data, dict):
-        raise TriggerConfigError(source, [f"<root>: expected a mapping, got {type(data).__name__}"])
-    try:
-        return TriggersConfig.model_validate(data)
-    except ValidationError as exc:
-        raise TriggerConfigError(source, format_errors(data, exc)) from exc
+    return validate_mapping(TriggersConfig, data, source, TriggerConfigError)
 
 
 def load_triggers(path: str | Path) -> TriggersConfig:
     """Read and validate a triggers YAML; :class:`TriggerConfigError` names each problem's path."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TriggerConfigError(str(path), [f"<file>: cannot read: {exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise TriggerConfigError(str(path), [f"<yaml>: {exc}"]) from exc
-    return parse_triggers(data, str(path))
+    return parse_triggers(read_yaml(path, TriggerConfigError), str(path))
