@@ -32,9 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo (edge_agent, tests.support)
 os.environ.setdefault("YOLO_OFFLINE", "true")
@@ -42,57 +40,14 @@ os.environ.setdefault("YOLO_OFFLINE", "true")
 import cv2
 import numpy as np
 
+from bench.agent_models import MODELS, BenchModel
+from bench.agent_publish import publish_rates
 from edge_agent.agent import Agent
 from edge_agent.config import parse_config
 from edge_agent.detect.letterbox import letterbox, to_tensor
 from edge_agent.detect.onnx_runtime import DetectorOptions, OnnxDetector
-from edge_agent.publish.buffer import PRIO_FRAME, DiskBuffer, OutRecord
-from edge_agent.publish.publisher import Publisher
 from edge_agent.settings import AgentSettings
-from edge_agent.stats import AgentStats
 from factoryloop.settings import KafkaSettings
-
-
-@dataclass(frozen=True)
-class BenchModel:
-    name: str
-    pt: Path
-    onnx: Path
-    imgsz: int
-
-
-def tiny(cache: Path) -> BenchModel:
-    from tests.support.models import tiny_model
-
-    model = tiny_model(cache)
-    return BenchModel("fl-tiny (trained) @224", model.pt, model.onnx, model.imgsz)
-
-
-def yolo11n(cache: Path, imgsz: int = 320) -> BenchModel:
-    """ultralytics' yolo11n.yaml with the 5 simulator classes, untrained (speed only), exported once."""
-    target = cache / f"bench-yolo11n-nc5-{imgsz}"
-    model = BenchModel(f"yolo11n (untrained) @{imgsz}", target / "model.pt", target / "model.onnx", imgsz)
-    if model.onnx.is_file():
-        return model
-    from ultralytics import YOLO
-    from ultralytics.nn.tasks import DetectionModel
-
-    from factoryloop.sim.classes import DEFECT_CLASSES
-    from training.yolo.export import export_onnx
-
-    work = target.with_name(target.name + f".build{os.getpid()}")
-    work.mkdir(parents=True, exist_ok=True)
-    yolo: Any = YOLO("yolo11n.yaml", task="detect")  # packaged with ultralytics: nothing is downloaded
-    yolo.model = DetectionModel("yolo11n.yaml", nc=len(DEFECT_CLASSES), verbose=False)
-    yolo.model.names = dict(enumerate(DEFECT_CLASSES))
-    yolo.save(str(work / "model.pt"))
-    export_onnx(work / "model.pt", imgsz, work / "model.onnx")
-    work.replace(target)
-    return model
-
-
-MODELS: dict[str, Callable[[Path], BenchModel]] = {"tiny": tiny, "yolo11n": yolo11n}
-
 
 CPU_MS: dict[str, float] = {}  # the last run's process CPU ms per frame, by side
 THREAD_MS: dict[str, float] = {}  # the last agent run's CPU ms per frame, by thread (Linux /proc)
@@ -197,76 +152,6 @@ def agent_run(
     return (inspected - 1) / (last - first), cpu_ms, agent
 
 
-def _rate(send: Callable[[], object], flush: Callable[[], object], n: int, warmup: int = 100) -> float:
-    for _ in range(warmup):
-        send()
-    flush()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        send()
-    flush()
-    return n / (time.perf_counter() - t0)
-
-
-def _raw_rate(bootstrap: str, topic: str, payload: bytes, n: int) -> float:
-    from kafka import KafkaProducer
-
-    raw = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        max_in_flight_requests_per_connection=5,
-        linger_ms=5,
-        batch_size=256 * 1024,
-        max_request_size=16 * 1024 * 1024,
-    )
-    try:
-        return _rate(lambda: raw.send(topic, payload, key=b"k"), raw.flush, n)
-    finally:
-        raw.close()
-
-
-def _event_producer_rate(settings: KafkaSettings, topic: str, payload: bytes, n: int) -> float:
-    from factoryloop.kafka import EventProducer
-
-    with EventProducer(settings) as ours:
-        return _rate(lambda: ours.send_raw(topic, payload, key=b"k"), ours.flush, n)
-
-
-def _publisher_rate(settings: KafkaSettings, topic: str, payload: bytes, n: int, tmp: Path) -> float:
-    pub = Publisher(settings, DiskBuffer(tmp / f"pubbuf{uuid.uuid4().hex[:6]}", 1 << 30), AgentStats())
-    pub.start()
-    try:
-        while not pub.connected:
-            time.sleep(0.05)
-        record = OutRecord(topic, b"k", payload, (), PRIO_FRAME)
-        return _rate(lambda: pub.send(record), lambda: pub.flush(60), n)
-    finally:
-        pub.close()
-
-
-def publish_rates(bootstrap: str, tmp: Path, n: int = 2000, rounds: int = 3) -> dict[str, float]:
-    """Records/s of 50 KB frames, best of ``rounds`` (the three producers interleaved, order rotated)."""
-    from factoryloop.kafka import ensure_topics
-    from factoryloop.topics import TopicRole
-
-    payload = os.urandom(50 * 1024)
-    settings = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
-    ensure_topics(settings, replication_factor=1)
-    topic = settings.topics[TopicRole.FRAMES]
-    runs: dict[str, Callable[[], float]] = {
-        "raw kafka-python": lambda: _raw_rate(bootstrap, topic, payload, n),
-        "EventProducer": lambda: _event_producer_rate(settings, topic, payload, n),
-        "agent Publisher": lambda: _publisher_rate(settings, topic, payload, n, tmp),
-    }
-    best = dict.fromkeys(runs, 0.0)
-    names = list(runs)
-    for r in range(rounds):  # the order rotates each round: whoever runs first is not favoured
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            best[name] = max(best[name], runs[name]())
-    return best
-
-
 def _agent_fps(model: BenchModel, folder: Path, count: int, bootstrap: str | None, tmp: Path) -> float:
     fps, CPU_MS["agent"], _ = agent_run(model.onnx, model.imgsz, folder, count, bootstrap, tmp, 0)
     return fps
@@ -315,7 +200,8 @@ def bench_model(
     )
     leanest = per_thread[cpu["agent"].index(agent_cpu)]
     busy = sorted(((v, k) for k, v in leanest.items() if v >= 0.005), reverse=True)
-    print(f"agent CPU ms per frame by thread (that round): {', '.join(f'{k} {v:.2f}' for v, k in busy)}")
+    if busy:
+        print(f"agent CPU ms per frame by thread (that round): {', '.join(f'{k} {v:.2f}' for v, k in busy)}")
     fails = paced.stats.get("verdict:FAIL")
     if p50 is not None and p99 is not None:
         print(
