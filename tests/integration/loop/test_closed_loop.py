@@ -16,10 +16,15 @@ from training.loop.demo import run_demo
 from training.loop.presets import demo_options, demo_sim_config
 from training.settings import TrainSettings
 
-# Not in the default run yet (`./dev test -m loop` runs it): on 2026-11-29 the loop ran end to end (gate
-# promoted v2 on recent reviewed data 0.503 vs 0.386 mAP50-95, canary healthy, rollout full) but the retrained
-# model's crack recall on the live stream stayed 0.0 (39 cracks) after a retrain on 40 reviewed crack frames.
-pytestmark = [pytest.mark.loop, pytest.mark.slow, pytest.mark.kafka, pytest.mark.mlflow]
+# In the default run (`./dev test`); `-m "not loop"` leaves it out. Session 1 triggered the retrain at 40
+# reviewed cracks and v2's crack recall stayed 0.0; bench/bench_loop_data.py showed 100 are needed (0.71).
+pytestmark = [
+    pytest.mark.loop,
+    pytest.mark.slow,
+    pytest.mark.kafka,
+    pytest.mark.mlflow,
+    pytest.mark.timeout(1800),  # two trainings on CPU: ~10 min on an idle 2-core box, more on a busy one
+]
 
 
 def test_new_defect_class_is_learned_and_rolled_out(
@@ -38,6 +43,7 @@ def test_new_defect_class_is_learned_and_rolled_out(
         say=logging.getLogger(__name__).info,
     )
 
+    logging.getLogger(__name__).info("closed loop report: %s", report)
     assert report.rollout.startswith("full"), report.rollout
     # The champion never saw the new class: it misses it on the live line.
     assert report.support_before >= 10
