@@ -8,7 +8,7 @@ RETURNING``), so a replayed or duplicated event changes no count.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, case
@@ -20,6 +20,9 @@ _CHUNK = 5000  # bound parameters per IN (...) probe
 
 
 def hour_of(ts: datetime) -> datetime:
+    """The UTC hour containing ``ts`` (wire events are UTC already; other offsets are converted first)."""
+    if ts.utcoffset():
+        ts = ts.astimezone(UTC)
     return ts.replace(minute=0, second=0, microsecond=0)
 
 
