@@ -169,7 +169,6 @@ class Pipeline:
             n += 1
             if n % 10 == 1:
                 self.models.remember(item.image)
-            self.camera.observe(item.image)
             self._maybe_shadow(item)
         self.shadow_q.put(_END)
 
@@ -226,6 +225,8 @@ class Pipeline:
             for item in batch:
                 try:
                     self._publish_one(item)
+                    if not item.shadow:  # camera health off the inspection path, in frame order
+                        self.camera.observe(item.frame.image)
                 except Exception:
                     self.stats.incr("errors")
                     logger.exception("publishing the outcome of frame %s failed", item.frame.frame_id)
