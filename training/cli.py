@@ -46,7 +46,12 @@ def ingest(
     from training.ingest import Ingestor
     from training.settings import get_settings
 
-    with DatasetStore(store) as ds, Ingestor(ds, get_settings().kafka, group_id=group) as ing:
+    s = get_settings()
+    pseudo = s.pseudo_label_min_confidence
+    with (
+        DatasetStore(store) as ds,
+        Ingestor(ds, s.kafka, group_id=group, pseudo_min_confidence=pseudo) as ing,
+    ):
         try:
             stats = ing.run(idle_exit_s=idle_exit)
         except KeyboardInterrupt:

@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 
 from factoryloop.sim.classes import DEFECT_CLASSES
-from training.datasets import DatasetStore
+from training.datasets import DatasetStore, Provenance
 from training.datasets.balance import repeat_rare_classes
 from training.registry import (
     CHALLENGER,
@@ -83,7 +83,7 @@ def retrain(
         version = store.freeze_version(
             f"{product}-{stamp}",
             products=[product],
-            provenances=TRUTH,
+            provenances=TRUTH + ((Provenance.PSEUDO,) if settings.pseudo_label_min_confidence else ()),
             class_names=DEFECT_CLASSES,
             test_fraction=settings.golden_fraction,
         )

@@ -75,7 +75,9 @@ class TrainerService:
         self.queue = RetrainQueue()
         self.evaluator = TriggerEvaluator(build_triggers(triggers, utcnow()), self.queue)
         self.watcher = TriggerWatcher(settings.kafka, self.evaluator, check_every_s=triggers.check_every_s)
-        self.ingestor = Ingestor(store, settings.kafka)
+        self.ingestor = Ingestor(
+            store, settings.kafka, pseudo_min_confidence=settings.pseudo_label_min_confidence
+        )
         self.api = api
         self.worker = RetrainWorker(self.queue, run or self._retrain, on_done=self._done)
         self.errors: dict[str, BaseException] = {}

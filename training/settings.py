@@ -46,6 +46,13 @@ class TrainSettings(BaseSettings):
         default=0.05, ge=0.0, le=1.0, description="Per-class recall drop limit."
     )
     golden_fraction: float = Field(default=0.15, gt=0.0, lt=1.0)
+    pseudo_label_min_confidence: float | None = Field(
+        default=None,
+        ge=0.5,
+        le=1.0,
+        description="Off (None) by default. Set: ingest stores outcomes whose detections all reach it as "
+        "pseudo labels, and retrains train on them (never the golden set).",
+    )
     rare_class_min_share: float = Field(
         default=0.3,
         ge=0.0,

@@ -51,9 +51,14 @@ def _dicts(detections: Iterable[Detection]) -> list[dict[str, Any]]:
 class Applier:
     """Turns decoded events into dataset-store writes. Not thread-safe: one consumer loop owns it."""
 
-    def __init__(self, store: DatasetStore, state: IngestState) -> None:
+    def __init__(
+        self, store: DatasetStore, state: IngestState, *, pseudo_min_confidence: float | None = None
+    ) -> None:
+        """``pseudo_min_confidence``: an outcome whose detections all reach it is stored as a *pseudo* label
+        (trainable when the retrain asks for pseudo labels) instead of a raw prediction; None: off."""
         self.store = store
         self.state = state
+        self.pseudo_min_confidence = pseudo_min_confidence
         self.stats = IngestStats()
 
     def apply(self, event: object) -> None:
@@ -100,10 +105,19 @@ class Applier:
             outcome,
             outcome.frame_sha256,
             outcome.detections,
-            Provenance.PREDICTION,
+            self._prediction_provenance(outcome),
             ref,
             frame_expected=outcome.frame_sent,
         )
+
+    def _prediction_provenance(self, outcome: Outcome) -> Provenance:
+        floor = self.pseudo_min_confidence
+        confident = (
+            floor is not None
+            and bool(outcome.detections)
+            and all(d.confidence >= floor for d in outcome.detections)
+        )
+        return Provenance.PSEUDO if confident else Provenance.PREDICTION
 
     # labels ----------------------------------------------------------------------------------------------
     def _label(self, label: Label) -> None:
@@ -166,7 +180,7 @@ class Applier:
             if b is not None
         ]
         self.store.set_labels(frame_sha256, boxes, provenance=provenance, source_ref=ref)
-        if provenance is Provenance.PREDICTION:
+        if provenance in (Provenance.PREDICTION, Provenance.PSEUDO):
             self.stats.predictions += 1
         else:
             self.stats.labels += 1

@@ -40,10 +40,11 @@ class Ingestor:
         group_id: str = DEFAULT_GROUP,
         state_path: Path | None = None,
         max_poll_records: int = 200,
+        pseudo_min_confidence: float | None = None,
     ) -> None:
         self.store = store
         self.state = IngestState(state_path or state_path_for(store))
-        self.applier = Applier(store, self.state)
+        self.applier = Applier(store, self.state, pseudo_min_confidence=pseudo_min_confidence)
         self.consumer = TypedConsumer(kafka, ROLES, group_id, max_poll_records=max_poll_records)
 
     @property

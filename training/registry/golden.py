@@ -95,7 +95,10 @@ def export_recent(
     ``val`` in every version). None when there are fewer than ``min_images``: too few to judge on.
     """
     data = store.export_yolo(version, out_dir)
-    banned = golden_hashes(golden)
+    # Judge on truth only: golden images are banned, and so are pseudo labels (a model's own guesses).
+    banned = golden_hashes(golden) | {
+        i["hash"] for i in version.images if i["provenance"] not in {p.value for p in TRUTH}
+    }
     _drop(out_dir, lambda h, split: split != "val" or h in banned)
     count = sum(1 for _ in (out_dir / "images" / "val").glob("*.jpg"))
     if count < min_images:

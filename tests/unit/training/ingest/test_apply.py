@@ -133,3 +133,31 @@ def test_outcome_without_frame_is_skipped(make_applier: Callable[[str], Applier]
     _, outcome, _ = _events()
     applier.apply(outcome.model_copy(update={"frame_sent": False}))
     assert applier.stats.skipped == 1 and applier.state.pending_count() == {}
+
+
+@pytest.mark.parametrize(
+    ("floor", "confidences", "provenance"),
+    [
+        (None, (0.99,), Provenance.PREDICTION),  # off by default
+        (0.9, (0.95, 0.91), Provenance.PSEUDO),
+        (0.9, (0.95, 0.5), Provenance.PREDICTION),  # one unsure box: not a pseudo label
+        (0.9, (), Provenance.PREDICTION),  # nothing detected: nothing to be confident about
+    ],
+)
+def test_confident_outcomes_become_pseudo_labels(
+    tmp_path: Path, floor: float | None, confidences: tuple[float, ...], provenance: Provenance
+) -> None:
+    store = DatasetStore(tmp_path / "s")
+    applier = Applier(store, IngestState(tmp_path / "s" / "state.sqlite"), pseudo_min_confidence=floor)
+    frame, _, det = _events()
+    dets = tuple(det.model_copy(update={"confidence": c}) for c in confidences)
+    outcome = ev.outcome(
+        frame_sha256=frame.meta.jpeg_sha256, detections=dets, frame_width=64, frame_height=48
+    )
+    applier.apply(frame)
+    applier.apply(outcome)
+    eff = store.effective_labels(frame.meta.jpeg_sha256)
+    assert eff is not None and eff.provenance is provenance and len(eff.boxes) == len(confidences)
+    applier.apply(ev.label(outcome_event_id=outcome.event_id, frame_sha256=frame.meta.jpeg_sha256))
+    eff = store.effective_labels(frame.meta.jpeg_sha256)
+    assert eff is not None and eff.provenance is Provenance.HUMAN  # a review still outranks it
