@@ -23,11 +23,13 @@ def test_everything_in_order_then_none_after_close(items: int, maxsize: int) -> 
 
 
 def test_a_batch_takes_everything_queued() -> None:
-    handoff: BatchHandoff[int] = BatchHandoff(100, interval_s=10.0, wake_at=5)
-    for i in range(5):  # the 5th put wakes the consumer at once (no 10 s interval)
+    handoff: BatchHandoff[int] = BatchHandoff(100, interval_s=0.01, wake_at=5)
+    for i in range(7):
         handoff.put(i)
-    assert handoff.get_batch() == [0, 1, 2, 3, 4]
+    assert handoff.qsize() == 7
+    assert handoff.get_batch() == [0, 1, 2, 3, 4, 5, 6]
     assert handoff.qsize() == 0
+    assert handoff.get_batch() == []  # nothing queued, not closed: an empty batch after the interval
 
 
 def test_full_handoff_blocks_the_producer_and_loses_nothing() -> None:
