@@ -113,6 +113,7 @@ def run(
     table.add_row(
         "reviews (simulated supervisor)", ", ".join(f"{k} {v}" for k, v in sorted(report.reviews.items()))
     )
+    table.add_row("retrain trigger", report.trigger)
     table.add_row("gate", report.gate)
     table.add_row("rollout", report.rollout)
     console.print(table)
