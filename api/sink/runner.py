@@ -91,14 +91,14 @@ class Sink:
         if dead:
             metrics.SINK_DEAD_LETTERS.inc(dead)
         # What commit() would commit now: everything returned by this poll (dead letters included).
-        positions = self.consumer.raw._subscription.all_consumed_offsets()
+        positions = self.consumer.consumed_offsets()
         return received, dead, positions
 
     def _commit(self, positions: dict[Any, Any]) -> None:
         if not positions:
             return
         try:
-            self.consumer.raw.commit(offsets=positions)
+            self.consumer.commit_offsets(positions)
         except (
             KafkaError
         ) as exc:  # e.g. a rebalance took the partitions: the new owner replays (deduplicated)

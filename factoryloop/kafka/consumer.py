@@ -122,6 +122,17 @@ class TypedConsumer:
         """Commit the positions of everything returned by ``poll`` so far."""
         self._consumer.commit()
 
+    def consumed_offsets(self) -> dict[Any, Any]:
+        """What :meth:`commit` would commit now (partition -> offset after the last record returned), to be
+        committed later with :meth:`commit_offsets`, e.g. once that batch is durable elsewhere."""
+        # kafka-python keeps these in the subscription state; it has no public getter for them.
+        return dict(self._consumer._subscription.all_consumed_offsets())
+
+    def commit_offsets(self, offsets: dict[Any, Any]) -> None:
+        """Commit positions taken earlier with :meth:`consumed_offsets`; raises the client's KafkaError."""
+        if offsets:
+            self._consumer.commit(offsets=offsets)
+
     def close(self) -> None:
         self._consumer.close(autocommit=False)
         if self._owns_dlq and self._dead_letters is not None:

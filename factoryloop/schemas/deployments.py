@@ -31,7 +31,10 @@ class Deployment(Event):
     )
     sha256: Sha256Hex
     signature: str | None = Field(
-        default=None, max_length=1024, description="Optional HMAC-SHA256 hex of the artifact."
+        default=None,
+        max_length=1024,
+        description="Optional HMAC-SHA256 hex of the deployment's identity with the fleet key "
+        "(factoryloop.signing); the artifact is bound through the signed sha256.",
     )
     class_names: tuple[str, ...] = Field(min_length=1)
     imgsz: int = Field(gt=0, le=4096)

@@ -8,16 +8,19 @@ import uuid
 
 import pytest
 from mlflow.tracking import MlflowClient
+from pydantic import SecretStr
 
 from api.security import Role
 from factoryloop.kafka import EventProducer
 from factoryloop.schemas import Deployment, ModelRef, Strategy
 from factoryloop.settings import KafkaSettings
+from factoryloop.signing import SignatureError, verify
 from factoryloop.topics import TopicRole
 from tests.integration.api.helpers import read_topic, wait_for
 from tests.support.events import heartbeat
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mlflow]
+FLEET_KEY = "fleet-key-for-tests"
 
 
 def register(uri: str, name: str) -> None:
@@ -41,7 +44,7 @@ def register(uri: str, name: str) -> None:
 def test_models_promote_and_rollback(api_factory, kafka_settings: KafkaSettings, mlflow_server: str) -> None:
     name = f"widget-{uuid.uuid4().hex[:6]}"
     register(mlflow_server, name)
-    api = api_factory(kafka_settings, mlflow_tracking_uri=mlflow_server)
+    api = api_factory(kafka_settings, mlflow_tracking_uri=mlflow_server, signing_key=SecretStr(FLEET_KEY))
     with EventProducer(kafka_settings) as producer:
         producer.send_sync(TopicRole.HEARTBEATS, heartbeat(model=ModelRef(name=name, version="2")))
     wait_for(lambda: api.get("/api/v1/fleet/agents").json() or None, what="heartbeat")
@@ -79,6 +82,11 @@ def test_models_promote_and_rollback(api_factory, kafka_settings: KafkaSettings,
     assert published[2].strategy is Strategy.ROLLBACK and published[2].sha256 == "1" * 64
     assert published[2].created_by == "engineer-1" and published[2].previous_version == "2"
     assert published[0].artifact_uri == f"s3://models/{name}/1/model.onnx"
+    for dep in published:  # every deployment the API publishes is signed with the fleet key, rollback too
+        verify(dep, FLEET_KEY, required=True)
+        with pytest.raises(SignatureError):
+            verify(dep, "another key", required=True)
+    assert published[2].signature != published[0].signature  # re-signed (strategy differs), not copied
     history = api.get("/api/v1/deployments", params={"target": "line-1"}).json()
     assert [h["model_version"] for h in history] == ["1", "2", "1"]
 
