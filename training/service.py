@@ -32,7 +32,7 @@ from training.triggers import (
     TriggerWatcher,
     build_triggers,
 )
-from training.triggers.api_jobs import ApiJobSource
+from training.triggers.api_jobs import ApiJobsError, ApiJobSource
 from training.triggers.watcher import utcnow
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,12 @@ class TrainerService:
 
     def _retrain(self, request: RetrainRequest) -> str:
         if self.api is not None:
-            self.api.report_progress(request, "training")
+            try:
+                self.api.report_progress(request, "training")
+            except ApiJobsError:  # the API being down must not stop a retrain
+                logger.warning(
+                    "could not report progress of jobs %s to the API", request.job_ids, exc_info=True
+                )
         reason = f"{request.trigger}: {request.reason}"
         return describe(retrain_product(request.product, self.store, self.settings, reason=reason))
 

@@ -40,7 +40,9 @@ class RetrainWorker:
             return None
         try:
             report = RetrainReport(request, True, self.run_one(request))
-        except RetrainBusyError as exc:  # another process (the CLI) holds the product's lock: try again later
+        except (
+            RetrainBusyError
+        ) as exc:  # another process (the CLI) is retraining the product on the same data
             report = RetrainReport(request, False, str(exc))
         except TrainingError as exc:
             report = RetrainReport(request, False, f"{type(exc).__name__}: {exc}")
