@@ -15,7 +15,7 @@ from factoryloop.kafka import TypedConsumer
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 from training.triggers.base import RetrainRequest, Trigger
-from training.triggers.queue import RetrainQueue
+from training.triggers.queue import Admission, RetrainQueue
 
 logger = logging.getLogger(__name__)
 DEFAULT_GROUP = "factoryloop-triggers"
@@ -43,8 +43,14 @@ class TriggerEvaluator:
         for trigger in self.triggers:
             for request in trigger.due(now):
                 admission = self.queue.submit(request)
-                logger.info(
-                    "retrain of %s %s: %s (%s)", request.product, admission, request.reason, trigger.name
+                level = logging.INFO if admission is Admission.QUEUED else logging.DEBUG
+                logger.log(
+                    level,
+                    "retrain of %s %s: %s (%s)",
+                    request.product,
+                    admission,
+                    request.reason,
+                    trigger.name,
                 )
                 fired.append(request)
         for product in {r.product for r in fired}:
