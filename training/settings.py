@@ -54,7 +54,7 @@ class TrainSettings(BaseSettings):
         "pseudo labels, and retrains train on them (never the golden set).",
     )
     rare_class_min_share: float = Field(
-        default=0.3,
+        default=0.0,
         ge=0.0,
         le=1.0,
         description="Repeat images of classes seen in fewer training images (0: off).",

@@ -114,6 +114,8 @@ def run(
         "reviews (simulated supervisor)", ", ".join(f"{k} {v}" for k, v in sorted(report.reviews.items()))
     )
     table.add_row("retrain trigger", report.trigger)
+    for refused in report.refused:
+        table.add_row("refused by the gate", refused)
     table.add_row("gate", report.gate)
     table.add_row("rollout", report.rollout)
     console.print(table)

@@ -73,6 +73,7 @@ class DemoOptions:
     timeout_s: float = 1800.0
     epochs_bootstrap: int | None = None
     epochs_finetune: int | None = None
+    max_retrains: int = 2  # a challenger the gate refuses is followed by one more try on more reviews
 
 
 @dataclass
@@ -81,6 +82,7 @@ class DemoReport:
     challenger: str = ""
     gate: str = ""
     trigger: str = ""
+    refused: list[str] = field(default_factory=list)  # challengers the gate refused before one passed
     rollout: str = ""
     recall_before: float | None = None
     recall_after: float | None = None
@@ -185,21 +187,8 @@ def run_demo(
         )
 
         t2 = time.monotonic()
-        champion_pt = model_dir / "model.pt"
-        second: RetrainOutcome = retrain(
-            opts.product,
-            store,
-            settings,
-            reason=report.trigger,
-            epochs=opts.epochs_finetune,
-            model=str(champion_pt),
-        )
+        second = _retrain_until_promoted(opts, store, settings, model_dir / "model.pt", report, queue, say)
         report.steps_s["retrain + gate"] = time.monotonic() - t2
-        report.challenger = f"v{second.version.version}"
-        report.gate = second.decision.reason if second.decision else "not gated"
-        say(f"challenger v{second.version.version}: {report.gate}")
-        if second.decision is None or not second.decision.promote:
-            raise DemoError(f"the gate refused the fine-tuned model: {report.gate}")
 
         t3 = time.monotonic()
         overrides = sum(n for action, n in supervisor.actions.items() if action != "confirm")
@@ -235,6 +224,41 @@ def run_demo(
         watch_thread.join(30)
         watcher.close()
         ingestor.close()
+
+
+def _retrain_until_promoted(
+    opts: DemoOptions,
+    store: DatasetStore,
+    settings: TrainSettings,
+    champion_pt: Path,
+    report: DemoReport,
+    queue: RetrainQueue,
+    say: Say,
+) -> RetrainOutcome:
+    """Fine-tune the champion; when the gate refuses the challenger, the fleet keeps the champion and the
+    trigger's next request (more reviews by then) starts another try, up to ``opts.max_retrains``."""
+    for attempt in range(1, opts.max_retrains + 1):
+        out = retrain(
+            opts.product,
+            store,
+            settings,
+            reason=report.trigger,
+            epochs=opts.epochs_finetune,
+            model=str(champion_pt),
+        )
+        queue.done(opts.product)  # this retrain is over: the trigger's next request may be taken
+        report.challenger = f"v{out.version.version}"
+        report.gate = out.decision.reason if out.decision else "not gated"
+        say(f"challenger v{out.version.version}: {report.gate}")
+        if out.decision is not None and out.decision.promote:
+            return out
+        report.refused.append(f"v{out.version.version}: {report.gate}")
+        waiting = queue.take(0)
+        if attempt == opts.max_retrains or waiting is None:
+            break
+        report.trigger = f"{waiting.trigger}: {waiting.reason}"
+        say(f"gate refused v{out.version.version}; the champion keeps serving; {report.trigger}; retraining")
+    raise DemoError(f"the gate refused the fine-tuned model(s): {'; '.join(report.refused)}")
 
 
 def _rollout(

@@ -21,8 +21,8 @@ def demo_options(*, quick: bool = False, seed: int = 11, product: str = "demo_pl
             bootstrap_frames=200,
             drift_after=40,
             fps=8.0,
-            reviews_to_retrain=100,
-            frames_after_swap=60,
+            reviews_to_retrain=120,
+            frames_after_swap=120,
             canary_window_s=10.0,
             timeout_s=1500.0,
         )
