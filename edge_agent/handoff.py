@@ -49,6 +49,9 @@ class BatchHandoff(Generic[T]):
         if not self._items and not self._closed:
             self._ready.wait(self.interval_s)
         self._ready.clear()
+        # Read ``closed`` before draining: every item put before close() is then drained below. Read after,
+        # a put + close landing between the drain and the read would be lost (seen: 5 of 300 outcomes).
+        closed = self._closed
         batch: list[T] = []
         while self._items:
             batch.append(self._items.popleft())
@@ -56,6 +59,4 @@ class BatchHandoff(Generic[T]):
             with self._space:
                 self._space.notify_all()
             return batch
-        if self._closed:
-            return None
-        return batch
+        return None if closed else batch

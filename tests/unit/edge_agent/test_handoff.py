@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 import pytest
 
@@ -51,3 +52,46 @@ def test_full_handoff_blocks_the_producer_and_loses_nothing() -> None:
     producer.join()
     assert got == list(range(total))
     assert max(high_water) <= maxsize
+
+
+class _EmptyOnce(deque[int]):
+    """A deque that, the ``at``-th time the consumer thread finds it empty, lets the producer run first."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at, self.seen = at, 0
+        self.consumer: int | None = None
+        self.found_empty, self.resume = threading.Event(), threading.Event()
+
+    def __len__(self) -> int:
+        n = super().__len__()
+        if n == 0 and threading.get_ident() == self.consumer:
+            self.seen += 1
+            if self.seen == self.at:
+                self.found_empty.set()
+                self.resume.wait(5)
+        return n
+
+
+def test_items_put_right_before_close_are_never_lost() -> None:
+    """The consumer finds the handoff empty (in its drain loop), then the producer puts its last items and
+    closes before the consumer looks at ``closed``: those items must still come out."""
+    handoff: BatchHandoff[int] = BatchHandoff(maxsize=100, interval_s=0.01)
+    items = _EmptyOnce(at=2)  # 1st: the wait check at the top of get_batch; 2nd: the drain loop
+    handoff._items = items
+    got: list[int] = []
+
+    def consume() -> None:
+        items.consumer = threading.get_ident()
+        while (batch := handoff.get_batch()) is not None:
+            got.extend(batch)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    assert items.found_empty.wait(5)
+    for i in range(5):
+        handoff.put(i)
+    handoff.close()
+    items.resume.set()
+    consumer.join(5)
+    assert got == list(range(5))
