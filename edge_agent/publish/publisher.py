@@ -104,7 +104,9 @@ class Publisher:
             future = producer.send_raw(
                 record.topic, record.value, key=record.key, headers=list(record.headers)
             )
-        except DeliveryError as exc:
+        except (DeliveryError, KafkaError) as exc:
+            # Not enqueued: no buffer space or metadata, or the drainer closed this producer meanwhile
+            # (IllegalStateError). The record goes to the disk buffer, never to a log line.
             self._resolve(pid, exc)
             return
         future.add_callback(lambda _meta: self._resolve(pid, None))
