@@ -27,7 +27,7 @@ from factoryloop.schemas import (
 )
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
-from tests.integration.edge_agent.support import agent_config, deploy, read_topic
+from tests.integration.edge_agent.support import agent_config, deploy, read_topic, wait_until
 from tests.support.edge_onnx import fail_model, pass_model
 
 pytest.importorskip("onnx")
@@ -92,6 +92,13 @@ def test_broker_outage_every_outcome_exactly_once(
         assert agent.stats.get("frames_inspected") > 100
         kafka_broker.start_node(0)  # type: ignore[attr-defined]
         assert agent.wait(120)
+        # Store-and-forward: what went to the disk buffer during the outage drains after it, in its own time
+        # (reconnect backoff up to 10 s); closing earlier leaves it on disk for the next run, not lost.
+        wait_until(
+            lambda: agent.buffer.count == 0 and agent.publisher.pending == 0,
+            120,
+            "the buffer to drain after the outage",
+        )
     finally:
         agent.close(timeout_s=30)
     assert agent.stats.get("publish_failures") + agent.stats.get("buffered") > 0, "the outage went unnoticed"
