@@ -88,7 +88,7 @@ class KafkaNode:
         self.log4j_file.write_text(LOG4J2_PROPERTIES)
         if (self.spec.data_dir / "meta.properties").is_file():
             return
-        args = ["format", "-t", cluster_id, "-c", str(self.config_file)]
+        args = ["format", f"--cluster-id={cluster_id}", "-c", str(self.config_file)]  # ids may start with "-"
         cmd = self._java("kafka.tools.StorageTool", *args, jvm_opts=_TOOL_OPTS)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if proc.returncode != 0:
