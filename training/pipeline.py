@@ -86,6 +86,7 @@ def retrain(
             provenances=TRUTH + ((Provenance.PSEUDO,) if settings.pseudo_label_min_confidence else ()),
             class_names=DEFECT_CLASSES,
             test_fraction=settings.golden_fraction,
+            max_train=settings.max_train_images,
         )
         data = export_training(store, version, golden, work / "data")
         repeats = repeat_rare_classes(

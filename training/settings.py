@@ -53,6 +53,12 @@ class TrainSettings(BaseSettings):
         description="Off (None) by default. Set: ingest stores outcomes whose detections all reach it as "
         "pseudo labels, and retrains train on them (never the golden set).",
     )
+    max_train_images: int | None = Field(
+        default=2000,
+        ge=1,
+        description="Train-split images per retrain (rare classes kept first, the rest a seeded draw): a "
+        "line sends frames all day and a retrain's time grows with its images. None: all.",
+    )
     rare_class_min_share: float = Field(
         default=0.0,
         ge=0.0,

@@ -252,8 +252,11 @@ class DatasetStore:
         provenances: Sequence[Provenance | str] | None = None,
         class_names: Sequence[str] | None = None,
         test_fraction: float = 0.2,
+        max_train: int | None = None,
     ) -> DatasetVersion:
-        """Freeze the labelled images matching the selection into an immutable, named version."""
+        """Freeze the labelled images matching the selection into an immutable, named version.
+
+        ``max_train`` bounds the train split (see :func:`training.datasets.versions.cap_train_split`)."""
         return _versions.freeze(
             self,
             name,
@@ -262,6 +265,7 @@ class DatasetStore:
             provenances=provenances,
             class_names=class_names,
             test_fraction=test_fraction,
+            max_train=max_train,
         )
 
     def list_versions(self) -> list[DatasetVersion]:

@@ -8,14 +8,14 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from training.datasets.errors import DatasetError, VersionNotFoundError
-from training.datasets.types import Box, DatasetStats, DatasetVersion, Provenance
+from training.datasets.types import Box, DatasetStats, DatasetVersion, ImageRecord, LabelSet, Provenance
 
 if TYPE_CHECKING:
     from training.datasets.store import DatasetStore
@@ -45,6 +45,7 @@ def freeze(
     provenances: Sequence[Provenance | str] | None,
     class_names: Sequence[str] | None,
     test_fraction: float,
+    max_train: int | None = None,
 ) -> DatasetVersion:
     if not name or "/" in name:
         raise DatasetError(f"invalid version name {name!r}")
@@ -77,6 +78,8 @@ def freeze(
             f"version {name!r}: classes {sorted(unknown)} are not in class_names {list(names)}"
         )
     index = {n: i for i, n in enumerate(names)}
+    if max_train is not None:
+        chosen = cap_train_split(chosen, labels, test_fraction, max_train, seed=name)
     images = [
         {
             "hash": r.hash,
@@ -97,12 +100,48 @@ def freeze(
             "sources": sorted(sources or []),
             "products": sorted(products or []),
             "provenances": sorted(p.value for p in wanted_prov or []),
+            **({"max_train": max_train} if max_train is not None else {}),
         },
         "images": images,
     }
     version = DatasetVersion(name, manifest_sha256(manifest), time.time(), manifest)
     store._save_version(version)
     return version
+
+
+def cap_train_split(
+    records: Sequence[ImageRecord],
+    labels: Mapping[str, LabelSet],
+    test_fraction: float,
+    max_train: int,
+    *,
+    seed: str,
+) -> list[ImageRecord]:
+    """At most ``max_train`` images of the train split; the val split is kept whole (it is what the gate
+    judges on).
+
+    A retrain's time grows with its images, and a line sends frames all day: without a bound, a second retrain
+    an hour after the first trains on 5x the frames. Kept first: every image showing a class that fewer than
+    ``max_train // (2 * classes)`` train images show (a new or rare defect is never sampled away); the rest
+    is a draw seeded by ``seed`` (the version name), so a version is reproducible from the store.
+    """
+    if max_train < 1:
+        raise DatasetError(f"max_train must be at least 1, got {max_train}")
+    train = [r for r in records if split_of(r.hash, test_fraction) == "train"]
+    if len(train) <= max_train:
+        return list(records)
+    per_class = Counter(c for r in train for c in {b.class_name for b in labels[r.hash].boxes})
+    floor = max(1, max_train // (2 * max(1, len(per_class))))
+    rare = {c for c, n in per_class.items() if n < floor}
+    keep = [r for r in train if rare & {b.class_name for b in labels[r.hash].boxes}]
+
+    def draw_order(r: ImageRecord) -> str:
+        return hashlib.sha256(f"{seed}:{r.hash}".encode()).hexdigest()
+
+    kept = {r.hash for r in keep}
+    rest = sorted((r for r in train if r.hash not in kept), key=draw_order)
+    kept.update(r.hash for r in rest[: max(0, max_train - len(keep))])
+    return [r for r in records if split_of(r.hash, test_fraction) != "train" or r.hash in kept]
 
 
 def get(store: DatasetStore, ref: str) -> DatasetVersion:

@@ -23,7 +23,7 @@ def demo_options(*, quick: bool = False, seed: int = 11, product: str = "demo_pl
             fps=8.0,
             reviews_to_retrain=120,
             frames_after_swap=120,
-            canary_window_s=10.0,
+            canary_window_s=15.0,
             timeout_s=1500.0,
         )
     return DemoOptions(
