@@ -88,6 +88,19 @@ def decode(role: TopicRole, value: bytes | None) -> Any:
         raise SchemaError(f"{role.value}: empty record (tombstone) where a payload was expected")
     if role is TopicRole.FRAMES:
         return decode_frame(value)
+    return _decode_json(role, value)
+
+
+def _decode_json(role: TopicRole, value: bytes) -> Any:
+    # Fast path: pydantic parses and validates the bytes in one pass (8.6 us for an outcome here, against
+    # 22 us for json.loads + validate_python). Anything it refuses, or a schema version this consumer does not
+    # understand, goes through the slow path, which says precisely what is wrong.
+    try:
+        event = _ADAPTERS[role].validate_json(value)
+    except ValidationError:
+        event = None
+    if event is not None and getattr(event, "schema_version", None) in SUPPORTED_VERSIONS[role]:
+        return event
     try:
         obj = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -105,12 +118,7 @@ def decode_frame(value: bytes) -> FramePayload:
     if header_len > MAX_FRAME_HEADER or _HEADER.size + header_len > len(value):
         raise SchemaError(f"frames: header length {header_len} exceeds the record ({len(value)} bytes)")
     start = _HEADER.size
-    try:
-        obj = json.loads(value[start : start + header_len])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"frames: header is not valid UTF-8 JSON: {exc}") from exc
-    _check_version(TopicRole.FRAMES, obj)
-    meta: FrameMeta = _validate(TopicRole.FRAMES, obj)
+    meta: FrameMeta = _decode_json(TopicRole.FRAMES, value[start : start + header_len])
     jpeg = value[start + header_len :]
     if hashlib.sha256(jpeg).hexdigest() != meta.jpeg_sha256:
         raise SchemaError("frames: JPEG bytes do not match jpeg_sha256 (corrupted in transit or tampered)")
