@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -42,22 +42,69 @@ def _insert(conn: Connection, table: Table) -> Any:
     raise ApiError(f"database dialect {name!r} is not supported (use sqlite or postgresql)")
 
 
+_ZERO = timedelta(0)
+
+
 def _sqlite_datetime(v: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite storage of a UTC datetime: naive ISO text with microseconds."""
     if v is None:
         return None
-    if v.tzinfo is not UTC:  # wire events are already UTC: skip the conversion then
+    offset = v.utcoffset()
+    if offset is None:
+        raise ValueError(f"naive datetime {v}: pass an aware (UTC) datetime")
+    if offset != _ZERO:  # wire events are already UTC (pydantic's own tz object): no conversion then
         v = v.astimezone(UTC)
     return v.isoformat(" ", "microseconds")[:26]
+
+
+class _DatetimeText:
+    """:func:`_sqlite_datetime` remembering its last value: a batch's rows share one ``ingested_at``."""
+
+    def __init__(self) -> None:
+        self._last: tuple[datetime | None, str | None] = (None, None)
+
+    def __call__(self, v: datetime | None) -> str | None:
+        last, text = self._last
+        if v is last:
+            return text
+        text = _sqlite_datetime(v)
+        self._last = (v, text)
+        return text
+
+
+class _JsonText:
+    """``json.dumps`` with a memo: a sink batch repeats the same small objects (an agent's thresholds) on
+    every row, and encoding costs ~15 us a call. Keys are the items, so equal objects share the text."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._memo: dict[Any, str] = {}
+        self._max = max_entries
+
+    def __call__(self, v: Any) -> str | None:
+        if v is None:
+            return None
+        try:
+            # The types are in the key: 1, 1.0 and True are equal keys but encode differently.
+            key = tuple((k, type(x), x) for k, x in v.items()) if isinstance(v, dict) else None
+            hit = self._memo.get(key) if key is not None else None
+        except TypeError:  # unhashable values (nested lists or dicts): no memo
+            key, hit = None, None
+        if hit is not None:
+            return hit
+        text = json.dumps(v)
+        if key is not None:
+            if len(self._memo) >= self._max:
+                self._memo.clear()
+            self._memo[key] = text
+        return text
 
 
 def _sqlite_value(type_: Any) -> Callable[[Any], Any] | None:
     """Driver-level conversion matching SQLAlchemy's SQLite storage (so reads through the ORM agree)."""
     if isinstance(type_, UtcDateTime):
-        return lambda v: (
-            None if v is None else v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-        )
+        return _DatetimeText()
     if isinstance(type_, JSON):
-        return lambda v: None if v is None else json.dumps(v)
+        return _JsonText()
     return None
 
 
