@@ -1,0 +1,92 @@
+"""Fine-tune learning rates on one retrain's own data: which lr0 learns the new class and keeps the rest?
+
+python bench/bench_finetune_lr.py --run RUN_DIR --champion CHAMPION.pt --lr0 0.004 0.002 0.001 [--seeds 0 1]
+
+RUN_DIR is a retrain's work folder (``<state_dir>/runs/<product>/<stamp>``, e.g. from a closed-loop run:
+``training/runs/demo_plate/...`` under the test's tmp dir): its ``data/`` is the training export, ``recent/``
+and ``golden/`` are what the gate judges on. CHAMPION.pt is the model that retrain fine-tuned (the first run's
+``train/weights/best.pt``). Each lr0 (x seed) fine-tunes with recipe ``cpu_fast_finetune`` and is scored like
+the gate: mAP50-95 on recent and golden, and the new class's AP50 and recall; the champion is the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _portable(src: Path, dst: Path) -> Path:
+    """Copy a YOLO folder and point its data.yaml at the copy (the export wrote absolute paths)."""
+    import yaml
+
+    shutil.copytree(src, dst)
+    cfg = yaml.safe_load((dst / "data.yaml").read_text())
+    cfg["path"] = str(dst)
+    (dst / "data.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return dst / "data.yaml"
+
+
+def main() -> None:
+    from training.yolo.evaluate import evaluate
+    from training.yolo.recipes import CPU_FAST_FINETUNE, fine_tune
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--run", type=Path, required=True)
+    p.add_argument("--champion", type=Path, required=True)
+    p.add_argument("--lr0", type=float, nargs="+", default=[0.004, 0.002, 0.001])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--new-class", default="crack")
+    p.add_argument("--json", type=Path)
+    a = p.parse_args()
+    imgsz = CPU_FAST_FINETUNE.imgsz
+    with tempfile.TemporaryDirectory(prefix="fl-bench-lr-") as d:
+        work = Path(d)
+        data = _portable(a.run / "data", work / "data")
+        judged = {s: _portable(a.run / s, work / s) for s in ("recent", "golden") if (a.run / s).is_dir()}
+
+        def score(pt: Path) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for split, yaml_path in judged.items():
+                ev = evaluate(pt, yaml_path, imgsz=imgsz)
+                new = ev.per_class.get(a.new_class)
+                out[split] = {
+                    "mAP50-95": round(ev.metrics["mAP50-95"], 3),
+                    **(
+                        {
+                            f"{a.new_class}_ap50": round(new.ap50, 2),
+                            f"{a.new_class}_recall": round(new.recall, 2),
+                        }
+                        if new
+                        else {}
+                    ),
+                }
+            return out
+
+        rows: list[dict[str, Any]] = [{"model": "champion", **score(a.champion)}]
+        print(json.dumps(rows[-1]), flush=True)
+        for lr0 in a.lr0:
+            for seed in a.seeds:
+                t = time.monotonic()
+                r = fine_tune(a.champion, data, work / f"lr{lr0}-s{seed}", lr0=lr0, seed=seed, device="cpu")
+                rows.append(
+                    {
+                        "model": f"lr0 {lr0} seed {seed}",
+                        "wall_s": round(time.monotonic() - t),
+                        **score(r.best_pt),
+                    }
+                )
+                print(json.dumps(rows[-1]), flush=True)
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
