@@ -84,32 +84,34 @@ class DetectionRow(Base):
     )
 
 
-class HourlyInspectionRow(Base):
+class _HourlyKey:
+    """The key columns both hourly summary tables share: UTC hour, line, station, product ('' if none),
+    verdict. ``sort_order`` puts them first in the table and key, in this order (mixin columns come last
+    otherwise)."""
+
+    hour: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True, sort_order=-1)
+    line_id: Mapped[str] = mapped_column(String(128), primary_key=True, sort_order=-1)
+    station_id: Mapped[str] = mapped_column(String(128), primary_key=True, sort_order=-1)
+    product: Mapped[str] = mapped_column(String(64), primary_key=True, sort_order=-1)
+    verdict: Mapped[str] = mapped_column(String(16), primary_key=True, sort_order=-1)
+
+
+class HourlyInspectionRow(_HourlyKey, Base):
     """Non-shadow inspections counted per UTC hour, line, station, product ('' if none) and verdict.
 
     Maintained by the sink in the transaction of the inserts (only rows actually inserted are counted)."""
 
     __tablename__ = "hourly_inspections"
 
-    hour: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
-    line_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    station_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    product: Mapped[str] = mapped_column(String(64), primary_key=True)
-    verdict: Mapped[str] = mapped_column(String(16), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
 
 
-class HourlyDetectionRow(Base):
+class HourlyDetectionRow(_HourlyKey, Base):
     """Detections of non-shadow inspections per UTC hour, line, station, product, verdict and class, with the
     first and last detection time in the hour (for first-seen)."""
 
     __tablename__ = "hourly_detections"
 
-    hour: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
-    line_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    station_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    product: Mapped[str] = mapped_column(String(64), primary_key=True)
-    verdict: Mapped[str] = mapped_column(String(16), primary_key=True)
     class_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
     first_ts: Mapped[datetime] = mapped_column(UtcDateTime())
