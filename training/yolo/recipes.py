@@ -90,9 +90,9 @@ CPU_FAST_FINETUNE = TrainRecipe(
     epochs=20,  # 6 epochs at lr0 0.002 left crack recall at 0: a new class needs steps to lift its bias
     imgsz=224,
     batch=16,
-    # lr0 on one closed-loop dataset (451 frames, docs/benchmarks.md "Fine-tune learning rate"): 0.004 collapsed
-    # the champion (recent mAP50-95 0.065 vs 0.386; 0.127 with a warm-up), 0.001 and 0.0005 barely learned the
-    # new class, 0.002 gave 0.519 / 0.514 (two seeds) with crack AP50 0.68 / 0.74.
+    # lr0 on one closed-loop dataset (451 frames, docs/benchmarks.md "Fine-tune learning rate"): 0.004
+    # collapsed the champion (recent mAP50-95 0.065 vs 0.386; 0.127 with a warm-up), 0.001 and 0.0005 barely
+    # learned the new class, 0.002 gave 0.519 / 0.514 (two seeds) with crack AP50 0.68 / 0.74.
     overrides=MappingProxyType({**_CPU_OVERRIDES, "lr0": 0.002}),
 )
 
