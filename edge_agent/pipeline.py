@@ -23,6 +23,7 @@ import numpy as np
 
 from edge_agent.config import AgentConfig
 from edge_agent.decide.rules import Decision, RuleSet
+from edge_agent.detect.letterbox import Prepared
 from edge_agent.handoff import BatchHandoff
 from edge_agent.health import CameraMonitor
 from edge_agent.models.manager import LoadedModel, ModelManager
@@ -47,6 +48,7 @@ class CapturedFrame:
     captured_mono: float
     source_index: int | None
     item_id: str | None
+    prepared: Prepared | None = None  # the model input, made by the capture thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,19 +124,38 @@ class Pipeline:
         try:
             for raw in self.source.frames():
                 assert raw.image is not None  # the watchdog yields valid images only
-                frame = CapturedFrame(
-                    uuid.uuid4().hex[:16], raw.image, utc_now(), time.monotonic(), raw.index, raw.item_id
-                )
+                captured_at, captured_mono = utc_now(), time.monotonic()
                 self.stats.incr("frames_captured")
                 if self.capture_q.qsize() >= self.capture_max:
                     self.stats.incr("frames_dropped")
-                else:
-                    self.capture_q.put(frame)
+                    continue
+                # Letterbox + tensor here, beside inference (OpenCV releases the GIL): the inference thread
+                # then only runs the model, decodes and decides. A frame prepared for a model swapped out
+                # meanwhile is prepared again by the inference thread.
+                prepared = self._prepare(raw.image)
+                self.capture_q.put(
+                    CapturedFrame(
+                        uuid.uuid4().hex[:16],
+                        raw.image,
+                        captured_at,
+                        captured_mono,
+                        raw.index,
+                        raw.item_id,
+                        prepared,
+                    )
+                )
         except Exception:
             self.stats.incr("errors")
             logger.exception("capture thread failed")
         finally:
             self.capture_q.put(_END)
+
+    def _prepare(self, image: np.ndarray) -> Prepared | None:
+        try:
+            return self.models.current.detector.prepare(image)
+        except (cv2.error, ValueError) as exc:  # the inference thread tries again, and counts the failure
+            logger.debug("could not prepare a frame for the model: %r", exc)
+            return None
 
     def _inference(self) -> None:
         n = 0
@@ -143,7 +164,7 @@ class Pipeline:
             model = self.models.current  # read once: a swap takes effect between frames
             try:
                 t0 = time.monotonic()
-                detections = model.detector.detect(item.image)
+                detections = model.detector.detect(item.image, item.prepared)
                 t1 = time.monotonic()
             except Exception as exc:
                 self.stats.incr("errors")

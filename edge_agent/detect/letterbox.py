@@ -60,6 +60,21 @@ def to_tensor(boxed_bgr: np.ndarray) -> np.ndarray:
     return cv2.dnn.blobFromImage(boxed_bgr, 1 / 255.0, swapRB=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A frame already letterboxed into a ``size`` x ``size`` input tensor (done by the capture thread, so
+    the inference thread only runs the model); ``info`` maps the boxes back."""
+
+    size: int
+    tensor: np.ndarray
+    info: LetterboxInfo
+
+
+def prepare(image: np.ndarray, size: int) -> Prepared:
+    boxed, info = letterbox(image, size)
+    return Prepared(size, to_tensor(boxed), info)
+
+
 def unletterbox(xyxy: np.ndarray, info: LetterboxInfo) -> np.ndarray:
     """Map (n, 4) x1,y1,x2,y2 boxes from model-input pixels back to original pixels, clipped to the frame."""
     out = xyxy.astype(np.float64, copy=True)

@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge_agent.detect.decode import RawDetections, decode, layout_of
-from edge_agent.detect.letterbox import letterbox, to_tensor
+from edge_agent.detect.letterbox import Prepared, letterbox, prepare, to_tensor
 from edge_agent.errors import DetectorError
 from factoryloop.schemas import Box, Detection
 
@@ -105,20 +105,27 @@ class OnnxDetector:
         out = self.session.run(None, {self.input_name: to_tensor(boxed)})[0]
         return np.asarray(out), info
 
-    def infer(self, image: np.ndarray) -> RawDetections:
-        boxed, info = letterbox(image, self.imgsz)
-        out = np.asarray(self.session.run(None, {self.input_name: to_tensor(boxed)})[0])
+    def prepare(self, image: np.ndarray) -> Prepared:
+        """The model input of ``image`` (letterbox + tensor), for :meth:`infer` to take ready-made."""
+        return prepare(image, self.imgsz)
+
+    def infer(self, image: np.ndarray, prepared: Prepared | None = None) -> RawDetections:
+        """Detect in ``image``; ``prepared`` (from :meth:`prepare` of a model of the same input size) skips
+        the pre-processing. One made for another size (a model swapped in meanwhile) is made again."""
+        if prepared is None or prepared.size != self.imgsz:
+            prepared = prepare(image, self.imgsz)
+        out = np.asarray(self.session.run(None, {self.input_name: prepared.tensor})[0])
         if self.layout is None:
             self.layout = layout_of(tuple(out.shape), self.nc)
         o = self.options
-        raw = decode(out, info, self.nc, o.conf, o.iou, o.max_det)
+        raw = decode(out, prepared.info, self.nc, o.conf, o.iou, o.max_det)
         if len(raw) and not 0 <= int(raw.class_ids.min()) <= int(raw.class_ids.max()) < self.nc:
             ids = (int(raw.class_ids.min()), int(raw.class_ids.max()))
             raise DetectorError(f"class ids {ids} out of range for {self.nc} classes")
         return raw
 
-    def detect(self, image: np.ndarray) -> tuple[Detection, ...]:
-        return to_detections(self.infer(image), self.class_names)
+    def detect(self, image: np.ndarray, prepared: Prepared | None = None) -> tuple[Detection, ...]:
+        return to_detections(self.infer(image, prepared), self.class_names)
 
     def warmup(self, runs: int | None = None, shape: tuple[int, int] = (480, 640)) -> float:
         """Run ``runs`` inferences on a grey frame; return the last latency in ms."""

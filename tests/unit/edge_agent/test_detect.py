@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edge_agent.detect.decode import decode, decode_e2e, decode_yolo, layout_of
-from edge_agent.detect.letterbox import PAD_VALUE, LetterboxInfo, letterbox, to_tensor, unletterbox
+from edge_agent.detect.letterbox import PAD_VALUE, LetterboxInfo, letterbox, prepare, to_tensor, unletterbox
 from edge_agent.detect.onnx_runtime import DetectorOptions, OnnxDetector, parse_names
 from edge_agent.errors import DetectorError
 from tests.support.edge_onnx import CLASS_NAMES, e2e_output, write_constant_model, yolo_output
@@ -148,3 +148,18 @@ def test_detector_refuses_a_garbage_file(tmp_path: Path) -> None:
     bad.write_bytes(b"not a model")
     with pytest.raises(DetectorError, match="cannot load"):
         OnnxDetector(bad)
+
+
+def test_detector_takes_a_prepared_input_of_its_own_size_only(models: Path) -> None:
+    path = write_constant_model(models / "p.onnx", yolo_output([(80, 80, 40, 40, 1, 0.9)], 5), imgsz=160)
+    det = OnnxDetector(path, DetectorOptions(threads=1))
+    frame = np.zeros((480, 640, 3), np.uint8)
+    (plain,) = det.detect(frame)
+    (same,) = det.detect(frame, det.prepare(frame))
+    assert same == plain
+    # Made for another input size (a model swapped in meanwhile): prepared again, same boxes.
+    (other,) = det.detect(frame, prepare(frame, 320))
+    assert other == plain
+    # Of the right size, it is used as it is: a preparation of a square frame maps boxes without padding.
+    (used,) = det.detect(frame, prepare(np.zeros((640, 640, 3), np.uint8), 160))
+    assert (used.box.y1, used.box.y2) == (240, 400) != (plain.box.y1, plain.box.y2)
