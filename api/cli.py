@@ -28,9 +28,11 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.heap import freeze_startup_heap
 
     settings = get_settings()
     application = create_app(settings, run_sink=sink and settings.run_sink)
+    freeze_startup_heap()  # garbage-collector pauses were the p99 of the query routes
     uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info")
 
 

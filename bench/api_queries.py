@@ -22,6 +22,7 @@ from api.app import create_app
 from api.db.engine import Database
 from api.db.migrate import upgrade
 from api.db.models import InspectionRow
+from api.heap import freeze_startup_heap
 from api.security import Role, create_token
 from api.services.cursor import encode_cursor
 from api.services.timerange import bucket_expr
@@ -63,7 +64,7 @@ def direct_rate(db: Database, since: datetime, until: datetime) -> None:
         assert s.execute(stmt).all()
 
 
-def bench_queries(path: Path, n_rows: int, samples: int, record: Record) -> None:
+def bench_queries(path: Path, n_rows: int, samples: int, record: Record, *, freeze_heap: bool = True) -> None:
     prepare(path, n_rows, record)
     settings = ApiSettings(database_url=f"sqlite:///{path}", frames_dir=path.parent / "qf", run_sink=False)
     db = Database(settings.database_url)
@@ -78,6 +79,8 @@ def bench_queries(path: Path, n_rows: int, samples: int, record: Record) -> None
         return (T0 + timedelta(days=d) + extra).isoformat()
 
     with TestClient(create_app(settings, run_sink=False)) as client:
+        if freeze_heap:  # as `factoryloop api serve` does once the app is built
+            freeze_startup_heap()
         h = {"Authorization": f"Bearer {token}"}
 
         def get(url: str, **params: Any) -> Any:

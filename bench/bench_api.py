@@ -212,6 +212,9 @@ def main() -> None:
     parser.add_argument("--queries-only", action="store_true", help="skip the ingest and visibility parts")
     parser.add_argument("--visibility", type=int, default=200)
     parser.add_argument("--bootstrap", default=None, help="Kafka bootstrap (default FACTORYLOOP_KAFKA_*)")
+    parser.add_argument(
+        "--no-freeze-heap", action="store_true", help="leave the startup heap to the GC (before session 3)"
+    )
     args = parser.parse_args()
     kafka = KafkaSettings(**({"bootstrap_servers": args.bootstrap} if args.bootstrap else {}))
     kafka = KafkaSettings(
@@ -226,7 +229,9 @@ def main() -> None:
             have_kafka = kafka_available(kafka)
         if have_kafka:
             bench_kafka_ingest(tmp, kafka, events, args.batch)
-        bench_queries(args.db or tmp / "q.db", args.rows, args.samples, record)
+        bench_queries(
+            args.db or tmp / "q.db", args.rows, args.samples, record, freeze_heap=not args.no_freeze_heap
+        )
         if have_kafka:
             bench_visibility(tmp, kafka, args.visibility)
     print("\n| Measure | Result | Note |\n|---|---|---|")
