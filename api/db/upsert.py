@@ -49,6 +49,8 @@ def _sqlite_datetime(v: datetime | None) -> str | None:
     """SQLAlchemy's SQLite storage of a UTC datetime: naive ISO text with microseconds."""
     if v is None:
         return None
+    if v.tzinfo is UTC:  # what the wire schemas normalise to: no conversion, no offset lookup
+        return v.isoformat(" ", "microseconds")[:26]
     offset = v.utcoffset()
     if offset is None:
         raise ValueError(f"naive datetime {v}: pass an aware (UTC) datetime")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -119,8 +120,8 @@ class Sink:
             return False
         self._commit(batch.positions)
         metrics.SINK_BATCH_SECONDS.observe(time.perf_counter() - batch.started)
-        for r in batch.received:
-            metrics.SINK_EVENTS.labels(r.role.value).inc()
+        for role, n in Counter(r.role.value for r in batch.received).items():
+            metrics.SINK_EVENTS.labels(role).inc(n)  # per batch: a labelled inc per event cost ~3 us
         metrics.SINK_INSERTED.inc(result.inserted)
         self.stats.batches += 1
         self.stats.events += len(batch.received)
