@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge_agent.detect.decode import RawDetections, decode, layout_of
-from edge_agent.detect.letterbox import Prepared, letterbox, prepare, to_tensor
+from edge_agent.detect.letterbox import Prepared, prepare
 from edge_agent.errors import DetectorError
 from factoryloop.schemas import Box, Detection
 
@@ -99,11 +99,6 @@ class OnnxDetector:
     @property
     def nc(self) -> int:
         return len(self.class_names)
-
-    def raw_output(self, image: np.ndarray) -> tuple[np.ndarray, object]:
-        boxed, info = letterbox(image, self.imgsz)
-        out = self.session.run(None, {self.input_name: to_tensor(boxed)})[0]
-        return np.asarray(out), info
 
     def prepare(self, image: np.ndarray) -> Prepared:
         """The model input of ``image`` (letterbox + tensor), for :meth:`infer` to take ready-made."""
