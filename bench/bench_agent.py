@@ -217,7 +217,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--models", default="tiny,yolo11n", help=f"comma-separated, of {sorted(MODELS)}")
+    ap.add_argument(
+        "--models", default="tiny,yolo11n,yolo11n-int8", help=f"comma-separated, of {sorted(MODELS)}"
+    )
     ap.add_argument("--bootstrap", default=None, help="Kafka for the agent's outcomes and publish rates")
     ap.add_argument("--cache", default=str(Path.home() / ".cache" / "factoryloop" / "test-models"))
     ap.add_argument("--publish-records", type=int, default=2000, help="0: skip the publish benchmark")

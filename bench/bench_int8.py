@@ -1,10 +1,11 @@
-"""How much faster is an INT8 (static QDQ) export of the yolo11n bench model in onnxruntime, one thread?
+"""How much faster is the INT8 export training ships (training.yolo.quantize) than fp32, one thread?
 
 python bench/bench_int8.py    # needs the bench model of bench/bench_agent.py (built there on first use)
 
-A measurement for the next step of issue 4 (agent / ultralytics >= 1.5 on yolo11n), not a product path yet:
-calibration on 32 simulator frames, per-channel int8 weights, uint8 activations. The bench model is untrained,
-so only the speed means something here; an INT8 export of a real model must be gated like any challenger.
+The product path: static QDQ (uint8 activations, int8 per-channel weights), the detection head's output
+convolutions and decode left in fp32, calibrated on 64 simulator training frames. The bench model is
+untrained, so only the speed means something here; accuracy is checked per model by training
+(``check_int8``: the same evaluator as the gate) and on the trained tiny model in the tests.
 """
 
 from __future__ import annotations
@@ -14,27 +15,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+import cv2
 import onnxruntime as ort
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-from onnxruntime.quantization.shape_inference import quant_pre_process
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge_agent.detect.letterbox import prepare
 from factoryloop.sim import Simulator
 from training.loop.presets import demo_sim_config
+from training.yolo.export import ExportedModel
+from training.yolo.quantize import quantize_int8
 
 MODEL = Path.home() / ".cache/factoryloop/test-models/bench-yolo11n-nc5-320/model.onnx"
 IMGSZ = 320
-
-
-class _Frames(CalibrationDataReader):
-    def __init__(self, name: str, tensors: list[np.ndarray]) -> None:
-        self._it = iter([{name: t} for t in tensors])
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self._it, None)
 
 
 def _session(path: Path) -> ort.InferenceSession:
@@ -49,20 +42,14 @@ def main() -> None:
     if not MODEL.is_file():
         raise SystemExit(f"{MODEL} is missing: run bench/bench_agent.py once (it builds the bench model)")
     sim = Simulator(demo_sim_config())
-    tensors = [prepare(sim.frame(i).image, IMGSZ).tensor for i in range(40)]
+    tensors = [prepare(sim.frame(10_000 + i).image, IMGSZ).tensor for i in range(40)]
     with tempfile.TemporaryDirectory(prefix="fl-int8-") as d:
-        pre, int8 = Path(d) / "pre.onnx", Path(d) / "int8.onnx"
-        quant_pre_process(str(MODEL), str(pre))
+        calib = []
+        for i in range(64):
+            calib.append(Path(d) / f"{i:06d}.jpg")
+            cv2.imwrite(str(calib[-1]), sim.frame(i).image)
+        int8 = quantize_int8(ExportedModel(MODEL, "", (), IMGSZ), calib, Path(d) / "int8.onnx").path
         name = _session(MODEL).get_inputs()[0].name
-        quantize_static(
-            str(pre),
-            str(int8),
-            _Frames(name, tensors[:32]),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-        )
         sessions = {"fp32": _session(MODEL), "int8": _session(int8)}
         x = tensors[35]
         for s in sessions.values():

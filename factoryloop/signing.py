@@ -4,8 +4,8 @@ One function signs (training's ``publish``, the API's promote/rollback) and one 
 The signed message is a canonical JSON of :data:`SIGNED_FIELDS` under a scheme tag, not the artifact bytes:
 the signer needs no download, and the signature binds what the agent acts on (which artifact, its sha256,
 class names, input size, target, strategy); the agent checks the fetched bytes against the signed sha256.
-Informational fields (``reason``, ``created_by``, ``previous_version``) and the envelope (``event_id``,
-``ts``) are not covered.
+Informational fields (``reason``, ``created_by``, ``previous_version``, ``precision``) and the envelope
+(``event_id``, ``ts``) are not covered.
 
 Message: ``factoryloop-deployment-v1\\n`` + ``json.dumps(fields, sort_keys=True, separators=(",", ":"),
 ensure_ascii=False)`` as UTF-8, fields as in ``Deployment.model_dump(mode="json")``; key as UTF-8;

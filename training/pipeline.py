@@ -30,6 +30,7 @@ from training.registry.golden import TRUTH
 from training.settings import TrainSettings
 from training.triggers import retrain_lock
 from training.yolo import TrainResult, export_onnx, train_yolo, verify_onnx_parity
+from training.yolo.quantize import edge_export
 from training.yolo.recipes import get_recipe
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,18 @@ def retrain(
         parity = verify_onnx_parity(
             result.best_pt, exported.path, [i for i in images if i is not None], imgsz
         )
+        golden_yaml = export_golden(store, golden, work / "golden")
+        recent_yaml = export_recent(store, version, golden, work / "recent")
+        edge, edge_tags = exported, dict[str, str]()
+        if settings.edge_int8:  # checked where the gate judges: recent reviewed images, else the golden set
+            edge, edge_tags = edge_export(
+                exported,
+                data.parent / "images" / "train",
+                recent_yaml or golden_yaml,
+                calibration=settings.int8_calibration_images,
+                max_drop=settings.int8_max_drop,
+                max_recall_drop=settings.gate_max_recall_drop,
+            )
         manifest = {
             "dataset_version": version.name,
             "dataset_sha256": version.sha256,
@@ -108,6 +121,8 @@ def retrain(
             "golden_sha256": golden.sha256,
             "reason": reason,
             "parity_max_raw_diff": parity.max_raw_diff,
+            "edge_file": edge.path.name,
+            "edge_sha256": edge.sha256,
         }
         logged = log_training(
             settings.mlflow_tracking_uri,
@@ -124,17 +139,22 @@ def retrain(
             result=result,
             exported=exported,
             manifest=manifest,
+            edge=edge,
         )
         registry = ModelRegistry(settings.mlflow_tracking_uri, settings.registered_model_prefix)
         mv = registry.register(
             product,
             logged,
-            tags={"reason": reason, "dataset_version": version.name, "dataset_sha256": version.sha256},
+            tags={
+                "reason": reason,
+                "dataset_version": version.name,
+                "dataset_sha256": version.sha256,
+                **edge_tags,
+            },
         )
         registry.set_alias(product, CHALLENGER, mv.version)
         decision = None
         if gate:
-            golden_yaml = export_golden(store, golden, work / "golden")
             decision = run_gate(
                 registry,
                 product,
@@ -142,7 +162,7 @@ def retrain(
                 policy or gate_policy(settings),
                 challenger=mv,
                 device=settings.device,
-                recent_yaml=export_recent(store, version, golden, work / "recent"),
+                recent_yaml=recent_yaml,
             )
         logger.info(
             "retrain of %s: v%s (%s)", product, mv.version, decision.reason if decision else "not gated"

@@ -66,6 +66,14 @@ class TrainSettings(BaseSettings):
         description="Repeat images of classes seen in fewer training images (0: off).",
     )
     rare_class_max_repeat: int = Field(default=4, ge=1, description="At most this many copies of an image.")
+    # Edge export: an INT8 twin of the ONNX (training.yolo.quantize), shipped when as good as fp32.
+    edge_int8: bool = Field(
+        default=True,
+        description="Quantise each export to INT8 for the edge (~1.5x faster on a line PC's CPU); the "
+        "deployment ships it only when it scores within int8_max_drop of fp32 on held-out images.",
+    )
+    int8_max_drop: float = Field(default=0.02, ge=0.0, le=1.0, description="Largest mAP50-95 loss allowed.")
+    int8_calibration_images: int = Field(default=64, ge=1, le=1000, description="Calibration images.")
     # Rollout policy.
     canary_window_s: float = Field(default=300.0, gt=0.0)
     canary_max_errors: int = Field(default=0, ge=0)

@@ -22,6 +22,7 @@ from api.routes.common import ERRORS, IdText
 from api.security import Principal, Role, needs, require
 from api.sink.rows import deployment_row
 from factoryloop.schemas import FLEET_KEY, Deployment, Strategy
+from factoryloop.schemas.deployments import EDGE_FILE_TAG, EDGE_PRECISION_TAG, EDGE_SHA256_TAG
 from factoryloop.signing import sign
 from factoryloop.topics import TopicRole
 
@@ -80,6 +81,16 @@ def _class_names(raw: str) -> list[str]:
     return [x.strip() for x in raw.split(",") if x.strip()]
 
 
+def _edge_artifact(source: str, tags: dict[str, str]) -> tuple[str, str | None, str]:
+    """(artifact URI, its sha256 when a tag says, precision) of a version: training's versions are folders."""
+    if tags.get(EDGE_FILE_TAG):
+        precision = "int8" if tags.get(EDGE_PRECISION_TAG) == "int8" else "fp32"
+        return f"{source.rstrip('/')}/{tags[EDGE_FILE_TAG]}", tags.get(EDGE_SHA256_TAG), precision
+    if tags.get("onnx_sha256"):  # registered by training before the edge_* tags: the folder's fp32 file
+        return f"{source.rstrip('/')}/model.onnx", tags["onnx_sha256"], "fp32"
+    return source, None, "fp32"
+
+
 def history(ctx: AppContext, target: str | None, limit: int) -> list[DeploymentRow]:
     stmt = select(DeploymentRow)
     if target is not None:
@@ -123,10 +134,15 @@ def promote(
     principal: Annotated[Principal, Depends(require(Role.ENGINEER))],
 ) -> DeploymentOut:
     """Looks the version up in MLflow (404 if unknown) for its artifact, sha256 tag, class names and imgsz
-    (each overridable in the body), then publishes the Deployment keyed by ``target``."""
+    (each overridable in the body), then publishes the Deployment keyed by ``target``. A version registered
+    by training ships the file its ``edge_file`` tag names in its artifact folder (the INT8 twin when
+    training's check passed it)."""
     version = ctx.registry.get_version(body.model_name, body.model_version)
     tags = version["tags"]
-    sha = body.sha256 or next((tags[k] for k in SHA_TAGS if tags.get(k)), None)
+    artifact, edge_sha, precision = _edge_artifact(version["source"] or "", tags)
+    if body.artifact_uri:
+        artifact, edge_sha, precision = body.artifact_uri, None, "fp32"
+    sha = body.sha256 or edge_sha or next((tags[k] for k in SHA_TAGS if tags.get(k)), None)
     classes = body.class_names or (_class_names(tags["class_names"]) if tags.get("class_names") else None)
     imgsz = body.imgsz or (int(tags["imgsz"]) if str(tags.get("imgsz", "")).isdigit() else None)
     missing = [n for n, v in (("sha256", sha), ("class_names", classes), ("imgsz", imgsz)) if not v]
@@ -142,8 +158,9 @@ def promote(
             "target": body.target,
             "model_name": body.model_name,
             "model_version": body.model_version,
-            "artifact_uri": body.artifact_uri or version["source"],
+            "artifact_uri": artifact,
             "sha256": sha,
+            "precision": precision,
             "class_names": tuple(classes or ()),
             "imgsz": imgsz,
             "strategy": body.strategy,

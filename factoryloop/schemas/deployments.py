@@ -11,6 +11,12 @@ from factoryloop.schemas.base import Event, Identifier, Sha256Hex
 
 FLEET_KEY = "fleet"
 
+# Model-version tags (MLflow registry) with which training names the file a deployment ships from the
+# version's artifact folder: model.onnx (fp32) or model.int8.onnx (training.yolo.quantize).
+EDGE_FILE_TAG = "edge_file"
+EDGE_SHA256_TAG = "edge_sha256"
+EDGE_PRECISION_TAG = "edge_precision"
+
 
 class Strategy(StrEnum):
     FULL = "full"  # every targeted agent serves the model
@@ -35,6 +41,11 @@ class Deployment(Event):
         max_length=1024,
         description="Optional HMAC-SHA256 hex of the deployment's identity with the fleet key "
         "(factoryloop.signing); the artifact is bound through the signed sha256.",
+    )
+    precision: Literal["fp32", "int8"] = Field(
+        default="fp32",
+        description="Numerics of the artifact: int8 is the quantised twin training shipped after checking it "
+        "against fp32 on held-out images (training.yolo.quantize).",
     )
     class_names: tuple[str, ...] = Field(min_length=1)
     imgsz: int = Field(gt=0, le=4096)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from training.errors import RegistryError
 from training.yolo.export import ExportedModel
@@ -19,17 +19,20 @@ from training.yolo.train import TrainResult
 
 logger = logging.getLogger(__name__)
 
-MODEL_DIR = "model"  # artifact folder: model.pt, model.onnx, class_map.json, manifest.json
+MODEL_DIR = "model"  # artifact folder: model.pt, model.onnx, [model.int8.onnx,] class_map.json, manifest.json
 
 
 @dataclass(frozen=True)
 class LoggedModel:
     run_id: str
     model_uri: str  # the artifact folder (registered as the model version's source)
-    onnx_uri: str  # what a Deployment points at
-    sha256: str
+    onnx_uri: str  # the fp32 export
+    sha256: str  # of the fp32 export
     class_names: tuple[str, ...]
     imgsz: int
+    edge_file: str = "model.onnx"  # what a Deployment points at: model.onnx or model.int8.onnx
+    edge_sha256: str = ""  # of edge_file ("" : the fp32 sha256)
+    edge_precision: Literal["fp32", "int8"] = "fp32"
 
 
 def git_revision(cwd: Path | None = None) -> str:
@@ -89,10 +92,15 @@ def log_training(
     exported: ExportedModel,
     manifest: Mapping[str, Any],
     tags: Mapping[str, str] | None = None,
+    edge: ExportedModel | None = None,
 ) -> LoggedModel:
-    """Create a finished MLflow run holding everything needed to audit and deploy the model."""
+    """Create a finished MLflow run holding everything needed to audit and deploy the model.
+
+    ``edge``: the file the edge runs when it is not ``exported`` (the INT8 twin), logged beside it.
+    """
     from mlflow.entities import Param, RunTag
 
+    twin = edge if edge is not None and edge.path != exported.path else None
     mlflow = client(tracking_uri)
     try:
         run = mlflow.create_run(
@@ -103,6 +111,7 @@ def log_training(
                 "dataset_sha256": dataset_sha256,
                 "mlflow.source.git.commit": git_revision(),
                 "onnx_sha256": exported.sha256,
+                "edge_sha256": (twin or exported).sha256,
                 **(tags or {}),
             },
         )
@@ -119,6 +128,8 @@ def log_training(
             folder.mkdir()
             shutil.copyfile(result.best_pt, folder / "model.pt")
             shutil.copyfile(exported.path, folder / "model.onnx")
+            if twin is not None:
+                shutil.copyfile(twin.path, folder / twin.path.name)
             (folder / "class_map.json").write_text(
                 json.dumps(dict(enumerate(exported.class_names)), indent=1)
             )
@@ -138,4 +149,7 @@ def log_training(
         exported.sha256,
         exported.class_names,
         exported.imgsz,
+        twin.path.name if twin is not None else "model.onnx",
+        (twin or exported).sha256,
+        "int8" if twin is not None and twin.path.name.endswith(".int8.onnx") else "fp32",
     )

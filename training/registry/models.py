@@ -10,8 +10,9 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from factoryloop.schemas.deployments import EDGE_FILE_TAG, EDGE_PRECISION_TAG, EDGE_SHA256_TAG
 from training.errors import RegistryError
 from training.registry.mlflow_run import LoggedModel, client
 
@@ -36,6 +37,19 @@ class RegisteredVersion:
     @property
     def sha256(self) -> str:
         return self.tags.get("onnx_sha256", "")
+
+    @property
+    def edge_uri(self) -> str:
+        """What a deployment ships: the INT8 twin when training's check passed it, else the fp32 file."""
+        return f"{self.source.rstrip('/')}/{self.tags.get(EDGE_FILE_TAG, 'model.onnx')}"
+
+    @property
+    def edge_sha256(self) -> str:
+        return self.tags.get(EDGE_SHA256_TAG) or self.sha256
+
+    @property
+    def precision(self) -> Literal["fp32", "int8"]:
+        return "int8" if self.tags.get(EDGE_PRECISION_TAG) == "int8" else "fp32"
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -83,6 +97,9 @@ class ModelRegistry:
                 run_id=logged.run_id,
                 tags={
                     "onnx_sha256": logged.sha256,
+                    EDGE_FILE_TAG: logged.edge_file,
+                    EDGE_SHA256_TAG: logged.edge_sha256 or logged.sha256,
+                    EDGE_PRECISION_TAG: logged.edge_precision,
                     "class_names": json.dumps(list(logged.class_names)),
                     "imgsz": str(logged.imgsz),
                     **(tags or {}),

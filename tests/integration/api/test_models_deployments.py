@@ -98,3 +98,42 @@ def test_models_unreachable_is_503(api_factory) -> None:
     api = api_factory(None)
     resp = api.get("/api/v1/models")
     assert resp.status_code == 503 and resp.json()["error"]["code"] == "upstream_unavailable"
+
+
+@pytest.mark.parametrize(
+    ("tags", "file", "sha", "precision"),
+    [
+        (
+            {"edge_file": "model.int8.onnx", "edge_sha256": "b" * 64, "edge_precision": "int8"},
+            "model.int8.onnx",
+            "b" * 64,
+            "int8",
+        ),
+        ({}, "model.onnx", "a" * 64, "fp32"),  # registered by training before the edge_* tags
+    ],
+)
+def test_promote_a_training_version_ships_its_edge_file(
+    api_factory,
+    kafka_settings: KafkaSettings,
+    mlflow_server: str,
+    tags: dict[str, str],
+    file: str,
+    sha: str,
+    precision: str,
+) -> None:
+    """Training registers the artifact folder as the source; the deployment names the file in it."""
+    name = f"trained-{uuid.uuid4().hex[:6]}"
+    client = MlflowClient(tracking_uri=mlflow_server)
+    client.create_registered_model(name)
+    folder = f"s3://models/{name}/1/model"  # the artifact folder, as training registers it
+    client.create_model_version(
+        name,
+        source=folder,
+        tags={"onnx_sha256": "a" * 64, "class_names": '["scratch", "dent"]', "imgsz": "320", **tags},
+    )
+    api = api_factory(kafka_settings, mlflow_tracking_uri=mlflow_server)
+    body = {"model_name": name, "model_version": "1", "target": "line-2"}
+    assert api.post("/api/v1/deployments", role=Role.ENGINEER, json=body).status_code == 201
+    (dep,) = read_topic(kafka_settings, TopicRole.DEPLOYMENTS, 1)
+    assert isinstance(dep, Deployment)
+    assert (dep.artifact_uri, dep.sha256, dep.precision) == (f"{folder}/{file}", sha, precision)

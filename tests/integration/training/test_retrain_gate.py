@@ -15,8 +15,10 @@ from training.datasets import Box, DatasetStore, Provenance
 from training.errors import RetrainBusyError
 from training.pipeline import retrain
 from training.registry import CHALLENGER, CHAMPION, GatePolicy, ModelRegistry
+from training.rollout.publish import deployment_for
 from training.settings import TrainSettings
 from training.triggers import retrain_lock
+from training.yolo.export import sha256_file
 
 PRODUCT = "steel_plate"
 
@@ -78,8 +80,19 @@ def test_retrain_register_gate(mlflow_server: str, tmp_path: Path) -> None:
         history = MlflowClient(mlflow_server).get_metric_history(first.version.run_id, "mAP50_95")
         assert [m.step for m in history] == [2] and run.data.params["recipe"] == "cpu_fast"
         files = {a.path for a in MlflowClient(mlflow_server).list_artifacts(first.version.run_id, "model")}
-        assert files == {f"model/{n}" for n in ("model.pt", "model.onnx", "class_map.json", "manifest.json")}
+        shipped = first.version.tags["int8.decision"] == "ship"
+        assert first.version.tags["int8.decision"] in {"ship", "refuse"}, first.version.tags["int8.reason"]
+        names = ("model.pt", "model.onnx", "class_map.json", "manifest.json") + ("model.int8.onnx",) * shipped
+        assert files == {f"model/{n}" for n in names}
         assert first.version.sha256 == run.data.tags["onnx_sha256"]
+        # The deployment ships the edge file (the INT8 twin when its check passed), bound by its sha256.
+        dep = deployment_for(first.version)
+        edge_file = "model.int8.onnx" if shipped else "model.onnx"
+        assert dep.artifact_uri == f"{first.version.source.rstrip('/')}/{edge_file}"
+        assert dep.precision == ("int8" if shipped else "fp32")
+        local = registry.download(first.version, tmp_path / "download")
+        assert dep.sha256 == sha256_file(local / edge_file) == first.version.edge_sha256
+        assert {"int8.check.fp32.mAP50-95", "int8.check.int8.mAP50-95"} <= set(first.version.tags)
 
         with retrain_lock(settings.state_dir, PRODUCT), pytest.raises(RetrainBusyError):
             retrain(PRODUCT, store, settings, epochs=1)
