@@ -1,4 +1,4 @@
-"""Data for bench/bench_api.py: wire outcomes, and bulk rows written straight into SQLite."""
+"""Data for bench/bench_api.py: wire outcomes, and bulk rows written straight into SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,24 +66,22 @@ def plain(v: Any) -> Any:
     return v
 
 
-def bulk_rows(db_path: Path, n: int, t0: datetime) -> None:
-    """``n`` inspections over 30 days (5 % FAIL with one detection) with raw executemany."""
+INSPECTION_COLS = (
+    "event_id, ts, captured_at, line_id, station_id, agent_id, frame_id, verdict, model_name, model_version,"
+    " thresholds, decision_ms, inference_ms, frame_sha256, frame_width, frame_height, frame_sent, shadow,"
+    " n_detections, ingested_at"
+)
+DETECTION_COLS = (
+    "outcome_event_id, idx, ts, line_id, station_id, verdict, shadow, class_id, class_name, confidence,"
+    " x1, y1, x2, y2"
+)
+
+
+def row_chunks(n: int, t0: datetime, chunk: int = 100_000) -> Iterator[tuple[list[tuple], list[tuple]]]:
+    """``n`` inspections over 30 days (5 % FAIL with one detection), in chunks of (inspections, detections)
+    rows in the column orders above (UTC times as naive ISO text, as SQLAlchemy stores them)."""
     rng = random.Random(1)
-    conn = sqlite3.connect(db_path)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=OFF")
     span = 30 * 86400
-    ins = (
-        "INSERT INTO inspections (event_id, ts, captured_at, line_id, station_id, agent_id, frame_id,"
-        " verdict, model_name, model_version, thresholds, decision_ms, inference_ms, frame_sha256,"
-        " frame_width, frame_height, frame_sent, shadow, n_detections, ingested_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-    )
-    det = (
-        "INSERT INTO detections (outcome_event_id, idx, ts, line_id, station_id, verdict, shadow, class_id,"
-        " class_name, confidence, x1, y1, x2, y2) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-    )
-    chunk = 100_000
     for start in range(0, n, chunk):
         irows, drows = [], []
         for i in range(start, min(n, start + chunk)):
@@ -119,11 +117,38 @@ def bulk_rows(db_path: Path, n: int, t0: datetime) -> None:
                 drows.append(
                     (eid, 0, ts, line, "st-1", "FAIL", False, 0, rng.choice(CLASSES), 0.9, 1, 2, 30, 40)
                 )
+        yield irows, drows
+
+
+def bulk_rows(db_path: Path, n: int, t0: datetime) -> None:
+    """:func:`row_chunks` into a SQLite database (at migration 0001) with raw executemany."""
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    ins = f"INSERT INTO inspections ({INSPECTION_COLS}) VALUES ({','.join('?' * 20)})"
+    det = f"INSERT INTO detections ({DETECTION_COLS}) VALUES ({','.join('?' * 14)})"
+    for irows, drows in row_chunks(n, t0):
         with conn:
             conn.executemany(ins, irows)
             conn.executemany(det, drows)
     conn.execute("ANALYZE")
     conn.close()
+
+
+def bulk_rows_postgres(dsn: str, n: int, t0: datetime) -> None:
+    """:func:`row_chunks` into a PostgreSQL database (at migration 0001) with COPY."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SET TIME ZONE 'UTC'")
+        for irows, drows in row_chunks(n, t0):
+            with cur.copy(f"COPY inspections ({INSPECTION_COLS}) FROM STDIN") as copy:
+                for row in irows:
+                    copy.write_row(row)
+            with cur.copy(f"COPY detections ({DETECTION_COLS}) FROM STDIN") as copy:
+                for row in drows:
+                    copy.write_row(row)
+            conn.commit()
 
 
 def percentile(values: list[float], p: float) -> float:

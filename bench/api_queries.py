@@ -1,8 +1,9 @@
 """Query part of bench/bench_api.py: defect lists and stats over HTTP on a database of N generated rows.
 
-The database is generated at migration 0001 (bulk executemany), then upgraded to head, which times the
-backfill of the hourly summaries and the new index. ``--db PATH`` keeps it for later runs (10M rows take
-minutes to generate).
+The database is generated at migration 0001 (bulk executemany on SQLite, COPY on PostgreSQL), then upgraded
+to head, which times the backfill of the hourly summaries and the new index. ``--db PATH`` keeps a SQLite
+database for later runs (10M rows take minutes to generate); ``--postgres-url URL`` runs on PostgreSQL, whose
+database is kept the same way (regenerated when its row count differs).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from api_data import CLASSES, LINES, bulk_rows, timed
+from api_data import CLASSES, LINES, bulk_rows, bulk_rows_postgres, timed
 from fastapi.testclient import TestClient
 from sqlalchemy import case, func, select
 
@@ -32,29 +33,44 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 Record = Callable[..., None]
 
 
-def prepare(path: Path, n_rows: int, record: Record) -> None:
-    """Generate ``n_rows`` at revision 0001 and migrate to head, unless ``path`` exists already."""
-    if path.exists():
+def prepare(url: str, n_rows: int, record: Record) -> None:
+    """Generate ``n_rows`` at revision 0001 and migrate to head, unless the database holds them already."""
+    db = Database(url)
+    sqlite = db.engine.dialect.name == "sqlite"
+    if sqlite and Path(db.engine.url.database or "").exists():
+        db.dispose()
         return
-    db = Database(f"sqlite:///{path}")
+    if not sqlite:
+        with db.engine.connect() as conn:
+            have = conn.exec_driver_sql("SELECT to_regclass('inspections') IS NOT NULL").scalar()
+            if have and conn.exec_driver_sql("SELECT count(*) FROM inspections").scalar() == n_rows:
+                db.dispose()
+                return
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+            conn.commit()
     upgrade(db.engine, "0001")
     db.dispose()
     t = time.perf_counter()
-    bulk_rows(path, n_rows, T0)
-    record(f"generate {n_rows:,} rows (bulk executemany)", f"{time.perf_counter() - t:.1f} s")
-    db = Database(f"sqlite:///{path}")
+    if sqlite:
+        bulk_rows(Path(db.engine.url.database or ""), n_rows, T0)
+    else:
+        bulk_rows_postgres(db.engine.url.set(drivername="postgresql").render_as_string(False), n_rows, T0)
+    how = "bulk executemany" if sqlite else "COPY"
+    record(f"generate {n_rows:,} rows ({how})", f"{time.perf_counter() - t:.1f} s")
+    db = Database(url)
     t = time.perf_counter()
     upgrade(db.engine)
     record("  migrate 0001 -> head (index + hourly summary backfill)", f"{time.perf_counter() - t:.1f} s")
     with db.engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
+        conn.commit()
     db.dispose()
 
 
 def direct_rate(db: Database, since: datetime, until: datetime) -> None:
     """The aggregation the route ran before the summaries: GROUP BY hour, line over the inspections."""
     t = InspectionRow
-    b = bucket_expr(t.ts, "sqlite", 3600).label("b")
+    b = bucket_expr(t.ts, db.engine.dialect.name, 3600).label("b")
     stmt = (
         select(b, t.line_id, func.count(), func.sum(case((t.verdict == "FAIL", 1), else_=0)))
         .where(t.ts >= since, t.ts < until, t.shadow.is_(False))
@@ -64,9 +80,12 @@ def direct_rate(db: Database, since: datetime, until: datetime) -> None:
         assert s.execute(stmt).all()
 
 
-def bench_queries(path: Path, n_rows: int, samples: int, record: Record, *, freeze_heap: bool = True) -> None:
-    prepare(path, n_rows, record)
-    settings = ApiSettings(database_url=f"sqlite:///{path}", frames_dir=path.parent / "qf", run_sink=False)
+def bench_queries(
+    url: str, frames_dir: Path, n_rows: int, samples: int, record: Record, *, freeze_heap: bool = True
+) -> None:
+    """The query cases on the database at ``url`` (a SQLite or PostgreSQL SQLAlchemy URL)."""
+    prepare(url, n_rows, record)
+    settings = ApiSettings(database_url=url, frames_dir=frames_dir, run_sink=False)
     db = Database(settings.database_url)
     upgrade(db.engine)
     token = create_token(

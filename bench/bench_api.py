@@ -4,7 +4,8 @@ baseline measured in the same run.
 
 Run: ``python bench/bench_api.py [--events 100000] [--rows 1000000] [--bootstrap 127.0.0.1:9092]``
 (the Kafka parts are skipped when no broker answers); ``--db PATH --queries-only`` reuses a generated
-query database. Results print as a Markdown table.
+query database; ``--postgres-url URL --queries-only`` runs the queries on PostgreSQL. Results print as a
+Markdown table.
 """
 
 from __future__ import annotations
@@ -209,6 +210,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--db", type=Path, default=None, help="query database to reuse (made if missing)")
+    parser.add_argument(
+        "--postgres-url", default=None, help="queries on PostgreSQL (postgresql+psycopg://...)"
+    )
     parser.add_argument("--queries-only", action="store_true", help="skip the ingest and visibility parts")
     parser.add_argument("--visibility", type=int, default=200)
     parser.add_argument("--bootstrap", default=None, help="Kafka bootstrap (default FACTORYLOOP_KAFKA_*)")
@@ -229,9 +233,8 @@ def main() -> None:
             have_kafka = kafka_available(kafka)
         if have_kafka:
             bench_kafka_ingest(tmp, kafka, events, args.batch)
-        bench_queries(
-            args.db or tmp / "q.db", args.rows, args.samples, record, freeze_heap=not args.no_freeze_heap
-        )
+        url = args.postgres_url or f"sqlite:///{args.db or tmp / 'q.db'}"
+        bench_queries(url, tmp / "qf", args.rows, args.samples, record, freeze_heap=not args.no_freeze_heap)
         if have_kafka:
             bench_visibility(tmp, kafka, args.visibility)
     print("\n| Measure | Result | Note |\n|---|---|---|")

@@ -117,5 +117,6 @@ def run(
     for refused in report.refused:
         table.add_row("refused by the gate", refused)
     table.add_row("gate", report.gate)
+    table.add_row("edge model", report.edge_model)
     table.add_row("rollout", report.rollout)
     console.print(table)

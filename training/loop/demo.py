@@ -83,6 +83,7 @@ class DemoReport:
     champion: str = ""
     challenger: str = ""
     gate: str = ""
+    edge_model: str = ""  # which file of the promoted challenger the agents run, and why (INT8 check)
     trigger: str = ""
     refused: list[str] = field(default_factory=list)  # challengers the gate refused before one passed
     rollout: str = ""
@@ -263,7 +264,9 @@ def _retrain_until_promoted(
         queue.done(opts.product)  # this retrain is over: the trigger's next request may be taken
         report.challenger = f"v{out.version.version}"
         report.gate = out.decision.reason if out.decision else "not gated"
-        say(f"challenger v{out.version.version}: {report.gate}")
+        tags = out.version.tags
+        report.edge_model = f"{out.version.precision}: {tags.get('int8.reason', 'INT8 export off')}"
+        say(f"challenger v{out.version.version}: {report.gate}; edge file {report.edge_model}")
         if out.decision is not None and out.decision.promote:
             return out
         report.refused.append(f"v{out.version.version}: {report.gate}")

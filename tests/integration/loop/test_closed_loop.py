@@ -46,6 +46,7 @@ def test_new_defect_class_is_learned_and_rolled_out(
 
     logging.getLogger(__name__).info("closed loop report: %s", report)
     assert report.rollout.startswith("full"), report.rollout
+    assert report.edge_model.startswith(("int8: ", "fp32: ")), report.edge_model  # what the canary served
     # The champion never saw the new class: it misses it on the live line.
     assert report.support_before >= 10
     assert report.recall_before is not None and report.recall_before <= 0.2
