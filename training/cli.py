@@ -94,6 +94,8 @@ def retrain(
         f"{out.version.name} v{out.version.version}: mAP50 {out.train.metrics['mAP50']:.3f}, "
         f"mAP50-95 {out.train.metrics['mAP50-95']:.3f}"
     )
+    reason = out.version.tags.get("int8.reason", "INT8 export off")
+    typer.echo(f"edge file: {out.version.edge_uri.rsplit('/', 1)[-1]} ({out.version.precision}; {reason})")
     if out.decision is not None:
         typer.echo(f"gate: {'PROMOTED' if out.decision.promote else 'REFUSED'} - {out.decision.reason}")
 
