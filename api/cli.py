@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 from typing import Annotated
 
 import typer
@@ -71,28 +70,27 @@ def create_token_cmd(
 
 
 @app.command()
-def sink() -> None:
-    """Run the Kafka sink in the foreground (Ctrl-C stops it after the current batch)."""
+def sink(
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            "-p",
+            min=1,
+            max=64,
+            help="Sink processes in the consumer group (one per core; more than the partitions sit idle).",
+        ),
+    ] = 1,
+) -> None:
+    """Run the Kafka sink in the foreground (SIGTERM or Ctrl-C stops it after the current batch)."""
     from api.db.engine import Database
     from api.db.migrate import upgrade
-    from api.frames.store import LocalFrameStore
-    from api.sink.runner import Sink
+    from api.sink.processes import run_one, run_processes
 
-    settings = get_settings()
-    db = Database(settings.database_url)
-    upgrade(db.engine)
-    runner = Sink(
-        settings.kafka,
-        db.engine,
-        LocalFrameStore(settings.frames_dir),
-        group_id=settings.sink_group_id,
-        batch_size=settings.sink_batch_size,
-        poll_timeout_ms=settings.sink_poll_timeout_ms,
-    )
-    signal.signal(signal.SIGTERM, lambda *_: runner._stop.set())
-    try:
-        runner.run()
-    except KeyboardInterrupt:
-        logger.info("sink stopped")
-    finally:
-        db.dispose()
+    db = Database(get_settings().database_url)
+    upgrade(db.engine)  # once, before any process writes
+    db.dispose()
+    if processes == 1:
+        run_one()
+        return
+    raise typer.Exit(run_processes(processes))
