@@ -61,9 +61,9 @@ def encode_frame(meta: FrameMeta, jpeg: bytes) -> bytes:
     return _HEADER.pack(FRAME_MAGIC, len(header)) + header + jpeg
 
 
-def _check_version(role: TopicRole, obj: object) -> None:
+def _check_version(role: TopicRole, obj: object, what: str = "payload") -> None:
     if not isinstance(obj, dict):
-        raise SchemaError(f"{role.value}: payload is not a JSON object")
+        raise SchemaError(f"{role.value}: {what} is not a JSON object")
     version = obj.get("schema_version")
     if version not in SUPPORTED_VERSIONS[role]:
         raise SchemaError(
@@ -72,14 +72,14 @@ def _check_version(role: TopicRole, obj: object) -> None:
         )
 
 
-def _validate(role: TopicRole, obj: object) -> Any:
+def _validate(role: TopicRole, obj: object, what: str = "payload") -> Any:
     try:
         return _ADAPTERS[role].validate_python(obj)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()[:10]
         )
-        raise SchemaError(f"{role.value}: invalid payload: {problems}") from exc
+        raise SchemaError(f"{role.value}: invalid {what}: {problems}") from exc
 
 
 def decode(role: TopicRole, value: bytes | None) -> Any:
@@ -91,7 +91,7 @@ def decode(role: TopicRole, value: bytes | None) -> Any:
     return _decode_json(role, value)
 
 
-def _decode_json(role: TopicRole, value: bytes) -> Any:
+def _decode_json(role: TopicRole, value: bytes, what: str = "payload") -> Any:
     # Fast path: pydantic parses and validates the bytes in one pass (8.6 us for an outcome here, against
     # 22 us for json.loads + validate_python). Anything it refuses, or a schema version this consumer does not
     # understand, goes through the slow path, which says precisely what is wrong.
@@ -104,9 +104,9 @@ def _decode_json(role: TopicRole, value: bytes) -> Any:
     try:
         obj = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"{role.value}: payload is not valid UTF-8 JSON: {exc}") from exc
-    _check_version(role, obj)
-    return _validate(role, obj)
+        raise SchemaError(f"{role.value}: {what} is not valid UTF-8 JSON: {exc}") from exc
+    _check_version(role, obj, what)
+    return _validate(role, obj, what)
 
 
 def decode_frame(value: bytes) -> FramePayload:
@@ -118,7 +118,7 @@ def decode_frame(value: bytes) -> FramePayload:
     if header_len > MAX_FRAME_HEADER or _HEADER.size + header_len > len(value):
         raise SchemaError(f"frames: header length {header_len} exceeds the record ({len(value)} bytes)")
     start = _HEADER.size
-    meta: FrameMeta = _decode_json(TopicRole.FRAMES, value[start : start + header_len])
+    meta: FrameMeta = _decode_json(TopicRole.FRAMES, value[start : start + header_len], "frame header")
     jpeg = value[start + header_len :]
     if hashlib.sha256(jpeg).hexdigest() != meta.jpeg_sha256:
         raise SchemaError("frames: JPEG bytes do not match jpeg_sha256 (corrupted in transit or tampered)")

@@ -127,13 +127,15 @@ def cap_train_split(
     """
     if max_train < 1:
         raise DatasetError(f"max_train must be at least 1, got {max_train}")
-    train = [r for r in records if split_of(r.hash, test_fraction) == "train"]
+    in_train = {r.hash: split_of(r.hash, test_fraction) == "train" for r in records}
+    train = [r for r in records if in_train[r.hash]]
     if len(train) <= max_train:
         return list(records)
-    per_class = Counter(c for r in train for c in {b.class_name for b in labels[r.hash].boxes})
+    classes = {r.hash: {b.class_name for b in labels[r.hash].boxes} for r in train}
+    per_class = Counter(c for names in classes.values() for c in names)
     floor = max(1, max_train // (2 * max(1, len(per_class))))
     rare = {c for c, n in per_class.items() if n < floor}
-    keep = [r for r in train if rare & {b.class_name for b in labels[r.hash].boxes}]
+    keep = [r for r in train if rare & classes[r.hash]]
 
     def draw_order(r: ImageRecord) -> str:
         return hashlib.sha256(f"{seed}:{r.hash}".encode()).hexdigest()
@@ -141,7 +143,7 @@ def cap_train_split(
     kept = {r.hash for r in keep}
     rest = sorted((r for r in train if r.hash not in kept), key=draw_order)
     kept.update(r.hash for r in rest[: max(0, max_train - len(keep))])
-    return [r for r in records if split_of(r.hash, test_fraction) != "train" or r.hash in kept]
+    return [r for r in records if not in_train[r.hash] or r.hash in kept]
 
 
 def get(store: DatasetStore, ref: str) -> DatasetVersion:

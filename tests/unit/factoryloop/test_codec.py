@@ -64,6 +64,8 @@ def test_frame_round_trip_200kb() -> None:
         (TopicRole.FRAMES, b"FLF", "too short"),
         (TopicRole.FRAMES, b"JPEG\x00\x00\x00\x01{", "bad magic"),
         (TopicRole.FRAMES, b"FLF1\x00\x10\x00\x00{}", "header length"),
+        (TopicRole.FRAMES, b"FLF1\x00\x00\x00\x02[]", "frames: frame header is not a JSON object"),
+        (TopicRole.FRAMES, b"FLF1\x00\x00\x00\x02{]", "frames: frame header is not valid UTF-8 JSON"),
     ],
 )
 def test_malformed_payloads_are_refused_with_reason(
