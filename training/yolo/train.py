@@ -23,6 +23,7 @@ class ClassMetrics:
     recall: float
     ap50: float
     ap50_95: float
+    instances: int = 0  # boxes of the class in the evaluated images (0: not known)
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,10 @@ def _clean(key: str) -> str:
 
 
 def summarize_box_metrics(
-    box: Any, names: dict[int, str]
+    box: Any, names: dict[int, str], instances: Any = None
 ) -> tuple[dict[str, float], dict[str, ClassMetrics]]:
-    """Overall and per-class numbers from an Ultralytics ``Metric`` (``validator.metrics.box``)."""
+    """Overall and per-class numbers from an Ultralytics ``Metric`` (``validator.metrics.box``);
+    ``instances``: boxes per class id (``DetMetrics.nt_per_class``), when known."""
     overall = {
         "precision": float(box.mp),
         "recall": float(box.mr),
@@ -99,7 +101,8 @@ def summarize_box_metrics(
     per_class: dict[str, ClassMetrics] = {}
     for i, cls in enumerate(box.ap_class_index):
         p, r, ap50, ap = box.class_result(i)
-        per_class[names[int(cls)]] = ClassMetrics(float(p), float(r), float(ap50), float(ap))
+        n = int(instances[int(cls)]) if instances is not None and int(cls) < len(instances) else 0
+        per_class[names[int(cls)]] = ClassMetrics(float(p), float(r), float(ap50), float(ap), n)
     return overall, per_class
 
 
@@ -179,7 +182,8 @@ def train_yolo(
     if not best.is_file():
         raise ModelBuildError(f"training finished without weights in {trainer.save_dir}")
     names = {int(k): str(v) for k, v in trainer.data["names"].items()}
-    overall, per_class = summarize_box_metrics(trainer.validator.metrics.box, names)
+    validated = trainer.validator.metrics
+    overall, per_class = summarize_box_metrics(validated.box, names, getattr(validated, "nt_per_class", None))
     n_train = len(trainer.train_loader.dataset) if getattr(trainer, "train_loader", None) else 0
     logger.info(
         "trained %s in %.1fs: mAP50 %.3f mAP50-95 %.3f", best, wall, overall["mAP50"], overall["mAP50-95"]

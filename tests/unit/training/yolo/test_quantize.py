@@ -10,16 +10,19 @@ from onnx import TensorProto, helper
 
 from training.errors import ModelBuildError
 from training.yolo.evaluate import EvalResult
-from training.yolo.quantize import calibration_images, head_nodes_kept_fp32, judge_int8
+from training.yolo.quantize import calibration_images, judge_int8, nodes_kept_fp32
 from training.yolo.train import ClassMetrics
 
 
 def _graph(names: list[str]) -> onnx.ModelProto:
-    """A chain of Identity nodes with these names; the last one produces the graph output."""
+    """A chain of nodes with these names (Conv where the name ends so, else Identity); the last one produces
+    the graph output. Not runnable: only the names, ops and wiring matter here."""
     nodes, prev = [], "images"
     for i, name in enumerate(names):
         out = "output0" if i == len(names) - 1 else f"t{i}"
-        nodes.append(helper.make_node("Identity", [prev], [out], name=name))
+        nodes.append(
+            helper.make_node("Conv" if name.endswith("Conv") else "Identity", [prev], [out], name=name)
+        )
         prev = out
     vi = helper.make_tensor_value_info
     graph = helper.make_graph(
@@ -28,9 +31,10 @@ def _graph(names: list[str]) -> onnx.ModelProto:
     return helper.make_model(graph)
 
 
-def test_head_decode_stays_fp32_and_its_convolutions_do_not() -> None:
+def test_first_conv_and_head_decode_stay_fp32() -> None:
     names = [
         "/model.0/conv/Conv",
+        "/model.1/conv/Conv",
         "/model.23/cv2.0/cv2.0.0/conv/Conv",
         "/model.23/cv3.2/cv3.2.1/cv3.2.1.1/act/Mul",
         "/model.23/cv2.2/cv2.2.2/Conv",
@@ -38,7 +42,8 @@ def test_head_decode_stays_fp32_and_its_convolutions_do_not() -> None:
         "/model.23/Sigmoid",
         "/model.23/Concat_3",
     ]
-    assert head_nodes_kept_fp32(_graph(names)) == [
+    assert nodes_kept_fp32(_graph(names)) == [
+        "/model.0/conv/Conv",
         "/model.23/dfl/Softmax",
         "/model.23/Sigmoid",
         "/model.23/Concat_3",
@@ -47,7 +52,7 @@ def test_head_decode_stays_fp32_and_its_convolutions_do_not() -> None:
 
 def test_a_graph_without_an_ultralytics_head_is_refused() -> None:
     with pytest.raises(ModelBuildError, match="detection head"):
-        head_nodes_kept_fp32(_graph(["conv1", "head"]))
+        nodes_kept_fp32(_graph(["conv1", "head"]))
 
 
 def test_calibration_images_spread_over_the_folder(tmp_path: Path) -> None:
@@ -62,8 +67,8 @@ def test_calibration_images_spread_over_the_folder(tmp_path: Path) -> None:
         calibration_images(empty, 4)
 
 
-def _eval(score: float, **recalls: float) -> EvalResult:
-    per_class = {name: ClassMetrics(0.5, r, 0.5, 0.3) for name, r in recalls.items()}
+def _eval(score: float, boxes: int = 0, **recalls: float) -> EvalResult:
+    per_class = {name: ClassMetrics(0.5, r, 0.5, 0.3, boxes) for name, r in recalls.items()}
     return EvalResult({"precision": 0.5, "recall": 0.5, "mAP50": score + 0.2, "mAP50-95": score}, per_class)
 
 
@@ -76,6 +81,10 @@ def _eval(score: float, **recalls: float) -> EvalResult:
         (_eval(0.50, dent=0.8, crack=0.7), _eval(0.50, dent=0.8, crack=0.6), False, "crack -0.100"),
         (_eval(0.50, dent=0.8, crack=0.7), _eval(0.50, dent=0.8), False, "crack -0.700"),  # class lost
         (_eval(0.50, dent=0.8), _eval(0.50, dent=0.76), True, "within"),  # a drop within the limit
+        # With box counts known: one box of 18 is rounding (0.056 of recall), two refuse.
+        (_eval(0.5, 18, scratch=0.611), _eval(0.5, 18, scratch=0.556), True, "within"),
+        (_eval(0.5, 18, scratch=0.611), _eval(0.5, 18, scratch=0.5), False, "scratch -0.111"),
+        (_eval(0.5, 200, crack=0.7), _eval(0.5, 200, crack=0.64), False, "crack -0.060"),
     ],
 )
 def test_judge_int8(fp32: EvalResult, int8: EvalResult, ships: bool, reason_part: str) -> None:
