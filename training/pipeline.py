@@ -112,7 +112,7 @@ def retrain(
                 recent_yaml or golden_yaml,
                 calibration=settings.int8_calibration_images,
                 max_drop=settings.int8_max_drop,
-                max_recall_drop=settings.gate_max_recall_drop,
+                max_class_drop=settings.int8_max_class_drop,
             )
         manifest = {
             "dataset_version": version.name,

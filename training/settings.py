@@ -73,6 +73,7 @@ class TrainSettings(BaseSettings):
         "deployment ships it only when it scores within int8_max_drop of fp32 on held-out images.",
     )
     int8_max_drop: float = Field(default=0.02, ge=0.0, le=1.0, description="Largest mAP50-95 loss allowed.")
+    int8_max_class_drop: float = Field(default=0.05, ge=0.0, le=1.0, description="Largest class AP50 loss.")
     int8_calibration_images: int = Field(default=64, ge=1, le=1000, description="Calibration images.")
     # Rollout policy.
     canary_window_s: float = Field(default=300.0, gt=0.0)

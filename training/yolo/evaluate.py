@@ -46,6 +46,6 @@ def evaluate(
     except Exception as exc:  # Ultralytics raises many types
         raise ModelBuildError(f"evaluating {pt} on {data_yaml} failed: {exc}") from exc
     names = {int(k): str(v) for k, v in metrics.names.items()}
-    overall, per_class = summarize_box_metrics(metrics.box, names, getattr(metrics, "nt_per_class", None))
+    overall, per_class = summarize_box_metrics(metrics.box, names)
     logger.info("evaluated %s on %s: %s", pt, data_yaml, overall)
     return EvalResult(overall, per_class)

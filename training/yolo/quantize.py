@@ -146,29 +146,30 @@ def judge_int8(
     int8: EvalResult,
     *,
     max_drop: float = 0.02,
-    max_recall_drop: float = 0.05,
+    max_class_drop: float = 0.05,
     metric: str = "mAP50-95",
 ) -> Int8Check:
-    """Ship INT8 only if ``metric`` is at most ``max_drop`` below fp32's and no class's recall falls by more
-    than ``max_recall_drop`` and by two or more of its boxes (both evaluated on the same images; where the
-    class's box count is known, one box found by fp32 and missed by INT8 is within rounding)."""
+    """Ship INT8 only if ``metric`` is at most ``max_drop`` below fp32's and no class's AP50 is more than
+    ``max_class_drop`` below fp32's (both evaluated on the same images).
+
+    Per class, AP50 and not recall: the validator's recall is read at the confidence of the best mean F1,
+    which moves with any small change of scores; on the trained tiny model INT8 lost 0.009 of scratch AP50
+    and 0.08 of its recall, on the demo's fine-tuned model 0.005 of AP50 and gained 0.09 of recall.
+    """
     drop = fp32.metrics[metric] - int8.metrics[metric]
-    kept = {name: m.recall for name, m in int8.per_class.items()}  # a class int8 lost entirely: recall 0
-    recall_drops = {
-        name: m.recall - kept.get(name, 0.0)
+    kept = {name: m.ap50 for name, m in int8.per_class.items()}  # a class int8 lost entirely: AP 0
+    class_drops = {
+        name: m.ap50 - kept.get(name, 0.0)
         for name, m in fp32.per_class.items()
-        if m.recall - kept.get(name, 0.0) > max_recall_drop
-        # One box of a class is rounding, not a finding: on 18 scratches it is 0.056 of recall.
-        and (m.instances == 0 or round((m.recall - kept.get(name, 0.0)) * m.instances) >= 2)
+        if m.ap50 - kept.get(name, 0.0) > max_class_drop
     }
     numbers = f"{metric} int8 {int8.metrics[metric]:.4f} vs fp32 {fp32.metrics[metric]:.4f}"
     if drop > max_drop:
         return Int8Check(False, f"{numbers}: drop {drop:.4f} > {max_drop}", fp32, int8, metric)
-    if recall_drops:
-        worst = ", ".join(f"{k} -{v:.3f}" for k, v in sorted(recall_drops.items()))
-        return Int8Check(
-            False, f"{numbers}; recall drops over {max_recall_drop}: {worst}", fp32, int8, metric
-        )
+    if class_drops:
+        worst = ", ".join(f"{k} -{v:.3f}" for k, v in sorted(class_drops.items()))
+        why = f"{numbers}; AP50 drops over {max_class_drop}: {worst}"
+        return Int8Check(False, why, fp32, int8, metric)
     return Int8Check(True, f"{numbers}: within {max_drop}", fp32, int8, metric)
 
 

@@ -23,7 +23,6 @@ class ClassMetrics:
     recall: float
     ap50: float
     ap50_95: float
-    instances: int = 0  # boxes of the class in the evaluated images (0: not known)
 
 
 @dataclass(frozen=True)
@@ -88,10 +87,9 @@ def _clean(key: str) -> str:
 
 
 def summarize_box_metrics(
-    box: Any, names: dict[int, str], instances: Any = None
+    box: Any, names: dict[int, str]
 ) -> tuple[dict[str, float], dict[str, ClassMetrics]]:
-    """Overall and per-class numbers from an Ultralytics ``Metric`` (``validator.metrics.box``);
-    ``instances``: boxes per class id (``DetMetrics.nt_per_class``), when known."""
+    """Overall and per-class numbers from an Ultralytics ``Metric`` (``validator.metrics.box``)."""
     overall = {
         "precision": float(box.mp),
         "recall": float(box.mr),
@@ -101,8 +99,7 @@ def summarize_box_metrics(
     per_class: dict[str, ClassMetrics] = {}
     for i, cls in enumerate(box.ap_class_index):
         p, r, ap50, ap = box.class_result(i)
-        n = int(instances[int(cls)]) if instances is not None and int(cls) < len(instances) else 0
-        per_class[names[int(cls)]] = ClassMetrics(float(p), float(r), float(ap50), float(ap), n)
+        per_class[names[int(cls)]] = ClassMetrics(float(p), float(r), float(ap50), float(ap))
     return overall, per_class
 
 
@@ -182,8 +179,7 @@ def train_yolo(
     if not best.is_file():
         raise ModelBuildError(f"training finished without weights in {trainer.save_dir}")
     names = {int(k): str(v) for k, v in trainer.data["names"].items()}
-    validated = trainer.validator.metrics
-    overall, per_class = summarize_box_metrics(validated.box, names, getattr(validated, "nt_per_class", None))
+    overall, per_class = summarize_box_metrics(trainer.validator.metrics.box, names)
     n_train = len(trainer.train_loader.dataset) if getattr(trainer, "train_loader", None) else 0
     logger.info(
         "trained %s in %.1fs: mAP50 %.3f mAP50-95 %.3f", best, wall, overall["mAP50"], overall["mAP50-95"]
