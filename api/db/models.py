@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from api.db.types import UtcDateTime
+
+# Row ids of the tables that grow with the lines' traffic: 64-bit on PostgreSQL (a 32-bit serial runs out
+# after 2.1 billion outcomes: weeks for a busy plant); on SQLite an INTEGER PRIMARY KEY is the 64-bit rowid.
+EventId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -20,7 +24,7 @@ class InspectionRow(Base):
 
     __tablename__ = "inspections"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
     ts: Mapped[datetime] = mapped_column(UtcDateTime())
     captured_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -154,7 +158,7 @@ class ReviewRow(Base):
 
     __tablename__ = "reviews"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
     ts: Mapped[datetime] = mapped_column(UtcDateTime())
     outcome_event_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -192,7 +196,7 @@ class HeartbeatRow(Base):
 
     __tablename__ = "heartbeats"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
     agent_id: Mapped[str] = mapped_column(String(128))
     ts: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -205,7 +209,7 @@ class HeartbeatRow(Base):
 class AgentEventRow(Base):
     __tablename__ = "agent_events"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
     agent_id: Mapped[str] = mapped_column(String(128), index=True)
     line_id: Mapped[str] = mapped_column(String(128))

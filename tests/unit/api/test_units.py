@@ -37,6 +37,17 @@ def test_bad_cursors_are_422(cursor: str) -> None:
         decode_cursor(cursor)
 
 
+@pytest.mark.parametrize(("row_id", "ok"), [(0, True), (2**63 - 1, True), (2**63, False), (-1, False)])
+def test_cursor_ids_stay_within_64_bits(row_id: int, ok: bool) -> None:
+    """A crafted cursor beyond a BIGINT made PostgreSQL fail the query (a 500): it is refused up front."""
+    cursor = encode_cursor(datetime(2026, 1, 1, tzinfo=UTC), row_id)
+    if ok:
+        assert decode_cursor(cursor)[1] == row_id
+    else:
+        with pytest.raises(InvalidRequestError, match="invalid cursor"):
+            decode_cursor(cursor)
+
+
 @pytest.mark.parametrize(
     ("have", "need", "allowed"),
     [
