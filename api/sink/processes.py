@@ -40,7 +40,10 @@ def run_one() -> None:
         batch_size=settings.sink_batch_size,
         poll_timeout_ms=settings.sink_poll_timeout_ms,
     )
-    stop = lambda *_: runner._stop.set()  # noqa: E731 - the loop ends after its current batch
+
+    def stop(*_: Any) -> None:
+        runner.stop()  # run() is on this thread: the loop ends after its current batch, then commits
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
