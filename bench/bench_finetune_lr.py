@@ -45,6 +45,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--new-class", default="crack")
     p.add_argument("--json", type=Path)
+    p.add_argument(
+        "--freeze-batchnorm", choices=["no", "yes", "both"], default="no", help="keep the champion's BN stats"
+    )
     a = p.parse_args()
     imgsz = CPU_FAST_FINETUNE.imgsz
     with tempfile.TemporaryDirectory(prefix="fl-bench-lr-") as d:
@@ -72,18 +75,19 @@ def main() -> None:
 
         rows: list[dict[str, Any]] = [{"model": "champion", **score(a.champion)}]
         print(json.dumps(rows[-1]), flush=True)
-        for lr0 in a.lr0:
-            for seed in a.seeds:
-                t = time.monotonic()
-                r = fine_tune(a.champion, data, work / f"lr{lr0}-s{seed}", lr0=lr0, seed=seed, device="cpu")
-                rows.append(
-                    {
-                        "model": f"lr0 {lr0} seed {seed}",
-                        "wall_s": round(time.monotonic() - t),
-                        **score(r.best_pt),
-                    }
-                )
-                print(json.dumps(rows[-1]), flush=True)
+        frozen = {"no": [False], "yes": [True], "both": [False, True]}[a.freeze_batchnorm]
+        for lr0, seed, freeze in ((lr, sd, f) for lr in a.lr0 for sd in a.seeds for f in frozen):
+            t = time.monotonic()
+            out = work / f"lr{lr0}-s{seed}-bn{int(freeze)}"
+            r = fine_tune(a.champion, data, out, lr0=lr0, seed=seed, device="cpu", freeze_batchnorm=freeze)
+            rows.append(
+                {
+                    "model": f"lr0 {lr0} seed {seed}" + (" BN frozen" if freeze else ""),
+                    "wall_s": round(time.monotonic() - t),
+                    **score(r.best_pt),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
     if a.json:
         a.json.write_text(json.dumps(rows, indent=2) + "\n")
 

@@ -60,6 +60,8 @@ def train_params(
     model = str(overrides.pop("model", None) or settings.base_model or "")
     recipe = get_recipe(settings.finetune_recipe if model.endswith(".pt") else settings.recipe)
     fixed = {"epochs": epochs or settings.epochs, "imgsz": imgsz or settings.imgsz, "batch": settings.batch}
+    if model.endswith(".pt") and settings.finetune_freeze_batchnorm:
+        overrides.setdefault("freeze_batchnorm", True)
     args = recipe.train_args(**{**{k: v for k, v in fixed.items() if v}, **overrides})
     return recipe.name, {"model": model or recipe.model, "seed": settings.seed, **args}
 

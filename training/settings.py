@@ -66,6 +66,11 @@ class TrainSettings(BaseSettings):
         description="Repeat images of classes seen in fewer training images (0: off).",
     )
     rare_class_max_repeat: int = Field(default=4, ge=1, description="At most this many copies of an image.")
+    finetune_freeze_batchnorm: bool = Field(
+        default=False,
+        description="Fine-tunes keep the champion's BatchNorm statistics (training.yolo.train): no collapse "
+        "on the one dataset where seed 0 collapsed, at some cost in accuracy (docs/benchmarks.md).",
+    )
     # Edge export: an INT8 twin of the ONNX (training.yolo.quantize), shipped when as good as fp32.
     edge_int8: bool = Field(
         default=True,

@@ -116,11 +116,15 @@ def train_yolo(
     cache: str | bool = "ram",
     seed: int = 0,
     patience: int = 100,
+    freeze_batchnorm: bool = False,
     **overrides: Any,
 ) -> TrainResult:
     """Train ``model`` (scratch YAML or a .pt to fine-tune) on ``data_yaml``; weights in ``out_dir/train``.
 
     ``overrides`` are passed to Ultralytics' trainer as they are (``mosaic=0.0``, ``lr0=...``).
+    ``freeze_batchnorm``: keep every BatchNorm layer's running statistics as the starting model had them (the
+    layers still learn their scale and shift): for fine-tunes, whose statistics can otherwise end up unfit for
+    held-out images while the train loss looks fine (docs/training.md "Recipes").
     """
     data_yaml, out_dir = Path(data_yaml), Path(out_dir)
     if not data_yaml.is_file():
@@ -146,6 +150,15 @@ def train_yolo(
             row.update({_clean(k): float(v) for k, v in (trainer.metrics or {}).items()})
         epochs_seen.append(row)
 
+    if freeze_batchnorm:
+        from torch.nn.modules.batchnorm import _BatchNorm
+
+        def keep_batchnorm_statistics(trainer: Any) -> None:
+            for module in trainer.model.modules():  # the trainer sets train mode each epoch: undo it here
+                if isinstance(module, _BatchNorm):
+                    module.eval()
+
+        yolo.add_callback("on_train_batch_start", keep_batchnorm_statistics)
     yolo.add_callback("on_pretrain_routine_end", _use_all_cores)
     yolo.add_callback("on_train_epoch_end", on_train_epoch_end)
     yolo.add_callback("on_fit_epoch_end", on_fit_epoch_end)

@@ -64,3 +64,41 @@ def test_train_export_parity_offline(tmp_path: Path, no_network: list[str]) -> N
     report = verify_onnx_parity(result.best_pt, exported.path, frames, 96, conf=0.001)
     assert report.max_raw_diff < 1e-2 and report.pt_detections == report.onnx_detections
     assert no_network == [], f"something tried to reach the network: {no_network}"
+
+
+def _batchnorm_state(pt: Path) -> dict[str, Any]:
+    import torch
+
+    ckpt = torch.load(pt, map_location="cpu", weights_only=False)
+    model = ckpt.get("ema") or ckpt["model"]
+    return {
+        k: v.float().clone()
+        for k, v in model.state_dict().items()
+        if k.endswith(("running_mean", "running_var"))
+    }
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_fine_tune_can_keep_the_batchnorm_statistics(tmp_path: Path, freeze: bool) -> None:
+    """``freeze_batchnorm`` keeps the starting model's running statistics (the layers' scale and shift still
+    learn); without it a fine-tune updates them."""
+    data = write_sim_dataset(tmp_path / "data", range(8), range(100, 104))
+    start = train_yolo(
+        data, tmp_path / "start", epochs=1, imgsz=96, batch=4, device="cpu", cache=False
+    ).best_pt
+    tuned = train_yolo(
+        data,
+        tmp_path / "tuned",
+        model=start,
+        epochs=1,
+        imgsz=96,
+        batch=4,
+        device="cpu",
+        cache=False,
+        freeze_batchnorm=freeze,
+        lr0=0.01,
+    ).best_pt
+    before, after = _batchnorm_state(start), _batchnorm_state(tuned)
+    assert before.keys() == after.keys() and before
+    same = all(bool((before[k] - after[k]).abs().max() <= 1e-3) for k in before)
+    assert same is freeze

@@ -40,6 +40,16 @@ def test_pipeline_params(kwargs: dict[str, object], recipe: str, model: str, epo
     assert params.get("lr0") == kwargs.get("lr0", get_recipe(recipe).overrides["lr0"])
 
 
+@pytest.mark.parametrize(
+    ("setting", "model", "frozen"),
+    [(True, "/x/champion.pt", True), (False, "/x/champion.pt", None), (True, "", None)],  # scratch: never
+)
+def test_fine_tunes_freeze_batchnorm_when_set(setting: bool, model: str, frozen: bool | None) -> None:
+    settings = TrainSettings(imgsz=96, finetune_freeze_batchnorm=setting)
+    _, params = train_params(settings, **({"model": model} if model else {}))
+    assert params.get("freeze_batchnorm") is frozen
+
+
 @dataclass(frozen=True)
 class _Truth:
     class_id: int
