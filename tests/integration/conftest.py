@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,3 +34,15 @@ def kafka_settings_factory(kafka_bootstrap: str) -> Callable[..., KafkaSettings]
 def kafka_settings(kafka_settings_factory: Callable[..., KafkaSettings]) -> KafkaSettings:
     """KafkaSettings on the session broker with all topics created under a prefix unique to this test."""
     return kafka_settings_factory()
+
+
+TEST_MODELS = Path.home() / ".cache" / "factoryloop" / "test-models"
+
+
+@pytest.fixture(scope="session")
+def tiny() -> Any:
+    """The tiny YOLO trained on simulator frames (tests/support/models.py), built once per content key."""
+    pytest.importorskip("ultralytics")
+    from tests.support.models import tiny_model
+
+    return tiny_model(TEST_MODELS)

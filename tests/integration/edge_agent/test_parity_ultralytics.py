@@ -11,10 +11,9 @@ model gets the square there). Compared: conf 0.25, IoU 0.7, max_det 300, class-a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -25,7 +24,6 @@ from edge_agent.detect.decode import RawDetections
 from edge_agent.detect.onnx_runtime import DetectorOptions, OnnxDetector
 
 pytestmark = pytest.mark.slow
-CACHE = Path.home() / ".cache" / "factoryloop" / "test-models"
 FRAMES = 6
 BOX_IOU, SCORE_TOL = 0.98, 0.01
 
@@ -73,14 +71,6 @@ def frames() -> list[np.ndarray]:
     # An odd size: the resize rounds each side differently (per-axis scale back, like scale_boxes).
     odd = cv2.resize(images[1], (333, 250), interpolation=cv2.INTER_AREA)
     return [*images, odd, np.ascontiguousarray(odd.transpose(1, 0, 2))]
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Iterator[Any]:
-    pytest.importorskip("ultralytics")
-    from tests.support.models import tiny_model
-
-    yield tiny_model(CACHE)
 
 
 def reference(yolo: Any, image: np.ndarray, **kw: Any) -> Reference:

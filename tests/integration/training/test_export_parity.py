@@ -3,8 +3,6 @@ height when clipped to the frame; the agent never reports one) is not a mismatch
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,16 +11,6 @@ import pytest
 from training.errors import ExportMismatchError
 from training.yolo import export
 from training.yolo.onnx_ref import RefDetection
-
-CACHE = Path.home() / ".cache" / "factoryloop" / "test-models"
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Iterator[Any]:
-    pytest.importorskip("ultralytics")
-    from tests.support.models import tiny_model
-
-    yield tiny_model(CACHE)
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +14,6 @@ from factoryloop.sim.render import Simulator
 from tests.support.models import HELD_OUT_START, TINY_SIM, write_sim_dataset
 from training.yolo.export import ExportedModel
 from training.yolo.quantize import INT8_FILE, check_int8, edge_export, quantize_int8
-
-CACHE = Path.home() / ".cache" / "factoryloop" / "test-models"
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Iterator[Any]:
-    pytest.importorskip("ultralytics")
-    from tests.support.models import tiny_model
-
-    yield tiny_model(CACHE)
 
 
 @pytest.fixture(scope="module")
