@@ -41,7 +41,6 @@ class Int8Check:
     reason: str
     fp32: EvalResult
     int8: EvalResult
-    metric: str
 
     def as_tags(self) -> dict[str, str]:
         tags = {"int8.decision": "ship" if self.accepted else "refuse", "int8.reason": self.reason[:4000]}
@@ -165,12 +164,12 @@ def judge_int8(
     }
     numbers = f"{metric} int8 {int8.metrics[metric]:.4f} vs fp32 {fp32.metrics[metric]:.4f}"
     if drop > max_drop:
-        return Int8Check(False, f"{numbers}: drop {drop:.4f} > {max_drop}", fp32, int8, metric)
+        return Int8Check(False, f"{numbers}: drop {drop:.4f} > {max_drop}", fp32, int8)
     if class_drops:
         worst = ", ".join(f"{k} -{v:.3f}" for k, v in sorted(class_drops.items()))
         why = f"{numbers}; AP50 drops over {max_class_drop}: {worst}"
-        return Int8Check(False, why, fp32, int8, metric)
-    return Int8Check(True, f"{numbers}: within {max_drop}", fp32, int8, metric)
+        return Int8Check(False, why, fp32, int8)
+    return Int8Check(True, f"{numbers}: within {max_drop}", fp32, int8)
 
 
 def check_int8(fp32_onnx: Path, int8_onnx: Path, data_yaml: Path, imgsz: int, **policy: Any) -> Int8Check:
