@@ -3,7 +3,7 @@
 The database is generated at migration 0001 (bulk executemany on SQLite, COPY on PostgreSQL), then upgraded
 to head, which times the backfill of the hourly summaries and the new index. ``--db PATH`` keeps a SQLite
 database for later runs (10M rows take minutes to generate); ``--postgres-url URL`` runs on PostgreSQL, whose
-database is kept the same way (regenerated when its row count differs).
+database is kept the same way (an empty database is filled; one holding another row count is refused).
 """
 
 from __future__ import annotations
@@ -43,11 +43,16 @@ def prepare(url: str, n_rows: int, record: Record) -> None:
     if not sqlite:
         with db.engine.connect() as conn:
             have = conn.exec_driver_sql("SELECT to_regclass('inspections') IS NOT NULL").scalar()
-            if have and conn.exec_driver_sql("SELECT count(*) FROM inspections").scalar() == n_rows:
-                db.dispose()
-                return
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-            conn.commit()
+            count = conn.exec_driver_sql("SELECT count(*) FROM inspections").scalar() if have else 0
+        if count == n_rows:
+            db.dispose()
+            return
+        if have:  # never drop someone's data: the bench fills an empty database only
+            db.dispose()
+            raise SystemExit(
+                f"{db.engine.url.render_as_string()} already holds {count:,} inspections, not {n_rows:,}: "
+                "pass an empty PostgreSQL database (the bench fills it) or drop its tables first"
+            )
     upgrade(db.engine, "0001")
     db.dispose()
     t = time.perf_counter()
