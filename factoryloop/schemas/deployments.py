@@ -47,6 +47,11 @@ class Deployment(Event):
         description="Numerics of the artifact: int8 is the quantised twin training shipped after checking it "
         "against fp32 on held-out images (training.yolo.quantize).",
     )
+    product: Identifier | None = Field(
+        default=None,
+        description="The product whose class map the model was trained on (factoryloop.products); an agent "
+        "configured for another product refuses the deployment. None: a deployment made before products.",
+    )
     class_names: tuple[str, ...] = Field(min_length=1)
     imgsz: int = Field(gt=0, le=4096)
     strategy: Strategy = Strategy.FULL

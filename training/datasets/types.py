@@ -91,6 +91,9 @@ class PlannedImage:
     height: int
     boxes: tuple[Box, ...]
     label_ref: str
+    #: The split the dataset itself gave the image (``train``, ``val`` or ``test``), None when it gave none:
+    #: ``val``/``test`` images become the product's fixed evaluation set.
+    split: str | None = None
 
 
 @dataclass(frozen=True)
