@@ -22,6 +22,12 @@ def factoryloop_home() -> Path:
     return Path(os.environ.get("FACTORYLOOP_HOME") or Path.home() / ".factoryloop").expanduser()
 
 
+def datasets_root() -> Path:
+    """The dataset store (and product catalog) folder: ``$FACTORYLOOP_DATASETS``, else ``<home>/datasets``."""
+    env = os.environ.get("FACTORYLOOP_DATASETS")
+    return Path(env).expanduser() if env else factoryloop_home() / "datasets"
+
+
 class KafkaSettings(BaseSettings):
     """Connection to the Kafka cluster. Env: ``FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS`` and friends."""
 
