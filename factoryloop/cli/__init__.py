@@ -29,9 +29,11 @@ _GROUPS: list[tuple[str, str, str, str]] = [
     ),
     ("topics", "factoryloop.cli.topics", "app", "Create and describe the Kafka topics."),
     ("sim", "factoryloop.cli.sim", "app", "Simulated production line: frames, videos, datasets."),
+    ("product", "factoryloop.cli.product", "app", "Create products and manage their class maps."),
     ("dataset", "factoryloop.cli.dataset", "app", "Import, version, export and inspect datasets."),
     ("agent", "edge_agent.cli", "app", "Run and validate the edge agent."),
     ("train", "training.cli", "app", "Ingest, retrain, gate and roll out models."),
+    ("model", "training.model_cli", "app", "Evaluate a model on labelled data and look at its predictions."),
     ("api", "api.cli", "app", "Serve the defect API and manage tokens."),
     ("demo", "factoryloop.cli.demo", "app", "Run the closed-loop demo on the local stack."),
 ]

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from factoryloop.products import ProductError, parse_class_map
 from training.datasets import DatasetError, DatasetStats, DatasetStore, get_importer
+from training.datasets.product_import import import_for_product
 
 app = typer.Typer(no_args_is_help=True, help="Import, version, export and inspect datasets.")
 console = Console(stderr=True)
@@ -23,7 +26,7 @@ def _store(root: Path | None) -> DatasetStore:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc}")
+    console.print(f"[red]error:[/red] {escape(str(exc))}")
     return typer.Exit(1)
 
 
@@ -54,7 +57,19 @@ def _print_stats(title: str, st: DatasetStats) -> None:
 def import_(
     path: Path = typer.Argument(..., exists=True, help="Dataset folder (or COCO .json file)."),
     fmt: str = typer.Option(..., "--format", "-f", help="yolo | voc | coco | mask"),
-    product: str | None = typer.Option(None, "--product", "-p", help="Product of every imported image."),
+    product: str | None = typer.Option(
+        None,
+        "--product",
+        "-p",
+        help="Product of every imported image: created from the dataset's classes on its first import.",
+    ),
+    class_map: list[str] = typer.Option(
+        [], "--map", help="DATASET_CLASS=PRODUCT_CLASS: import a class under the product's name (repeatable)."
+    ),
+    add_classes: bool = typer.Option(
+        False, "--add-classes", help="Add the dataset's classes the product lacks to its class map."
+    ),
+    description: str = typer.Option("", "--description", help="Description of a product this creates."),
     source: str | None = typer.Option(
         None, "--source", help="Source name (default import:<format>:<folder>)."
     ),
@@ -62,21 +77,45 @@ def import_(
 ) -> None:
     """Validate a whole dataset, then store it in one transaction (nothing is half-imported)."""
     try:
+        mapping = parse_class_map(class_map)
+        if (mapping or add_classes) and not product:
+            raise DatasetError("--map and --add-classes fit classes to a product: pass --product")
         importer = get_importer(fmt)
         with _progress() as bar:
             task = bar.add_task("validating", total=None)
             plan = importer(path, progress=lambda n: bar.advance(task, n))
             commit = bar.add_task("storing", total=len(plan.images))
             with _store(root) as store:
-                hashes = store.import_plan(
-                    plan, source=source, product=product, progress=lambda n: bar.advance(commit, n)
-                )
+                advance = lambda n: bar.advance(commit, n)  # noqa: E731
+                if product:
+                    done = import_for_product(
+                        store,
+                        plan,
+                        product,
+                        mapping=mapping,
+                        add_classes=add_classes,
+                        description=description,
+                        source=source,
+                        progress=advance,
+                    )
+                    hashes, fit = done.hashes, done.fit
+                else:
+                    hashes, fit = store.import_plan(plan, source=source, progress=advance), None
                 st = store.stats()
-    except DatasetError as exc:
+    except (DatasetError, ProductError) as exc:
         raise _fail(exc) from exc
     out.print(
-        f"imported {len(hashes)} images ({len(set(hashes))} unique), classes: {', '.join(plan.class_names)}"
+        f"imported {len(hashes)} images ({len(set(hashes))} unique), classes: {', '.join(plan.class_names)}",
+        markup=False,
     )
+    if fit is not None:
+        what = "created" if fit.created else (f"added {', '.join(fit.added)} to" if fit.added else "into")
+        held = sum(1 for i in plan.images if i.split in ("val", "test"))
+        out.print(
+            f"product {fit.product.name}: {what} its class map ({', '.join(fit.product.class_names)}); "
+            f"{held} images held out by the dataset's own val/test split",
+            markup=False,
+        )
     _print_stats("store", st)
 
 

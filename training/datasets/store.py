@@ -14,7 +14,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from factoryloop.settings import factoryloop_home
+from factoryloop.products import Product, ProductCatalog
+from factoryloop.settings import datasets_root
 from training.datasets import versions as _versions
 from training.datasets.errors import DatasetError
 from training.datasets.imaging import decode, is_jpeg
@@ -47,10 +48,13 @@ CREATE TABLE IF NOT EXISTS versions (
 """
 
 
+#: A dataset's own split -> the store's: its val and test images are held out (the fixed evaluation set).
+_SPLITS = {"train": "train", "val": "val", "test": "val"}
+
+
 def default_root() -> Path:
     """``$FACTORYLOOP_DATASETS``, else ``$FACTORYLOOP_HOME/datasets`` (home default ``~/.factoryloop``)."""
-    env = os.environ.get("FACTORYLOOP_DATASETS")
-    return Path(env).expanduser() if env else factoryloop_home() / "datasets"
+    return datasets_root()
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -73,6 +77,11 @@ class DatasetStore:
         self._db.execute("PRAGMA synchronous=FULL")  # a committed row survives a power cut, not only a crash
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(images)")}
+        if "split" not in columns:  # stores made before datasets' own splits were kept
+            self._db.execute("ALTER TABLE images ADD COLUMN split TEXT")
+        #: Products and their class maps, beside the images they describe (factoryloop.products).
+        self.products = ProductCatalog(self.root / "products")
 
     def close(self) -> None:
         self._db.close()
@@ -119,13 +128,20 @@ class DatasetStore:
             return self._insert_image(db, jpeg_bytes, img.shape[1], img.shape[0], source, product)
 
     def _insert_image(
-        self, db: sqlite3.Connection, data: bytes, w: int, h: int, source: str, product: str | None
+        self,
+        db: sqlite3.Connection,
+        data: bytes,
+        w: int,
+        h: int,
+        source: str,
+        product: str | None,
+        split: str | None = None,
     ) -> str:
         digest = self._write_file(data)
         db.execute(
-            "INSERT OR IGNORE INTO images(hash, width, height, source, product, added_at)"
-            " VALUES (?,?,?,?,?,?)",
-            (digest, int(w), int(h), source, product, time.time()),
+            "INSERT OR IGNORE INTO images(hash, width, height, source, product, added_at, split)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (digest, int(w), int(h), source, product, time.time(), split),
         )
         return digest
 
@@ -133,7 +149,8 @@ class DatasetStore:
         row = next(
             iter(
                 self._query(
-                    "SELECT hash, width, height, source, product FROM images WHERE hash = ?", (image_hash,)
+                    "SELECT hash, width, height, source, product, split FROM images WHERE hash = ?",
+                    (image_hash,),
                 )
             ),
             None,
@@ -143,7 +160,7 @@ class DatasetStore:
         return ImageRecord(*row)
 
     def images(self, *, source: str | None = None, product: str | None = None) -> list[ImageRecord]:
-        sql = "SELECT hash, width, height, source, product FROM images WHERE 1=1"
+        sql = "SELECT hash, width, height, source, product, split FROM images WHERE 1=1"
         args: list[str] = []
         if source is not None:
             sql, args = sql + " AND source = ?", [*args, source]
@@ -231,7 +248,8 @@ class DatasetStore:
         hashes = []
         with self._tx() as db:
             for item in plan.images:
-                digest = self._insert_image(db, item.data, item.width, item.height, source, product)
+                split = _SPLITS.get(item.split or "")
+                digest = self._insert_image(db, item.data, item.width, item.height, source, product, split)
                 self._insert_labels(db, digest, item.boxes, Provenance.IMPORT, item.label_ref)
                 hashes.append(digest)
                 if progress is not None:
@@ -253,9 +271,12 @@ class DatasetStore:
         class_names: Sequence[str] | None = None,
         test_fraction: float = 0.2,
         max_train: int | None = None,
+        class_map: Product | None = None,
     ) -> DatasetVersion:
         """Freeze the labelled images matching the selection into an immutable, named version.
 
+        ``class_map``: a product whose class map names the classes (labels under former names count as
+        the renamed class, merged ones as their target); else ``class_names``, else the classes found.
         ``max_train`` bounds the train split (see :func:`training.datasets.versions.cap_train_split`)."""
         return _versions.freeze(
             self,
@@ -264,6 +285,7 @@ class DatasetStore:
             products=products,
             provenances=provenances,
             class_names=class_names,
+            class_map=class_map,
             test_fraction=test_fraction,
             max_train=max_train,
         )
@@ -287,9 +309,11 @@ class DatasetStore:
                 (version.name, version.sha256, version.created_at, _versions.canonical(version.manifest)),
             )
 
-    def export_yolo(self, version: DatasetVersion | str, out_dir: str | Path) -> Path:
+    def export_yolo(
+        self, version: DatasetVersion | str, out_dir: str | Path, *, class_names: Sequence[str] | None = None
+    ) -> Path:
         """Write an ultralytics YOLO folder for ``version``; returns the path of its data.yaml."""
-        return _versions.export_yolo(self, version, Path(out_dir))
+        return _versions.export_yolo(self, version, Path(out_dir), class_names=class_names)
 
     def stats(self, version: DatasetVersion | str | None = None) -> DatasetStats:
         return _versions.stats(self, version)

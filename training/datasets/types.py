@@ -79,6 +79,17 @@ class ImageRecord:
     height: int
     source: str
     product: str | None
+    #: ``train`` or ``val`` when the imported dataset gave the image a split; None: the hash decides.
+    split: str | None = None
+
+    def split_for(self, test_fraction: float) -> str:
+        """The image's split in every version: the dataset's own, else :func:`split_of` its hash."""
+        return self.split or split_of(self.hash, test_fraction)
+
+
+def split_of(image_hash: str, test_fraction: float) -> str:
+    """``val`` or ``train`` from the image hash alone: an image never changes split between versions."""
+    return "val" if int(image_hash[:8], 16) % 1000 < round(test_fraction * 1000) else "train"
 
 
 @dataclass(frozen=True)

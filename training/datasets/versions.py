@@ -14,8 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from factoryloop.products import Product
 from training.datasets.errors import DatasetError, VersionNotFoundError
-from training.datasets.types import Box, DatasetStats, DatasetVersion, ImageRecord, LabelSet, Provenance
+from training.datasets.types import (
+    Box,
+    DatasetStats,
+    DatasetVersion,
+    ImageRecord,
+    LabelSet,
+    Provenance,
+    split_of,
+)
 
 if TYPE_CHECKING:
     from training.datasets.store import DatasetStore
@@ -31,11 +40,6 @@ def manifest_sha256(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(manifest).encode("ascii")).hexdigest()
 
 
-def split_of(image_hash: str, test_fraction: float) -> str:
-    """``val`` or ``train`` from the image hash alone: an image never changes split between versions."""
-    return "val" if int(image_hash[:8], 16) % 1000 < round(test_fraction * 1000) else "train"
-
-
 def freeze(
     store: DatasetStore,
     name: str,
@@ -46,6 +50,7 @@ def freeze(
     class_names: Sequence[str] | None,
     test_fraction: float,
     max_train: int | None = None,
+    class_map: Product | None = None,
 ) -> DatasetVersion:
     if not name or "/" in name:
         raise DatasetError(f"invalid version name {name!r}")
@@ -66,18 +71,30 @@ def freeze(
     if not chosen:
         raise DatasetError(f"version {name!r}: no labelled images match the selection")
     found = {b.class_name for r in chosen for b in labels[r.hash].boxes}
-    if class_names:
-        names = tuple(class_names)
+    if class_map is not None:
+        names = class_map.class_names
+        unknown = {n for n in found if class_map.resolve(n) is None}
+        if unknown:
+            raise DatasetError(
+                f"version {name!r}: labels name classes {', '.join(sorted(unknown))} that product "
+                f"{class_map.name} does not have (classes: {', '.join(class_map.active_class_names)}); add "
+                f"them with `factoryloop product add-class {class_map.name} NAME` or rename them"
+            )
+        index = {n: cid for n in found if (cid := class_map.resolve(n)) is not None}
     else:
-        from training.datasets.importers.base import ordered_classes
+        if class_names:
+            names = tuple(class_names)
+        else:
+            from training.datasets.importers.base import ordered_classes
 
-        names = ordered_classes(found, None)
-    unknown = found - set(names)
-    if unknown:
-        raise DatasetError(
-            f"version {name!r}: classes {sorted(unknown)} are not in class_names {list(names)}"
-        )
-    index = {n: i for i, n in enumerate(names)}
+            names = ordered_classes(found, None)
+        unknown = found - set(names)
+        if unknown:
+            raise DatasetError(
+                f"version {name!r}: classes {', '.join(sorted(unknown))} are not in the class names "
+                f"given ({', '.join(names)})"
+            )
+        index = {n: i for i, n in enumerate(names)}
     if max_train is not None:
         chosen = cap_train_split(chosen, labels, test_fraction, max_train, seed=name)
     images = [
@@ -86,7 +103,7 @@ def freeze(
             "width": r.width,
             "height": r.height,
             "product": r.product,
-            "split": split_of(r.hash, test_fraction),
+            "split": r.split_for(test_fraction),
             "provenance": labels[r.hash].provenance.value,
             "boxes": [[index[b.class_name], *b.as_list()[1:]] for b in labels[r.hash].boxes],
         }
@@ -127,7 +144,7 @@ def cap_train_split(
     """
     if max_train < 1:
         raise DatasetError(f"max_train must be at least 1, got {max_train}")
-    in_train = {r.hash: split_of(r.hash, test_fraction) == "train" for r in records}
+    in_train = {r.hash: r.split_for(test_fraction) == "train" for r in records}
     train = [r for r in records if in_train[r.hash]]
     if len(train) <= max_train:
         return list(records)
@@ -171,8 +188,21 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def export_yolo(store: DatasetStore, version: DatasetVersion | str, out_dir: Path) -> Path:
+def export_yolo(
+    store: DatasetStore,
+    version: DatasetVersion | str,
+    out_dir: Path,
+    *,
+    class_names: Sequence[str] | None = None,
+) -> Path:
+    """``class_names``: the names to write (a product's class map grown since the version was frozen: ids
+    are append-only, so the version's names must be its first entries); default the version's."""
     v = _resolve(store, version)
+    names = tuple(class_names) if class_names else v.class_names
+    if len(names) < len(v.class_names):
+        raise DatasetError(
+            f"{v.name}: {len(names)} class names given for a version with {len(v.class_names)} classes"
+        )
     out = out_dir.resolve()
     for split in ("train", "val"):
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
@@ -189,7 +219,7 @@ def export_yolo(store: DatasetStore, version: DatasetVersion | str, out_dir: Pat
         "path": str(out),
         "train": "images/train",
         "val": "images/val",
-        "names": dict(enumerate(v.class_names)),
+        "names": dict(enumerate(names)),
         "factoryloop": {"version": v.name, "manifest_sha256": v.sha256},
     }
     data_yaml = out / "data.yaml"
