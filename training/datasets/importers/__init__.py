@@ -5,6 +5,8 @@ from __future__ import annotations
 from training.datasets.errors import UnknownFormatError
 from training.datasets.importers.base import Importer, Progress
 from training.datasets.importers.coco import import_coco
+from training.datasets.importers.cvat import import_cvat
+from training.datasets.importers.labelme import import_labelme
 from training.datasets.importers.mask import import_masks, mask_boxes
 from training.datasets.importers.voc import import_voc
 from training.datasets.importers.yolo import import_yolo
@@ -13,6 +15,8 @@ IMPORTERS: dict[str, Importer] = {
     "yolo": import_yolo,
     "voc": import_voc,
     "coco": import_coco,
+    "cvat": import_cvat,
+    "labelme": import_labelme,
     "mask": import_masks,
 }
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from training.datasets.errors import CorruptFileError, DatasetError
 from training.datasets.imaging import decode, read_image
-from training.datasets.importers.base import Progress, ordered_classes, tick
+from training.datasets.importers.base import Progress, check_known, ordered_classes, tick
 from training.datasets.types import Box, ImportPlan, PlannedImage
 
 _SKIP_DIRS = {"imgs", "images", "img"}
@@ -71,9 +71,7 @@ def import_masks(
         pairs.append((img, mask, class_for(img, root)))
     found = {c for _, _, c in pairs if c not in _FREE}
     names = ordered_classes(found, class_names)
-    unknown = found - set(names)
-    if unknown:
-        raise DatasetError(f"{root}: classes {sorted(unknown)} are not in the class map {list(names)}")
+    check_known(found, names, root)
     planned: list[PlannedImage] = []
     for img, mask_path, cls in pairs:
         data, w, h = read_image(img)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from training.datasets.errors import CorruptFileError, DatasetError
 from training.datasets.imaging import list_images, read_image
-from training.datasets.importers.base import Progress, ordered_classes, tick
+from training.datasets.importers.base import Progress, check_known, ordered_classes, tick
 from training.datasets.types import Box, ImportPlan, PlannedImage
 
 
@@ -70,9 +70,7 @@ def import_voc(
     parsed = [(xml, *parse_voc(xml)) for xml in xmls]
     found = {obj[0] for _, _, objs in parsed for obj in objs}
     names = ordered_classes(found, class_names)
-    unknown = found - set(names)
-    if unknown:
-        raise DatasetError(f"{root}: classes {sorted(unknown)} are not in the class map {list(names)}")
+    check_known(found, names, root)
     planned: list[PlannedImage] = []
     for xml, filename, objs in parsed:
         img = _find_image(xml, filename, index)

@@ -109,3 +109,22 @@ def test_cli_import_is_all_or_nothing(make_source, tmp_path) -> None:
     res = CliRunner().invoke(app, ["import", str(root), "--format", "yolo", "--root", str(tmp_path / "s")])
     assert res.exit_code == 1 and "out of range" in res.output
     assert DatasetStore(tmp_path / "s").images() == []
+
+
+@pytest.mark.parametrize(("fmt", "splits"), [("yolo", {"train", "val"}), ("voc", {None}), ("coco", {None})])
+def test_imports_carry_the_datasets_split(make_source, fmt, splits) -> None:
+    root, frames = make_source(fmt)
+    plan = get_importer(fmt)(root)
+    assert {p.split for p in plan.images} == splits
+    if fmt == "yolo":  # the simulator writes every 2nd frame to images/val
+        want = {f"frame_{f.index:07d}": "val" if f.index % 2 == 0 else "train" for f in frames}
+        assert {p.path.stem: p.split for p in plan.images} == want
+
+
+def test_mixed_yolo_polygons_import_into_the_store(make_source, tmp_path) -> None:
+    root, _ = make_source("yolo")
+    label = sorted((root / "labels").rglob("*.txt"))[0]
+    label.write_text("0 0.5 0.5 0.2 0.2\n1 0.1 0.1 0.3 0.1 0.2 0.4\n")
+    store = DatasetStore(tmp_path / "store")
+    store.import_plan(get_importer("yolo")(root), product="plate")
+    assert len(store.images()) == 6
