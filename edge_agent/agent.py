@@ -11,8 +11,10 @@ from typing import Any
 from edge_agent.config import AgentConfig
 from edge_agent.decide.rules import RuleSet
 from edge_agent.detect.onnx_runtime import DetectorOptions, OnnxDetector
+from edge_agent.errors import AgentConfigError
 from edge_agent.health import CameraMonitor
 from edge_agent.heartbeat import HeartbeatLoop
+from edge_agent.models.compat import missing_classes, model_product, product_problem
 from edge_agent.models.manager import LoadedModel, ModelManager
 from edge_agent.models.store import ModelStore
 from edge_agent.models.watcher import DeploymentWatcher
@@ -31,15 +33,41 @@ from factoryloop.topics import TopicRole
 logger = logging.getLogger(__name__)
 
 
+def _served(config: AgentConfig, model: LoadedModel, what: str) -> LoadedModel:
+    missing = missing_classes(config.rules.classes, model.detector.class_names)
+    if missing:
+        logger.warning(
+            "rules.classes names %s, not classes of the %s model %s (classes: %s)",
+            ", ".join(missing),
+            what,
+            model.ref,
+            ", ".join(model.detector.class_names),
+        )
+    logger.info("serving the %s model %s (product %s)", what, model.ref, model.product or "not said")
+    return model
+
+
 def initial_model(config: AgentConfig, options: DetectorOptions, store: ModelStore) -> LoadedModel:
-    """The last good deployed model persisted on disk, else the model named in the config."""
+    """The last good deployed model persisted on disk unless it is of another product than the agent's, else
+    the model named in the config (:class:`AgentConfigError` when that one is of another product)."""
     stored = store.load()
     if stored is not None:
         opts = dataclasses.replace(options, imgsz=stored.imgsz, class_names=stored.class_names)
-        logger.info("serving the persisted model %s", stored.ref)
-        return LoadedModel(OnnxDetector(stored.path, opts), stored.ref, stored.deployment_id)
+        det = OnnxDetector(stored.path, opts)
+        product = model_product(det.metadata) or stored.product
+        problem = product_problem(config.product, None, product)
+        if problem is None:
+            return _served(config, LoadedModel(det, stored.ref, stored.deployment_id, product), "persisted")
+        logger.warning(
+            "not serving the persisted model %s: %s; serving %s", stored.ref, problem, config.detector.onnx
+        )
     det = OnnxDetector(config.detector.onnx, options)
-    return LoadedModel(det, ModelRef(name=config.detector.onnx.stem, version="local", sha256=det.sha256))
+    product = model_product(det.metadata)
+    problem = product_problem(config.product, None, product)
+    if problem is not None:
+        raise AgentConfigError(str(config.detector.onnx), [f"product: {problem}"])
+    ref = ModelRef(name=config.detector.onnx.stem, version="local", sha256=det.sha256)
+    return _served(config, LoadedModel(det, ref, None, product), "configured")
 
 
 class Agent:
@@ -80,6 +108,8 @@ class Agent:
             smoke_frames=config.deployments.smoke_frames,
             smoke_max_latency_ms=config.deployments.smoke_max_latency_ms,
             on_event=self._model_event,
+            product=config.product,
+            rule_classes=config.rules.classes,
         )
         self.watcher = (
             DeploymentWatcher(self.kafka, self.models, config.agent_id, config.line_id)
@@ -135,11 +165,17 @@ class Agent:
         self.publisher.publish(TopicRole.HEARTBEATS, event, PRIO_EVENT)
 
     def _model_event(
-        self, kind: AgentEventType, dep: Deployment | None, ref: ModelRef | None, detail: str
+        self,
+        kind: AgentEventType,
+        dep: Deployment | None,
+        ref: ModelRef | None,
+        detail: str,
+        reason: str | None,
     ) -> None:
         if kind is AgentEventType.MODEL_REJECTED:
             self.stats.incr("errors")
             self.stats.incr("models_rejected")
+            self.stats.incr(f"models_rejected:{reason or 'other'}")
         self._event(kind, detail, dep, ref)
 
     def _source_status(self, connected: bool, detail: str) -> None:
@@ -177,6 +213,7 @@ class Agent:
             verdicts=s.with_prefix("verdict:"),
             camera=self.camera.snapshot(src.connected, src.reconnects),
             last_model_error=(self.models.last_error or "")[:2000] or None,
+            models_rejected=s.with_prefix("models_rejected:"),
         )
 
     def gauges(self) -> dict[str, float]:

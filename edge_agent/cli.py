@@ -22,17 +22,26 @@ logger = logging.getLogger(__name__)
 
 @app.command("validate-config")
 def validate_config(path: Path = typer.Argument(..., help="Line YAML to check.")) -> None:
-    """Check a line YAML; print each problem with its YAML path (exit 1 if any)."""
+    """Check a line YAML, and it against its ONNX model's metadata (class names, product) when the file
+    exists; print each problem with its YAML path (exit 1 if any)."""
+    from edge_agent.models.compat import config_problems  # onnxruntime: only for this command
+
     try:
         cfg = load_config(path)
+        problems = config_problems(cfg)
     except AgentConfigError as exc:
-        typer.echo(f"{exc.source}: {len(exc.problems)} problem(s)", err=True)
-        for problem in exc.problems:
+        source, problems = exc.source, exc.problems
+    else:
+        source = str(path)
+    if problems:
+        typer.echo(f"{source}: {len(problems)} problem(s)", err=True)
+        for problem in problems:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(1) from None
+    model = "model checked" if cfg.detector.onnx.is_file() else "model file absent: not checked"
     typer.echo(
         f"{path}: OK (agent {cfg.agent_id}, line {cfg.line_id}/{cfg.station_id}, "
-        f"source {cfg.source.type}, {len(cfg.sinks)} sink(s))"
+        f"product {cfg.product or 'any'}, source {cfg.source.type}, {len(cfg.sinks)} sink(s), {model})"
     )
 
 

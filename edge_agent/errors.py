@@ -33,7 +33,15 @@ class DetectorError(AgentError):
 
 
 class ModelRejected(AgentError):
-    """A deployed model failed fetch, verification, load or smoke test; the old one keeps serving."""
+    """A deployed model failed fetch, verification, load or smoke test; the old one keeps serving.
+
+    ``reason`` names the check that refused it (``signature``, ``product``, ``fetch``, ``sha256``, ``load``,
+    ``classes``, ``smoke``): the key of the ``models_rejected`` counts in heartbeats.
+    """
+
+    def __init__(self, message: str, reason: str = "other") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class SinkError(AgentError):

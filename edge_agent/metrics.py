@@ -49,6 +49,12 @@ class AgentCollector(Collector):
         for key, value in self.stats.with_prefix("verdict:").items():
             verdicts.add_metric([key], value)
         yield verdicts
+        rejected = CounterMetricFamily(
+            "factoryloop_agent_models_rejected_by_reason", "deployments refused per reason", labels=["reason"]
+        )
+        for key, value in self.stats.with_prefix("models_rejected:").items():
+            rejected.add_metric([key], value)
+        yield rejected
         for kind in ("sent", "failures"):
             sinks = CounterMetricFamily(f"factoryloop_agent_sink_{kind}", f"sink {kind}", labels=["sink"])
             for key, value in self.stats.with_prefix(f"sink_{kind}:").items():

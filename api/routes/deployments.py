@@ -50,6 +50,11 @@ class PromoteIn(BaseModel):
         default=None, max_length=1000, description="Default: tag class_names."
     )
     imgsz: int | None = Field(default=None, gt=0, le=4096, description="Default: version tag imgsz.")
+    product: str | None = Field(
+        default=None,
+        pattern=TARGET,
+        description="Default: version tag product (agents of another product refuse the deployment).",
+    )
 
 
 class RollbackIn(BaseModel):
@@ -65,6 +70,7 @@ class DeploymentOut(BaseModel):
     model_name: str
     model_version: str
     strategy: str
+    product: str | None = None
     created_by: str
     previous_version: str | None
     reason: str | None
@@ -133,10 +139,10 @@ def promote(
     ctx: Annotated[AppContext, Depends(get_ctx)],
     principal: Annotated[Principal, Depends(require(Role.ENGINEER))],
 ) -> DeploymentOut:
-    """Looks the version up in MLflow (404 if unknown) for its artifact, sha256 tag, class names and imgsz
-    (each overridable in the body), then publishes the Deployment keyed by ``target``. A version registered
-    by training ships the file its ``edge_file`` tag names in its artifact folder (the INT8 twin when
-    training's check passed it)."""
+    """Looks the version up in MLflow (404 if unknown) for its artifact, sha256 tag, class names, imgsz and
+    product (each overridable in the body), then publishes the Deployment keyed by ``target``. A version
+    registered by training ships the file its ``edge_file`` tag names in its artifact folder (the INT8 twin
+    when training's check passed it). A version without a ``product`` tag deploys with none (any agent)."""
     version = ctx.registry.get_version(body.model_name, body.model_version)
     tags = version["tags"]
     artifact, edge_sha, precision = _edge_artifact(version["source"] or "", tags)
@@ -161,6 +167,7 @@ def promote(
             "artifact_uri": artifact,
             "sha256": sha,
             "precision": precision,
+            "product": body.product or tags.get("product") or None,
             "class_names": tuple(classes or ()),
             "imgsz": imgsz,
             "strategy": body.strategy,

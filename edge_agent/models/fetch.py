@@ -22,7 +22,9 @@ from factoryloop.signing import SignatureError, verify
 
 def _tracking(settings: AgentSettings, uri: str) -> str:
     if not settings.mlflow_tracking_uri:
-        raise ModelRejected(f"{uri}: set FACTORYLOOP_AGENT_MLFLOW_TRACKING_URI to fetch MLflow artifacts")
+        raise ModelRejected(
+            f"{uri}: set FACTORYLOOP_AGENT_MLFLOW_TRACKING_URI to fetch MLflow artifacts", "fetch"
+        )
     return settings.mlflow_tracking_uri.rstrip("/")
 
 
@@ -42,7 +44,7 @@ def resolve_url(uri: str, settings: AgentSettings, client: httpx.Client) -> str:
         response.raise_for_status()
         root = response.json()["run"]["info"]["artifact_uri"].rstrip("/")
         return resolve_url(f"{root}/{rel}", settings, client)
-    raise ModelRejected(f"unsupported artifact URI scheme {parsed.scheme!r} in {uri!r}")
+    raise ModelRejected(f"unsupported artifact URI scheme {parsed.scheme!r} in {uri!r}", "fetch")
 
 
 def fetch(uri: str, dest: Path, settings: AgentSettings) -> Path:
@@ -55,7 +57,7 @@ def fetch(uri: str, dest: Path, settings: AgentSettings) -> Path:
             if url.startswith("file:"):
                 src = Path(unquote(urlparse(url).path))
                 if src.stat().st_size > limit:
-                    raise ModelRejected(f"{uri}: artifact larger than {limit} bytes")
+                    raise ModelRejected(f"{uri}: artifact larger than {limit} bytes", "fetch")
                 shutil.copyfile(src, dest)
                 return dest
             with client.stream("GET", url) as response, dest.open("wb") as out:
@@ -64,10 +66,10 @@ def fetch(uri: str, dest: Path, settings: AgentSettings) -> Path:
                 for chunk in response.iter_bytes(1 << 20):
                     total += len(chunk)
                     if total > limit:
-                        raise ModelRejected(f"{uri}: artifact larger than {limit} bytes")
+                        raise ModelRejected(f"{uri}: artifact larger than {limit} bytes", "fetch")
                     out.write(chunk)
     except (OSError, httpx.HTTPError, KeyError, ValueError) as exc:
-        raise ModelRejected(f"cannot fetch {uri}: {exc!r}") from exc
+        raise ModelRejected(f"cannot fetch {uri}: {exc!r}", "fetch") from exc
     return dest
 
 
@@ -77,7 +79,7 @@ def check_signature(dep: Deployment, settings: AgentSettings) -> None:
         verify(dep, settings.signing_key, required=settings.require_signature)
     except SignatureError as exc:
         raise ModelRejected(
-            f"{exc} (FACTORYLOOP_AGENT_SIGNING_KEY / FACTORYLOOP_AGENT_REQUIRE_SIGNATURE)"
+            f"{exc} (FACTORYLOOP_AGENT_SIGNING_KEY / FACTORYLOOP_AGENT_REQUIRE_SIGNATURE)", "signature"
         ) from exc
 
 
@@ -89,4 +91,6 @@ def check_sha256(path: Path, sha256: str) -> None:
             digest.update(chunk)
     actual = digest.hexdigest()
     if actual != sha256:
-        raise ModelRejected(f"sha256 mismatch: deployment says {sha256}, artifact is {actual} (tampered?)")
+        raise ModelRejected(
+            f"sha256 mismatch: deployment says {sha256}, artifact is {actual} (tampered?)", "sha256"
+        )

@@ -1,8 +1,10 @@
 """Model slots: the champion serving every frame, an optional shadow challenger, and the atomic swap.
 
-A deployment is fetched, verified, loaded into a second slot, warmed up and smoke tested on recent frames;
-only then does one reference assignment make it current, between two frames (the inference thread reads
-``current`` once per frame), so no frame is dropped. Any failure keeps the current model and is reported.
+A deployment is fetched, verified, loaded into a second slot, checked against this agent (its product, the
+classes its rules name: :mod:`edge_agent.models.compat`), warmed up and smoke tested on recent frames; only
+then does one reference assignment make it current, between two frames (the inference thread reads
+``current`` once per frame), so no frame is dropped. Any failure keeps the current model and is reported, with
+its reason (the check that refused it).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from edge_agent.detect.onnx_runtime import DetectorOptions, OnnxDetector
 from edge_agent.errors import AgentError, DetectorError, ModelRejected
+from edge_agent.models.compat import missing_classes, model_product, product_problem
 from edge_agent.models.fetch import check_sha256, check_signature, fetch
 from edge_agent.models.store import ModelStore
 from edge_agent.settings import AgentSettings
@@ -26,7 +29,8 @@ from factoryloop.schemas import AgentEventType, Deployment, ModelRef, Strategy
 
 logger = logging.getLogger(__name__)
 
-EventCallback = Callable[[AgentEventType, Deployment | None, ModelRef | None, str], None]
+# (event, deployment, model, detail, reason): reason is the check that refused a model, None for other events
+EventCallback = Callable[[AgentEventType, Deployment | None, ModelRef | None, str, str | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,7 @@ class LoadedModel:
     detector: OnnxDetector
     ref: ModelRef
     deployment_id: str | None = None
+    product: str | None = None  # the model's metadata, else its deployment's; None: not said
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +55,11 @@ def smoke_test(detector: OnnxDetector, frames: list[np.ndarray], max_latency_ms:
         raw = detector.infer(frame)
         worst = max(worst, (time.perf_counter() - t0) * 1000)
         if len(raw) and (raw.scores.min() < 0 or raw.scores.max() > 1.0 + 1e-6):
-            raise ModelRejected(f"smoke test: scores outside [0, 1]: {raw.scores.min()}..{raw.scores.max()}")
+            raise ModelRejected(
+                f"smoke test: scores outside [0, 1]: {raw.scores.min()}..{raw.scores.max()}", "smoke"
+            )
     if worst > max_latency_ms:
-        raise ModelRejected(f"smoke test: inference took {worst:.0f} ms > {max_latency_ms:.0f} ms")
+        raise ModelRejected(f"smoke test: inference took {worst:.0f} ms > {max_latency_ms:.0f} ms", "smoke")
     return worst
 
 
@@ -67,6 +74,8 @@ class ModelManager:
         smoke_frames: int = 4,
         smoke_max_latency_ms: float = 2000.0,
         on_event: EventCallback | None = None,
+        product: str | None = None,
+        rule_classes: Iterable[str] = (),
     ) -> None:
         self._current = initial
         self._shadow: ShadowSlot | None = None
@@ -75,6 +84,8 @@ class ModelManager:
         self.settings = settings
         self.smoke_max_latency_ms = smoke_max_latency_ms
         self.on_event = on_event
+        self.product = product  # this agent's product (AgentConfig.product); None accepts any
+        self.rule_classes = tuple(rule_classes)  # rules.classes: each must be a class of a deployed model
         self.last_error: str | None = None
         self.rejected = 0
         self.swaps = 0
@@ -93,12 +104,23 @@ class ModelManager:
         """Called by the inference thread now and then: frames for the next smoke test."""
         self._recent.append(image)
 
-    def _emit(self, kind: AgentEventType, dep: Deployment | None, ref: ModelRef | None, detail: str) -> None:
+    def _emit(
+        self,
+        kind: AgentEventType,
+        dep: Deployment | None,
+        ref: ModelRef | None,
+        detail: str,
+        reason: str | None = None,
+    ) -> None:
         if self.on_event is not None:
             try:
-                self.on_event(kind, dep, ref, detail)
+                self.on_event(kind, dep, ref, detail, reason)
             except AgentError:
                 logger.exception("could not report %s", kind)
+
+    def accepts_product(self, dep: Deployment) -> bool:
+        """Whether ``dep`` is (as far as it says) of this agent's product; :meth:`apply` refuses it if not."""
+        return product_problem(self.product, dep.product) is None
 
     def is_current(self, dep: Deployment) -> bool:
         if dep.strategy is Strategy.SHADOW:
@@ -111,13 +133,14 @@ class ModelManager:
             try:
                 loaded, staged = self._prepare(dep)
             except (ModelRejected, DetectorError, OSError) as exc:
+                reason = exc.reason if isinstance(exc, ModelRejected) else "load"
                 self.rejected += 1
                 self.last_error = f"{dep.model_name}:{dep.model_version}: {exc}"
                 logger.error(
                     "deployment %s rejected, keeping %s: %s", dep.deployment_id, self._current.ref, exc
                 )
                 ref = ModelRef(name=dep.model_name, version=dep.model_version, sha256=dep.sha256)
-                self._emit(AgentEventType.MODEL_REJECTED, dep, ref, str(exc))
+                self._emit(AgentEventType.MODEL_REJECTED, dep, ref, str(exc), reason)
                 return False
             try:
                 if dep.strategy is Strategy.SHADOW:
@@ -129,6 +152,7 @@ class ModelManager:
                         loaded.detector.class_names,
                         loaded.detector.imgsz,
                         dep.deployment_id,
+                        loaded.product,
                     )
                     self._current = loaded  # the swap: one reference assignment, between two frames
                     self.swaps += 1
@@ -138,10 +162,12 @@ class ModelManager:
                 staged.unlink(missing_ok=True)
             self.last_error = None
             logger.info(
-                "deployment %s: now %s %s",
+                "deployment %s: now %s %s (product %s%s)",
                 dep.deployment_id,
                 "shadowing" if dep.strategy is Strategy.SHADOW else "serving",
                 loaded.ref,
+                loaded.product or "not said",
+                "" if self.product else "; this agent has no product configured and accepts any",
             )
             self._emit(AgentEventType.MODEL_LOADED, dep, loaded.ref, dep.strategy.value)
             return True
@@ -150,6 +176,7 @@ class ModelManager:
         staged = self.store.dir / f"staging-{dep.deployment_id}.onnx"
         try:
             check_signature(dep, self.settings)  # before fetching anything from an unverified URI
+            self._check_product(dep, None)  # a deployment of another product is not even fetched
             fetch(dep.artifact_uri, staged, self.settings)
             check_sha256(staged, dep.sha256)
             opts = DetectorOptions(
@@ -162,10 +189,24 @@ class ModelManager:
                 warmup_runs=self.options.warmup_runs,
             )
             detector = OnnxDetector(staged, opts)
+            self._check_product(dep, model_product(detector.metadata))
+            missing = missing_classes(self.rule_classes, detector.class_names)
+            if missing:
+                raise ModelRejected(
+                    f"the model lacks {', '.join(missing)} named by rules.classes "
+                    f"(model classes: {', '.join(detector.class_names)})",
+                    "classes",
+                )
             detector.warmup()
             smoke_test(detector, list(self._recent), self.smoke_max_latency_ms)
         except BaseException:
             staged.unlink(missing_ok=True)
             raise
         ref = ModelRef(name=dep.model_name, version=dep.model_version, sha256=dep.sha256)
-        return LoadedModel(detector, ref, dep.deployment_id), staged
+        product = model_product(detector.metadata) or dep.product
+        return LoadedModel(detector, ref, dep.deployment_id, product), staged
+
+    def _check_product(self, dep: Deployment, model: str | None) -> None:
+        problem = product_problem(self.product, dep.product, model)
+        if problem is not None:
+            raise ModelRejected(problem, "product")

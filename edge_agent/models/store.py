@@ -1,7 +1,8 @@
 """The current model, persisted on local disk so a restart (even offline) serves the last good model at once.
 
-``<state_dir>/models/current.onnx`` + ``current.json`` (ModelRef, class names, imgsz, deployment id), each
-written to a temporary file, fsynced, then renamed: a crash leaves the old or the new model, never half.
+``<state_dir>/models/current.onnx`` + ``current.json`` (ModelRef, class names, imgsz, deployment id,
+product), each written to a temporary file, fsynced, then renamed: a crash leaves the old or the new model,
+never half.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class StoredModel:
     class_names: tuple[str, ...]
     imgsz: int
     deployment_id: str | None
+    product: str | None = None
 
 
 def _write_atomic(path: Path, write: object) -> None:
@@ -55,6 +57,7 @@ class ModelStore:
         class_names: tuple[str, ...],
         imgsz: int,
         deployment_id: str | None,
+        product: str | None = None,
     ) -> StoredModel:
         self.dir.mkdir(parents=True, exist_ok=True)
         _write_atomic(self.onnx, artifact)
@@ -63,6 +66,7 @@ class ModelStore:
             "class_names": list(class_names),
             "imgsz": imgsz,
             "deployment_id": deployment_id,
+            "product": product,
         }
         _write_atomic(self.meta, json.dumps(meta).encode())
         fd = os.open(self.dir, os.O_RDONLY)
@@ -70,7 +74,7 @@ class ModelStore:
             os.fsync(fd)
         finally:
             os.close(fd)
-        return StoredModel(self.onnx, ref, class_names, imgsz, deployment_id)
+        return StoredModel(self.onnx, ref, class_names, imgsz, deployment_id, product)
 
     def load(self) -> StoredModel | None:
         """The persisted model, or ``None`` when there is none or it does not match its recorded sha256."""
@@ -86,5 +90,10 @@ class ModelStore:
             logger.error("persisted model %s does not match its sha256; ignoring it", self.onnx)
             return None
         return StoredModel(
-            self.onnx, ref, tuple(meta["class_names"]), int(meta["imgsz"]), meta.get("deployment_id")
+            self.onnx,
+            ref,
+            tuple(meta["class_names"]),
+            int(meta["imgsz"]),
+            meta.get("deployment_id"),
+            meta.get("product"),  # absent in a file written before products
         )

@@ -1,5 +1,6 @@
 """Consumes the deployments topic (compacted, read from the start on every boot) and applies each
-deployment that targets this agent, the newest per poll, unless it already serves."""
+deployment that targets this agent, the newest per poll, unless it already serves (deployments of another
+product than the agent's are refused apart: :meth:`DeploymentWatcher.handle`)."""
 
 from __future__ import annotations
 
@@ -30,15 +31,19 @@ class DeploymentWatcher:
         self._thread.start()
 
     def handle(self, deployments: list[Deployment]) -> None:
+        """Apply the newest deployment of this agent's product, and refuse (reported, counted) the newest of
+        another product: a ``fleet`` deployment of product B never hides the line's deployment of product A
+        that came with it, and an agent of A never serves B's model."""
         mine = [d for d in deployments if d.applies_to(self.agent_id, self.line_id)]
-        if not mine:
-            return
-        latest = max(mine, key=lambda d: d.ts)
-        if latest.deployment_id in self.seen or self.manager.is_current(latest):
-            self.seen.add(latest.deployment_id)
-            return
-        self.seen.add(latest.deployment_id)
-        self.manager.apply(latest)
+        own = [d for d in mine if self.manager.accepts_product(d)]
+        foreign = [d for d in mine if not self.manager.accepts_product(d)]
+        latest = [max(group, key=lambda d: d.ts) for group in (own, foreign) if group]
+        for dep in sorted(latest, key=lambda d: d.ts):
+            if dep.deployment_id in self.seen or self.manager.is_current(dep):
+                self.seen.add(dep.deployment_id)
+                continue
+            self.seen.add(dep.deployment_id)
+            self.manager.apply(dep)  # refuses a deployment of another product, keeping the current model
 
     def _run(self) -> None:
         backoff = 1.0

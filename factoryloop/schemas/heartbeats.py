@@ -44,6 +44,11 @@ class Heartbeat(StationEvent):
     verdicts: dict[str, int] = Field(default_factory=dict, description="Counts per verdict since start.")
     camera: CameraHealth
     last_model_error: str | None = Field(default=None, max_length=2000)
+    models_rejected: dict[str, int] = Field(
+        default_factory=dict,
+        description="Deployments refused since start, per reason: signature, product (another product than "
+        "the agent's), fetch, sha256, load, classes (lacks a class the rules name), smoke.",
+    )
 
 
 class AgentEventType(StrEnum):

@@ -39,6 +39,7 @@ def deployment_for(
         artifact_uri=version.edge_uri,
         sha256=version.edge_sha256,
         precision=version.precision,
+        product=version.tags.get("product") or None,  # the version's product tag; None: registered before
         class_names=version.class_names,
         imgsz=version.imgsz,
         strategy=strategy,

@@ -137,3 +137,41 @@ def test_promote_a_training_version_ships_its_edge_file(
     (dep,) = read_topic(kafka_settings, TopicRole.DEPLOYMENTS, 1)
     assert isinstance(dep, Deployment)
     assert (dep.artifact_uri, dep.sha256, dep.precision) == (f"{folder}/{file}", sha, precision)
+
+
+@pytest.mark.parametrize(
+    ("tags", "body", "product"),
+    [
+        ({"product": "pcb"}, {}, "pcb"),  # training tags every version with its product
+        ({}, {}, None),  # registered before products: any agent may serve it
+        ({"product": "pcb"}, {"product": "pcb_v2"}, "pcb_v2"),  # the body overrides, as for class_names
+    ],
+)
+def test_promote_carries_the_versions_product_signed(
+    api_factory,
+    kafka_settings: KafkaSettings,
+    mlflow_server: str,
+    tags: dict[str, str],
+    body: dict[str, str],
+    product: str | None,
+) -> None:
+    name = f"product-{uuid.uuid4().hex[:6]}"
+    client = MlflowClient(tracking_uri=mlflow_server)
+    client.create_registered_model(name)
+    client.create_model_version(
+        name,
+        source=f"s3://models/{name}/1/model",
+        tags={"onnx_sha256": "a" * 64, "class_names": '["scratch", "dent"]', "imgsz": "320", **tags},
+    )
+    api = api_factory(kafka_settings, mlflow_tracking_uri=mlflow_server, signing_key=SecretStr(FLEET_KEY))
+    request = {"model_name": name, "model_version": "1", **body}
+    resp = api.post("/api/v1/deployments", role=Role.ENGINEER, json=request)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["product"] == product
+    (dep,) = read_topic(kafka_settings, TopicRole.DEPLOYMENTS, 1)
+    assert isinstance(dep, Deployment) and dep.product == product
+    verify(dep, FLEET_KEY, required=True)
+    with pytest.raises(SignatureError):  # the product is signed: another product is another signature
+        verify(dep.model_copy(update={"product": "other"}), FLEET_KEY, required=True)
+    bad = api.post("/api/v1/deployments", role=Role.ENGINEER, json={**request, "product": "has space"})
+    assert bad.status_code == 422

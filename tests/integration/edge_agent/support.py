@@ -75,11 +75,13 @@ def read_topic(
     return out
 
 
-def deploy(kafka: KafkaSettings, artifact_uri: str, sha: str, version: str, **kw: Any) -> Deployment:
-    """Publish a deployment of a synthetic 160 px model to ``line-it`` (agent_config's line)."""
+def deploy(
+    kafka: KafkaSettings, artifact_uri: str, sha: str, version: str, target: str = "line-it", **kw: Any
+) -> Deployment:
+    """Publish a deployment of a synthetic 160 px model to ``line-it`` (agent_config's line) or ``target``."""
     dep = Deployment(
         deployment_id=f"dep-{version}-{time.time_ns()}",
-        target="line-it",
+        target=target,
         model_name="tiny",
         model_version=version,
         artifact_uri=artifact_uri,
@@ -91,6 +93,17 @@ def deploy(kafka: KafkaSettings, artifact_uri: str, sha: str, version: str, **kw
     with EventProducer(kafka) as producer:
         producer.send_sync(TopicRole.DEPLOYMENTS, dep, key=dep.target)
     return dep
+
+
+def with_product(path: Path, product: str) -> Path:
+    """Write ``product`` into an ONNX file's metadata, as training's export does next to ``names``."""
+    import onnx
+
+    model = onnx.load(str(path))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "product", product
+    onnx.save(model, str(path))
+    return path
 
 
 def wait_until(condition: Any, timeout_s: float = 30.0, what: str = "condition") -> None:

@@ -10,7 +10,15 @@ import pytest
 from pydantic import SecretStr
 
 from factoryloop.schemas import Deployment, Strategy, decode
-from factoryloop.signing import SIGNED_FIELDS, SignatureError, sign, signature, signing_message, verify
+from factoryloop.signing import (
+    SIGNED_FIELDS,
+    SIGNED_WHEN_SET,
+    SignatureError,
+    sign,
+    signature,
+    signing_message,
+    verify,
+)
 from factoryloop.topics import TopicRole
 from tests.support.events import deployment
 
@@ -34,8 +42,43 @@ TAMPERED = {
 }
 
 
+DEP_PRODUCT = deployment(product="steel_plate")
+SIGNED_PRODUCT = sign(DEP_PRODUCT, KEY)
+
+
 def test_every_signed_field_is_tampered_below() -> None:
     assert set(TAMPERED) == SIGNED_FIELDS
+    assert {"product"} == SIGNED_WHEN_SET  # each tampered in test_product_is_signed_when_set
+
+
+@pytest.mark.parametrize(
+    ("dep", "error"),
+    [
+        (SIGNED_PRODUCT, None),
+        (SIGNED_PRODUCT.model_copy(update={"reason": "edited"}), None),
+        (SIGNED_PRODUCT.model_copy(update={"product": "pcb"}), "HMAC signature mismatch"),  # altered
+        (SIGNED_PRODUCT.model_copy(update={"product": None}), "HMAC signature mismatch"),  # removed
+        (SIGNED.model_copy(update={"product": "steel_plate"}), "HMAC signature mismatch"),  # added
+        (SIGNED, None),  # no product: signed as before products existed
+    ],
+)
+def test_product_is_signed_when_set(dep: Deployment, error: str | None) -> None:
+    if error is None:
+        verify(dep, KEY, required=True)
+    else:
+        with pytest.raises(SignatureError, match=error):
+            verify(dep, KEY, required=True)
+
+
+def test_product_in_the_message_only_when_set() -> None:
+    assert b'"product"' not in signing_message(DEP)
+    assert signing_message(DEP_PRODUCT) == signing_message(DEP).replace(
+        b',"sha256"', b',"product":"steel_plate","sha256"'
+    )
+    assert SIGNED_PRODUCT.signature != sign(DEP, KEY).signature
+    received = decode(TopicRole.DEPLOYMENTS, SIGNED_PRODUCT.model_dump_json().encode())
+    assert isinstance(received, Deployment) and received.product == "steel_plate"
+    verify(received, KEY, required=True)
 
 
 @pytest.mark.parametrize(
