@@ -103,17 +103,18 @@ def retrain(
 @app.command("gate")
 def gate_cmd(product: Product, store: Store = None) -> None:
     """Gate the current challenger against the champion on the product's golden set."""
-    from factoryloop.sim.classes import DEFECT_CLASSES
     from training.datasets import DatasetStore
-    from training.pipeline import gate_policy
+    from training.pipeline import gate_policy, product_record
     from training.registry import ensure_golden, export_golden, run_gate
     from training.settings import get_settings
 
     s = get_settings()
     try:
         with DatasetStore(store) as ds, tempfile.TemporaryDirectory(prefix="fl-golden-") as tmp:
-            golden = ensure_golden(ds, product, DEFECT_CLASSES, s.golden_fraction)
-            decision = run_gate(_registry(), product, export_golden(ds, golden, Path(tmp)), gate_policy(s))
+            classes = product_record(ds, product)
+            golden = ensure_golden(ds, classes, s.golden_fraction)
+            data = export_golden(ds, golden, Path(tmp), class_names=classes.class_names)
+            decision = run_gate(_registry(), product, data, gate_policy(s))
     except TrainingError as exc:
         raise _fail(exc) from exc
     typer.echo(f"{'PROMOTED' if decision.promote else 'REFUSED'}: {decision.reason}")

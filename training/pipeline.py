@@ -9,9 +9,10 @@ from typing import Any
 
 import cv2
 
-from factoryloop.sim.classes import DEFECT_CLASSES
+from factoryloop.products import Product, ProductError
 from training.datasets import DatasetStore, Provenance
 from training.datasets.balance import repeat_rare_classes
+from training.errors import TrainingError
 from training.registry import (
     CHALLENGER,
     GateDecision,
@@ -43,6 +44,14 @@ class RetrainOutcome:
     dataset_version: str
     dataset_sha256: str
     decision: GateDecision | None
+
+
+def product_record(store: DatasetStore, product: str) -> Product:
+    """The product's class map from the catalog beside the store; TrainingError saying how to create it."""
+    try:
+        return store.products.get(product)
+    except ProductError as exc:
+        raise TrainingError(str(exc)) from exc
 
 
 def gate_policy(settings: TrainSettings) -> GatePolicy:
@@ -82,12 +91,13 @@ def retrain(
     with retrain_lock(settings.state_dir, product):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         work = settings.state_dir / "runs" / product / stamp
-        golden = ensure_golden(store, product, DEFECT_CLASSES, settings.golden_fraction)
+        classes = product_record(store, product)
+        golden = ensure_golden(store, classes, settings.golden_fraction)
         version = store.freeze_version(
             f"{product}-{stamp}",
             products=[product],
             provenances=TRUTH + ((Provenance.PSEUDO,) if settings.pseudo_label_min_confidence else ()),
-            class_names=DEFECT_CLASSES,
+            class_map=classes,
             test_fraction=settings.golden_fraction,
             max_train=settings.max_train_images,
         )
@@ -99,12 +109,12 @@ def retrain(
         recipe, params = train_params(settings, epochs=epochs, imgsz=imgsz, **train_overrides)
         imgsz = int(params["imgsz"])
         result = train_yolo(data, work, device=settings.device, **params)
-        exported = export_onnx(result.best_pt, imgsz, work / "model.onnx")
+        exported = export_onnx(result.best_pt, imgsz, work / "model.onnx", product=product)
         images = [cv2.imread(str(store.image_path(h))) for h in sorted(golden_hashes(golden))[:4]]
         parity = verify_onnx_parity(
             result.best_pt, exported.path, [i for i in images if i is not None], imgsz
         )
-        golden_yaml = export_golden(store, golden, work / "golden")
+        golden_yaml = export_golden(store, golden, work / "golden", class_names=classes.class_names)
         recent_yaml = export_recent(store, version, golden, work / "recent")
         edge, edge_tags = exported, dict[str, str]()
         if settings.edge_int8:  # checked where the gate judges: recent reviewed images, else the golden set

@@ -1,6 +1,7 @@
-"""The fixed defect class map shared by the simulator, the edge agent, training and the API.
+"""The simulator's defect classes: the class map of a simulated product (see ensure_simulated_product).
 
-Class ids never change: models trained on one version of the line stay comparable with the next.
+Nothing outside the simulator and the tests imports this module: a plant's classes come from its products
+(factoryloop.products).
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, Literal
+
+from factoryloop.products import Product, ProductCatalog
 
 ClassName = Literal["scratch", "dent", "stain", "crack", "missing_hole"]
 
@@ -24,3 +27,15 @@ def class_id(name: str) -> int:
         return CLASS_MAP[name]
     except KeyError:
         raise KeyError(f"unknown defect class {name!r}; known: {', '.join(DEFECT_CLASSES)}") from None
+
+
+def ensure_simulated_product(catalog: ProductCatalog, name: str) -> Product:
+    """The product ``name`` of the simulated line, created with the simulator's class map if new.
+
+    The simulator's classes are one product's class map and nothing more: the simulated line is the test
+    bench, and everything downstream reads the class map from the product catalog like a plant's own.
+    """
+    existing = catalog.find(name)
+    if existing is not None:
+        return existing
+    return catalog.create(name, DEFECT_CLASSES, description="simulated line", by="simulator")

@@ -12,6 +12,7 @@ import yaml
 
 from factoryloop.settings import KafkaSettings
 from factoryloop.sim import ClassRateDrift, SimConfig, Simulator, encode_jpeg
+from factoryloop.sim.classes import ensure_simulated_product
 from training.datasets import Box, DatasetStore, Provenance
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ def live_sim_config(base: SimConfig, opts: DemoOptions) -> SimConfig:
 
 def bootstrap_store(store: DatasetStore, sim: SimConfig, opts: DemoOptions, say: Say) -> int:
     """Render the pre-drift line with its truth into the store (provenance: simulated)."""
+    ensure_simulated_product(store.products, opts.product)
     simulator = Simulator(sim.model_copy(update={"seed": opts.seed}))
     for index in range(opts.bootstrap_frames):
         frame = simulator.frame(index)

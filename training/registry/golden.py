@@ -1,7 +1,10 @@
 """Golden sets: one per product, frozen once from reviewed/ground-truth labels, never trained on.
 
-Membership is decided by the image hash (``split_of(hash, fraction) == "val"``): the same rule puts these
-images in the ``val`` split of every training version, and :func:`export_training` removes them entirely.
+Membership: the images an imported dataset put in its own val/test split, and for the others the image hash
+(``split_of(hash, fraction) == "val"``). The same rule puts these images in the ``val`` split of every
+training version, and :func:`export_training` removes them entirely. Class ids are the product's class map
+(``factoryloop.products``); a golden set frozen before classes were added is exported with the grown map
+(ids are append-only).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from factoryloop.products import Product
 from training.datasets import DatasetError, DatasetStore, DatasetVersion, Provenance, VersionNotFoundError
 from training.errors import GateError
 
@@ -29,33 +33,42 @@ def golden_hashes(version: DatasetVersion) -> set[str]:
     return {img["hash"] for img in version.images if img["split"] == "val"}
 
 
-def ensure_golden(
-    store: DatasetStore, product: str, class_names: Sequence[str], fraction: float
-) -> DatasetVersion:
+def ensure_golden(store: DatasetStore, product: Product, fraction: float) -> DatasetVersion:
     """The product's golden version; frozen now from the truth-labelled images if it does not exist yet."""
     try:
-        return store.get_version(golden_name(product))
+        return store.get_version(golden_name(product.name))
     except VersionNotFoundError:
         pass
     try:
         version = store.freeze_version(
-            golden_name(product),
-            products=[product],
+            golden_name(product.name),
+            products=[product.name],
             provenances=TRUTH,
-            class_names=class_names,
+            class_map=product,
             test_fraction=fraction,
         )
     except DatasetError as exc:
-        raise GateError(f"cannot freeze the golden set of {product}: {exc}") from exc
+        raise GateError(f"cannot freeze the golden set of {product.name}: {exc}") from exc
     if not golden_hashes(version):
-        raise GateError(f"golden set of {product} is empty: label more images (fraction {fraction})")
+        raise GateError(
+            f"golden set of {product.name} is empty: label more images (fraction {fraction}) or import a "
+            "dataset with its own val split"
+        )
     logger.info("froze golden set %s: %d images", version.name, len(golden_hashes(version)))
     return version
 
 
-def export_golden(store: DatasetStore, version: DatasetVersion, out_dir: Path) -> Path:
-    """A YOLO folder whose ``val`` split is exactly the golden images; returns its data.yaml."""
-    data = store.export_yolo(version, out_dir)
+def export_golden(
+    store: DatasetStore,
+    version: DatasetVersion,
+    out_dir: Path,
+    *,
+    class_names: Sequence[str] | None = None,
+) -> Path:
+    """A YOLO folder whose ``val`` split is exactly the golden images; returns its data.yaml.
+
+    ``class_names``: the product's current class map (default the version's own)."""
+    data = store.export_yolo(version, out_dir, class_names=class_names)
     keep = golden_hashes(version)
     _drop(out_dir, lambda h, split: split != "val" or h not in keep)
     cfg = yaml.safe_load(data.read_text())

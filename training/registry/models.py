@@ -102,6 +102,7 @@ class ModelRegistry:
                     EDGE_PRECISION_TAG: logged.edge_precision,
                     "class_names": json.dumps(list(logged.class_names)),
                     "imgsz": str(logged.imgsz),
+                    "product": product,
                     **(tags or {}),
                 },
             )

@@ -55,8 +55,22 @@ def class_names_of(yolo: Any) -> tuple[str, ...]:
     return tuple(names[i] for i in range(len(names)))
 
 
-def export_onnx(pt: Path, imgsz: int, out_path: Path) -> ExportedModel:
-    """Export ``pt`` to ``out_path`` (ONNX, fixed ``imgsz``). The file is written atomically."""
+def _add_metadata(path: Path, extra: dict[str, str]) -> None:
+    """Set ONNX metadata entries (beside Ultralytics' ``names``, ``imgsz``, ...) in place."""
+    import onnx
+
+    model = onnx.load(str(path))
+    props = {p.key: p.value for p in model.metadata_props}
+    props.update(extra)
+    onnx.helper.set_model_props(model, props)
+    onnx.save(model, str(path))
+
+
+def export_onnx(pt: Path, imgsz: int, out_path: Path, *, product: str | None = None) -> ExportedModel:
+    """Export ``pt`` to ``out_path`` (ONNX, fixed ``imgsz``). The file is written atomically.
+
+    ``product`` is written to the metadata (key ``product``): an agent of another product refuses the file.
+    """
     pt, out_path = Path(pt), Path(out_path)
     if not pt.is_file():
         raise ModelBuildError(f"cannot export {pt}: no such file")
@@ -79,6 +93,8 @@ def export_onnx(pt: Path, imgsz: int, out_path: Path) -> ExportedModel:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
     shutil.copyfile(produced, tmp)
+    if product is not None:
+        _add_metadata(tmp, {"product": product})
     tmp.replace(out_path)
     exported = ExportedModel(out_path, sha256_file(out_path), class_names_of(yolo), imgsz)
     logger.info("exported %s -> %s (sha256 %s)", pt, out_path, exported.sha256[:12])

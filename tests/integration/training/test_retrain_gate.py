@@ -8,7 +8,7 @@ import cv2
 import pytest
 from mlflow.tracking import MlflowClient
 
-from factoryloop.sim.classes import DEFECT_CLASSES
+from factoryloop.sim.classes import DEFECT_CLASSES, ensure_simulated_product
 from factoryloop.sim.render import Simulator
 from tests.support.models import TINY_SIM
 from training.datasets import Box, DatasetStore, Provenance
@@ -24,6 +24,7 @@ PRODUCT = "steel_plate"
 
 
 def _fill(store: DatasetStore, n: int) -> None:
+    ensure_simulated_product(store.products, PRODUCT)
     for frame in Simulator(TINY_SIM).frames(0, n):
         digest = store.add_image(
             cv2.imencode(".jpg", frame.image)[1].tobytes(), source="sim", product=PRODUCT

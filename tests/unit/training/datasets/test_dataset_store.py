@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from factoryloop.sim import SimConfig, Simulator, encode_jpeg
+from factoryloop.sim.classes import DEFECT_CLASSES
 from training.datasets import Box, DatasetError, DatasetStore, VersionNotFoundError, default_root, split_of
 
 
@@ -70,7 +71,7 @@ def test_manifest_hash_stable_and_splits_never_move(make_store, tmp_path) -> Non
 
 def test_export_yolo(make_store, tmp_path) -> None:
     store, _ = make_store(n=6)
-    v = store.freeze_version("v", test_fraction=0.5)
+    v = store.freeze_version("v", test_fraction=0.5, class_names=DEFECT_CLASSES)
     data_yaml = store.export_yolo(v, tmp_path / "out")
     data = yaml.safe_load(data_yaml.read_text())
     assert data["path"] == str((tmp_path / "out").resolve()) and data["names"][0] == "scratch"

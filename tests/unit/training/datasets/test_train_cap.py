@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from factoryloop.sim import SimConfig, Simulator, encode_jpeg
+from factoryloop.sim.classes import DEFECT_CLASSES
 from training.datasets import Box, DatasetError, DatasetStore
 from training.datasets.types import LabelSet, Provenance
 from training.datasets.versions import cap_train_split
@@ -44,8 +45,8 @@ def test_train_split_is_capped_and_val_kept(make_labelled, n, cap, expect_train)
 def test_rare_class_images_are_never_sampled_away(make_labelled) -> None:
     # 200 frames, a crack on every 25th (8 of them): the cap of 40 keeps every crack frame.
     store = make_labelled(200, lambda i: ["crack"] if i % 25 == 0 else ["dent"])
-    whole = store.freeze_version("all", test_fraction=0.2)
-    capped = store.freeze_version("capped", test_fraction=0.2, max_train=40)
+    whole = store.freeze_version("all", test_fraction=0.2, class_names=DEFECT_CLASSES)
+    capped = store.freeze_version("capped", test_fraction=0.2, max_train=40, class_names=DEFECT_CLASSES)
     cracks = {i["hash"] for i in _train(whole) if any(b[0] == 3 for b in i["boxes"])}
     assert cracks and cracks <= {i["hash"] for i in _train(capped)}
     assert len(_train(capped)) == 40

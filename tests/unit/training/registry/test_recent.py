@@ -23,7 +23,7 @@ def test_recent_set_has_no_golden_and_no_pseudo_images(tmp_path: Path) -> None:
     store = DatasetStore(tmp_path / "s")
     for seed in range(40):
         _add(store, seed, Provenance.SIMULATED)
-    golden = ensure_golden(store, "p", ["dent"], 0.25)
+    golden = ensure_golden(store, store.products.create("p", ["dent"]), 0.25)
     later = {
         seed: _add(store, seed, Provenance.HUMAN if seed % 2 else Provenance.PSEUDO)
         for seed in range(40, 120)
