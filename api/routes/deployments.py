@@ -22,7 +22,12 @@ from api.routes.common import ERRORS, IdText
 from api.security import Principal, Role, needs, require
 from api.sink.rows import deployment_row
 from factoryloop.schemas import FLEET_KEY, Deployment, Strategy
-from factoryloop.schemas.deployments import EDGE_FILE_TAG, EDGE_PRECISION_TAG, EDGE_SHA256_TAG
+from factoryloop.schemas.deployments import (
+    EDGE_FILE_TAG,
+    EDGE_PRECISION_TAG,
+    EDGE_SHA256_TAG,
+    PRODUCT_TAG,
+)
 from factoryloop.signing import sign
 from factoryloop.topics import TopicRole
 
@@ -167,7 +172,7 @@ def promote(
             "artifact_uri": artifact,
             "sha256": sha,
             "precision": precision,
-            "product": body.product or tags.get("product") or None,
+            "product": body.product or tags.get(PRODUCT_TAG) or None,
             "class_names": tuple(classes or ()),
             "imgsz": imgsz,
             "strategy": body.strategy,

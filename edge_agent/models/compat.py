@@ -18,8 +18,9 @@ import onnxruntime as ort
 from edge_agent.config import AgentConfig
 from edge_agent.detect.onnx_runtime import parse_names
 from edge_agent.errors import DetectorError
+from factoryloop.schemas.deployments import PRODUCT_TAG
 
-PRODUCT_KEY = "product"
+PRODUCT_KEY = PRODUCT_TAG
 
 
 @dataclass(frozen=True, slots=True)

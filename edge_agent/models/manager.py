@@ -132,7 +132,8 @@ class ModelManager:
         with self._lock:
             try:
                 loaded, staged = self._prepare(dep)
-            except (ModelRejected, DetectorError, OSError) as exc:
+            except (ModelRejected, DetectorError, OSError, ValueError) as exc:
+                # ValueError: malformed metadata in the file (e.g. its ``names``): a bad model, refused too
                 reason = exc.reason if isinstance(exc, ModelRejected) else "load"
                 self.rejected += 1
                 self.last_error = f"{dep.model_name}:{dep.model_version}: {exc}"

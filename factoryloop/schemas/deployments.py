@@ -16,6 +16,9 @@ FLEET_KEY = "fleet"
 EDGE_FILE_TAG = "edge_file"
 EDGE_SHA256_TAG = "edge_sha256"
 EDGE_PRECISION_TAG = "edge_precision"
+# The product a version was trained for: a model-version tag, and the same key in the ONNX file's metadata
+# (beside Ultralytics' ``names``), which an agent of another product refuses.
+PRODUCT_TAG = "product"
 
 
 class Strategy(StrEnum):

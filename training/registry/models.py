@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from factoryloop.schemas.deployments import EDGE_FILE_TAG, EDGE_PRECISION_TAG, EDGE_SHA256_TAG
+from factoryloop.schemas.deployments import (
+    EDGE_FILE_TAG,
+    EDGE_PRECISION_TAG,
+    EDGE_SHA256_TAG,
+    PRODUCT_TAG,
+)
 from training.errors import RegistryError
 from training.registry.mlflow_run import LoggedModel, client
 
@@ -90,7 +95,7 @@ class ModelRegistry:
             except Exception as exc:
                 if not _is_not_found(exc):
                     raise
-                self._client.create_registered_model(name, tags={"product": product})
+                self._client.create_registered_model(name, tags={PRODUCT_TAG: product})
             mv = self._client.create_model_version(
                 name,
                 source=logged.model_uri,
@@ -102,7 +107,7 @@ class ModelRegistry:
                     EDGE_PRECISION_TAG: logged.edge_precision,
                     "class_names": json.dumps(list(logged.class_names)),
                     "imgsz": str(logged.imgsz),
-                    "product": product,
+                    PRODUCT_TAG: product,
                     **(tags or {}),
                 },
             )

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from factoryloop.kafka import EventProducer
 from factoryloop.schemas import FLEET_KEY, Deployment, Strategy
+from factoryloop.schemas.deployments import PRODUCT_TAG
 from factoryloop.signing import sign
 from factoryloop.topics import TopicRole
 from training.errors import RolloutError
@@ -39,7 +40,7 @@ def deployment_for(
         artifact_uri=version.edge_uri,
         sha256=version.edge_sha256,
         precision=version.precision,
-        product=version.tags.get("product") or None,  # the version's product tag; None: registered before
+        product=version.tags.get(PRODUCT_TAG) or None,  # the version's product tag; None: registered before
         class_names=version.class_names,
         imgsz=version.imgsz,
         strategy=strategy,

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from factoryloop.schemas.deployments import PRODUCT_TAG
 from training.errors import ExportMismatchError, ModelBuildError
 from training.yolo.offline import yolo_class
 from training.yolo.onnx_ref import OnnxDetector, RefDetection, letterbox
@@ -94,7 +95,7 @@ def export_onnx(pt: Path, imgsz: int, out_path: Path, *, product: str | None = N
     tmp = out_path.with_name(out_path.name + ".tmp")
     shutil.copyfile(produced, tmp)
     if product is not None:
-        _add_metadata(tmp, {"product": product})
+        _add_metadata(tmp, {PRODUCT_TAG: product})
     tmp.replace(out_path)
     exported = ExportedModel(out_path, sha256_file(out_path), class_names_of(yolo), imgsz)
     logger.info("exported %s -> %s (sha256 %s)", pt, out_path, exported.sha256[:12])
