@@ -40,7 +40,7 @@ class TrainRecipe:
     name: str
     model: str  # architecture YAML of a scratch recipe; "" for a fine-tune (the caller gives a .pt)
     epochs: int
-    imgsz: int
+    imgsz: int | str  # "auto": chosen from the data (training.yolo.imgsz)
     batch: int
     overrides: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     nbs: int | None = None
@@ -96,6 +96,15 @@ CPU_FAST_FINETUNE = TrainRecipe(
     overrides=MappingProxyType({**_CPU_OVERRIDES, "lr0": 0.002}),
 )
 
+CPU_FIRST_MODEL = TrainRecipe(
+    name="cpu_first_model",
+    model=str(TINY_YAML),
+    epochs=40,  # a first estimate: under a time budget Ultralytics fits the epochs to the time
+    imgsz="auto",
+    batch=16,
+    overrides=MappingProxyType({**_CPU_OVERRIDES, "lr0": 0.004}),
+)
+
 #: Ultralytics' usual YOLO11n setup (for GPUs or long CPU runs): warm-up, mosaic, a val pass every epoch.
 ULTRALYTICS_N = TrainRecipe(
     name="ultralytics_n",
@@ -108,7 +117,7 @@ ULTRALYTICS_N = TrainRecipe(
 )
 
 RECIPES: Mapping[str, TrainRecipe] = MappingProxyType(
-    {r.name: r for r in (CPU_FAST, CPU_FAST_FINETUNE, ULTRALYTICS_N)}
+    {r.name: r for r in (CPU_FAST, CPU_FAST_FINETUNE, CPU_FIRST_MODEL, ULTRALYTICS_N)}
 )
 
 
@@ -125,7 +134,7 @@ def train_scratch(
     """Train ``recipe.model`` from scratch on ``data_yaml`` (the demo's champion: frames without cracks)."""
     if not recipe.model:
         raise UnknownRecipeError(f"recipe {recipe.name!r} has no model: it is a fine-tune recipe")
-    return train_yolo(data_yaml, out_dir, model=recipe.model, **recipe.train_args(**changes))
+    return train_yolo(data_yaml, out_dir, **{"model": recipe.model, **recipe.train_args(**changes)})
 
 
 def fine_tune(
@@ -138,6 +147,7 @@ def fine_tune(
 __all__ = [
     "CPU_FAST",
     "CPU_FAST_FINETUNE",
+    "CPU_FIRST_MODEL",
     "MODELS_DIR",
     "RECIPES",
     "TINY_YAML",

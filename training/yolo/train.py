@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from training.errors import ModelBuildError
+from training.yolo.base_model import check_base_model
+from training.yolo.budget import RunClock, TimeBudget, trainer_class
+from training.yolo.imgsz import imgsz_for_dataset
 from training.yolo.offline import yolo_class
+from training.yolo.progress import ProgressCallback
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +39,7 @@ class TrainResult:
     epochs: list[dict[str, float]] = field(default_factory=list)  # per-epoch losses and val metrics
     wall_s: float = 0.0
     train_images: int = 0
+    imgsz: int = 0  # the input size trained at (export at this size)
 
     @property
     def images_per_s(self) -> float:
@@ -82,8 +87,12 @@ def _use_all_cores(trainer: Any) -> None:
         logger.info("CPU training with %s torch thread(s)", threads)
 
 
-def _clean(key: str) -> str:
-    return key.replace("metrics/", "").replace("(B)", "").replace("/", "_")
+def _dataloader_workers(workers: int) -> Any:
+    def set_workers(trainer: Any) -> None:
+        # Ultralytics sets workers=0 for CPU training; a worker process prepares batches beside the training
+        trainer.args.workers = workers
+
+    return set_workers
 
 
 def summarize_box_metrics(
@@ -109,7 +118,7 @@ def train_yolo(
     *,
     model: str | Path = SCRATCH_MODEL,
     epochs: int = 30,
-    imgsz: int = 320,
+    imgsz: int | str = 320,
     batch: int = 16,
     workers: int = 0,
     device: str | None = None,
@@ -117,38 +126,40 @@ def train_yolo(
     seed: int = 0,
     patience: int = 100,
     freeze_batchnorm: bool = False,
+    time_budget_s: float | None = None,
+    export_reserve_s: float | None = None,
+    progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> TrainResult:
-    """Train ``model`` (scratch YAML or a .pt to fine-tune) on ``data_yaml``; weights in ``out_dir/train``.
+    """Train ``model`` (scratch YAML or a .pt to start from) on ``data_yaml``; weights in ``out_dir/train``.
 
     ``overrides`` are passed to Ultralytics' trainer as they are (``mosaic=0.0``, ``lr0=...``).
     ``freeze_batchnorm``: keep every BatchNorm layer's running statistics as the starting model had them (the
     layers still learn their scale and shift): for fine-tunes, whose statistics can otherwise end up unfit for
     held-out images while the train loss looks fine (docs/training.md "Recipes").
+    ``time_budget_s``: the run returns within this many seconds less ``export_reserve_s`` (default: a share of
+    the budget, ``training.yolo.budget.export_reserve``) kept for the caller's export; ``epochs`` is then only
+    the first estimate (training.yolo.budget). ``progress`` gets a ``TrainProgress`` after each epoch.
+    ``imgsz="auto"``: chosen from the train split's image and box sizes (``training.yolo.imgsz``).
+    ``workers``: dataloader worker processes, on CPU too (Ultralytics alone would use none there).
     """
+    started = time.monotonic()
     data_yaml, out_dir = Path(data_yaml), Path(out_dir)
     if not data_yaml.is_file():
         raise ModelBuildError(f"dataset YAML {data_yaml} does not exist; export a dataset version first")
     model_str = str(model)
     if not (model_str.endswith(".yaml") or Path(model_str).is_file()):
         raise ModelBuildError(f"model {model_str!r} is neither an architecture YAML nor an existing .pt file")
+    if not model_str.endswith(".yaml"):
+        check_base_model(Path(model_str))
+    if imgsz == "auto":
+        imgsz = imgsz_for_dataset(data_yaml)
+        logger.info("input size %s chosen from %s", imgsz, data_yaml)
+    elif not isinstance(imgsz, int):
+        raise ModelBuildError(f"imgsz must be an int or 'auto', got {imgsz!r}")
+    budget = TimeBudget.of(time_budget_s, export_reserve_s) if time_budget_s is not None else None
     yolo = yolo_class()(model_str)
-    epochs_seen: list[dict[str, float]] = []
-    trained = [0]
-
-    def on_train_epoch_end(trainer: Any) -> None:
-        trained[0] += 1
-
-    def on_fit_epoch_end(trainer: Any) -> None:
-        if len(epochs_seen) >= trained[0]:  # the final evaluation of best.pt re-fires this callback
-            return
-        row = {"epoch": float(trainer.epoch + 1)}
-        row.update(
-            {_clean(k): float(v) for k, v in trainer.label_loss_items(trainer.tloss, prefix="train").items()}
-        )
-        if trainer.args.val or trainer.epoch + 1 >= trainer.epochs:  # with val=False only the last is fresh
-            row.update({_clean(k): float(v) for k, v in (trainer.metrics or {}).items()})
-        epochs_seen.append(row)
+    clock = RunClock(started, budget, progress)
 
     if freeze_batchnorm:
         from torch.nn.modules.batchnorm import _BatchNorm
@@ -159,9 +170,9 @@ def train_yolo(
                     module.eval()
 
         yolo.add_callback("on_train_batch_start", keep_batchnorm_statistics)
+    yolo.add_callback("on_pretrain_routine_start", _dataloader_workers(workers))
     yolo.add_callback("on_pretrain_routine_end", _use_all_cores)
-    yolo.add_callback("on_train_epoch_end", on_train_epoch_end)
-    yolo.add_callback("on_fit_epoch_end", on_fit_epoch_end)
+    clock.attach(yolo)
     args: dict[str, Any] = {
         "data": str(data_yaml),
         "epochs": epochs,
@@ -181,9 +192,10 @@ def train_yolo(
         "val": True,
         **overrides,
     }
-    started = time.monotonic()
+    if budget is not None:
+        args["time"] = budget.end_s / 3600  # refined at the loop start and after each epoch (RunClock)
     try:
-        yolo.train(**args)
+        yolo.train(trainer=trainer_class() if yolo.task == "detect" else None, **args)
     except Exception as exc:  # Ultralytics raises many types; keep the cause
         raise ModelBuildError(f"training {model_str} on {data_yaml} failed: {exc}") from exc
     wall = time.monotonic() - started
@@ -195,15 +207,23 @@ def train_yolo(
     overall, per_class = summarize_box_metrics(trainer.validator.metrics.box, names)
     n_train = len(trainer.train_loader.dataset) if getattr(trainer, "train_loader", None) else 0
     logger.info(
-        "trained %s in %.1fs: mAP50 %.3f mAP50-95 %.3f", best, wall, overall["mAP50"], overall["mAP50-95"]
+        "trained %s in %.1fs (%s epochs): mAP50 %.3f mAP50-95 %.3f",
+        best,
+        wall,
+        clock.trained,
+        overall["mAP50"],
+        overall["mAP50-95"],
     )
+    if budget is not None and wall > budget.end_s:
+        logger.warning("training took %.0f s, over its share of the budget (%.0f s)", wall, budget.end_s)
     return TrainResult(
         best_pt=best,
         save_dir=Path(trainer.save_dir),
         class_names=tuple(names[i] for i in sorted(names)),
         metrics=overall,
         per_class=per_class,
-        epochs=epochs_seen,
+        epochs=clock.rows,
         wall_s=wall,
         train_images=n_train,
+        imgsz=imgsz,
     )

@@ -1,0 +1,86 @@
+"""A real (tiny) training under a time budget: it ends on time, with best.pt and a progress per epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.models import write_sim_dataset
+from training.errors import ModelBuildError
+from training.yolo import train_yolo
+from training.yolo.progress import TrainProgress
+from training.yolo.recipes import TINY_YAML
+
+BUDGET_S = 20.0
+MARGIN_S = 8.0  # one batch past the time, the closing validation of 4 frames, the checkpoint strip
+
+
+def test_training_ends_within_the_budget_with_best_weights(tmp_path: Path) -> None:
+    data = write_sim_dataset(tmp_path / "data", range(8), range(100, 104))
+    reports: list[TrainProgress] = []
+    result = train_yolo(
+        data,
+        tmp_path / "runs",
+        model=str(TINY_YAML),
+        epochs=10_000,  # the budget, not the epochs, ends this run
+        imgsz=96,
+        batch=4,
+        device="cpu",
+        cache=False,
+        val=False,
+        time_budget_s=BUDGET_S,
+        export_reserve_s=0.0,
+        progress=reports.append,
+    )
+    assert result.wall_s <= BUDGET_S + MARGIN_S, result.wall_s
+    assert result.best_pt.is_file() and result.best_pt.name == "best.pt"
+    assert result.imgsz == 96 and set(result.metrics) == {"precision", "recall", "mAP50", "mAP50-95"}
+    assert 2 <= len(result.epochs) < 10_000 and len(reports) == len(result.epochs)
+    assert [r.epoch for r in reports] == list(range(1, len(reports) + 1))
+    assert all(r.budget_s == BUDGET_S and r.epochs >= r.epoch and r.eta_s >= 0 for r in reports)
+    assert all(r.elapsed_s + r.eta_s <= BUDGET_S + MARGIN_S for r in reports)
+    assert "train_box_loss" in reports[0].losses
+    assert not reports[0].metrics and "mAP50" in reports[-1].metrics  # val=False: the closing epoch only
+    assert "mAP50" in result.epochs[-1] and "mAP50" not in result.epochs[0]
+
+
+def test_progress_without_budget_counts_the_planned_epochs(tmp_path: Path) -> None:
+    data = write_sim_dataset(tmp_path / "data", range(4), range(100, 102))
+    reports: list[TrainProgress] = []
+    train_yolo(
+        data,
+        tmp_path / "runs",
+        model=str(TINY_YAML),
+        epochs=2,
+        imgsz=64,
+        batch=4,
+        device="cpu",
+        cache=False,
+        progress=reports.append,
+    )
+    assert [(r.epoch, r.epochs, r.budget_s) for r in reports] == [(1, 2, None), (2, 2, None)]
+    assert reports[-1].eta_s == 0.0 and reports[-1].fraction == 1.0
+    assert all("mAP50" in r.metrics for r in reports)  # val=True: every epoch validated
+
+
+def test_auto_imgsz_comes_from_the_data(tmp_path: Path) -> None:
+    data = write_sim_dataset(tmp_path / "data", range(4), range(100, 102))
+    result = train_yolo(
+        data,
+        tmp_path / "runs",
+        model=str(TINY_YAML),
+        epochs=1,
+        imgsz="auto",
+        batch=4,
+        device="cpu",
+        cache=False,
+    )
+    assert result.imgsz in (224, 256, 320)  # 320x240 simulator frames: never above 320
+
+
+@pytest.mark.parametrize(("imgsz", "match"), [("big", "imgsz"), (96, "budget")])
+def test_bad_arguments_are_refused(tmp_path: Path, imgsz: object, match: str) -> None:
+    data = write_sim_dataset(tmp_path / "data", range(1), range(100, 101))
+    with pytest.raises(ModelBuildError, match=match):
+        train_yolo(data, tmp_path / "runs", model=str(TINY_YAML), imgsz=imgsz, time_budget_s=5.0)  # type: ignore[arg-type]
