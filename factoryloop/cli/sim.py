@@ -6,9 +6,19 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from factoryloop.sim import SimConfig, SimError, Simulator, load_config, write_image_folder, write_video
+from factoryloop.sim import (
+    PRESETS,
+    SimError,
+    Simulator,
+    load_config,
+    parse_config,
+    preset,
+    write_image_folder,
+    write_video,
+)
 from factoryloop.sim.writers import write_yolo_dataset
 
 app = typer.Typer(no_args_is_help=True, help="Simulated production line: frames, videos, datasets.")
@@ -20,17 +30,32 @@ StartOpt = typer.Option(0, "--start", min=0, help="First frame index.")
 WidthOpt = typer.Option(None, "--width", min=320, max=1280, help="Frame width in pixels.")
 HeightOpt = typer.Option(None, "--height", min=240, max=1280, help="Frame height in pixels.")
 ConfigOpt = typer.Option(None, "--config", "-c", exists=True, dir_okay=False, help="Simulator YAML config.")
+PresetOpt = typer.Option(
+    None,
+    "--preset",
+    "-p",
+    help=f"A named line instead of --config: {', '.join(sorted(PRESETS))} (each with its own classes).",
+)
 
 
-def _simulator(config: Path | None, seed: int | None, width: int | None, height: int | None) -> Simulator:
+def _simulator(
+    config: Path | None,
+    seed: int | None,
+    width: int | None,
+    height: int | None,
+    preset_name: str | None = None,
+) -> Simulator:
     try:
-        cfg = load_config(config) if config else SimConfig()
-        cam = cfg.camera.model_copy(update={k: v for k, v in (("width", width), ("height", height)) if v})
-        cfg = SimConfig.model_validate({**cfg.model_dump(), "camera": cam.model_dump()})
+        if config and preset_name:
+            raise SimError("give --config or --preset, not both")
+        cfg = load_config(config) if config else preset(preset_name or "default")
+        sizes = {k: v for k, v in (("width", width), ("height", height)) if v}
+        data = cfg.model_dump()
+        cfg = parse_config({**data, "camera": {**data["camera"], **sizes}}, "--width/--height")
+        return Simulator(cfg, seed=seed)
     except SimError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from exc
-    return Simulator(cfg, seed=seed)
 
 
 def _progress() -> Progress:
@@ -52,9 +77,10 @@ def frames(
     width: int | None = WidthOpt,
     height: int | None = HeightOpt,
     config: Path | None = ConfigOpt,
+    preset_name: str | None = PresetOpt,
 ) -> None:
-    """Write JPEG frames and a labels.jsonl file."""
-    sim = _simulator(config, seed, width, height)
+    """Write JPEG frames and a labels.jsonl file (class ids and names of the line's class map)."""
+    sim = _simulator(config, seed, width, height, preset_name)
     with _progress() as bar:
         task = bar.add_task("frames", total=count)
         write_image_folder(sim, out, count=count, start=start, progress=lambda n: bar.advance(task, n))
@@ -70,10 +96,11 @@ def video(
     width: int | None = WidthOpt,
     height: int | None = HeightOpt,
     config: Path | None = ConfigOpt,
+    preset_name: str | None = PresetOpt,
     codec: str = typer.Option("mp4v", help="mp4v or MJPG."),
 ) -> None:
     """Write a video file."""
-    sim = _simulator(config, seed, width, height)
+    sim = _simulator(config, seed, width, height, preset_name)
     try:
         with _progress() as bar:
             task = bar.add_task("video", total=count)
@@ -95,10 +122,11 @@ def dataset(
     width: int | None = WidthOpt,
     height: int | None = HeightOpt,
     config: Path | None = ConfigOpt,
+    preset_name: str | None = PresetOpt,
     val_every: int = typer.Option(5, min=0, help="Every N-th frame goes to val (0: none)."),
 ) -> None:
-    """Write a labelled YOLO dataset (images, labels, data.yaml)."""
-    sim = _simulator(config, seed, width, height)
+    """Write a labelled YOLO dataset (images, labels, data.yaml with the line's class map)."""
+    sim = _simulator(config, seed, width, height, preset_name)
     with _progress() as bar:
         task = bar.add_task("dataset", total=count)
         data = write_yolo_dataset(
@@ -108,7 +136,7 @@ def dataset(
 
 
 @app.command("show-config")
-def show_config(config: Path | None = ConfigOpt) -> None:
-    """Print the effective configuration (defaults, or a YAML file validated) as YAML."""
-    sim = _simulator(config, None, None, None)
+def show_config(config: Path | None = ConfigOpt, preset_name: str | None = PresetOpt) -> None:
+    """Print the effective configuration (defaults, a preset, or a YAML file validated) as YAML."""
+    sim = _simulator(config, None, None, None, preset_name)
     typer.echo(sim.config.to_yaml())

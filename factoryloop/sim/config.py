@@ -1,20 +1,36 @@
-"""Pydantic configuration of the simulated line: camera, products, defect classes and the drift schedule.
+"""Pydantic configuration of the simulated line: camera, products, class map, defect classes and drift.
 
 Everything is frozen and ``extra="forbid"`` so that a typo in a YAML file is an error, not a silent default.
+The line's class map is ``SimConfig.classes`` (id order); each class is drawn by a *painter*
+(``DefectClassConfig.painter``, by default the painter named like the class).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from factoryloop.sim.classes import DEFECT_CLASSES, ClassName
+from factoryloop.products.model import ClassName as ProductClassName
+from factoryloop.sim.classes import DEFECT_CLASSES
+from factoryloop.sim.drift_events import (
+    CameraDrift,
+    ClassRateDrift,
+    DriftEvent,
+    LightingDrift,
+    ProductChangeDrift,
+    RateSpikeDrift,
+    new_class_drift,
+)
 from factoryloop.sim.errors import SimError
 
 _MODEL = ConfigDict(extra="forbid", frozen=True)
+
+#: How a defect is drawn (the painters of ``factoryloop.sim.defects``).
+PainterName = Literal["scratch", "dent", "stain", "crack", "missing_hole", "chip", "bubble", "pinhole"]
+PAINTER_NAMES: tuple[str, ...] = get_args(PainterName)
 
 
 class CameraConfig(BaseModel):
@@ -53,9 +69,13 @@ class ProductConfig(BaseModel):
 
 
 class DefectClassConfig(BaseModel):
-    """One defect class: rate per part, count, size (fraction of plate width), contrast (grey levels)."""
+    """One defect class: rate per part, count, size (fraction of plate width), contrast (grey levels).
+
+    ``painter`` says how the defect is drawn; ``None`` means the painter named like the class.
+    """
 
     model_config = _MODEL
+    painter: PainterName | None = None
     rate: float = Field(0.1, ge=0.0, le=1.0)
     max_count: int = Field(1, ge=1, le=8)
     size: tuple[float, float] = (0.05, 0.2)
@@ -70,7 +90,7 @@ class DefectClassConfig(BaseModel):
         return self
 
 
-def _default_defects() -> dict[ClassName, DefectClassConfig]:
+def _default_defects() -> dict[str, DefectClassConfig]:
     return {
         "scratch": DefectClassConfig(rate=0.12, max_count=2, size=(0.12, 0.35), contrast=(30, 60)),
         "dent": DefectClassConfig(rate=0.10, size=(0.03, 0.07), contrast=(35, 70)),
@@ -95,74 +115,20 @@ def _default_products() -> dict[str, ProductConfig]:
     }
 
 
-class _DriftBase(BaseModel):
-    """Active from ``at_frame`` (or ``at_s`` seconds at the nominal fps) until ``until_*`` (exclusive)."""
-
-    model_config = _MODEL
-    at_frame: int | None = Field(None, ge=0)
-    at_s: float | None = Field(None, ge=0.0)
-    until_frame: int | None = Field(None, ge=0)
-    until_s: float | None = Field(None, ge=0.0)
-
-    @model_validator(mode="after")
-    def _when(self) -> _DriftBase:
-        if (self.at_frame is None) == (self.at_s is None):
-            raise ValueError("give exactly one of at_frame or at_s")
-        if self.until_frame is not None and self.until_s is not None:
-            raise ValueError("give at most one of until_frame or until_s")
-        return self
-
-
-class LightingDrift(_DriftBase):
-    type: Literal["lighting"] = "lighting"
-    brightness: float | None = Field(None, gt=0.0, le=3.0)
-    gradient: float | None = Field(None, ge=0.0, le=0.9)
-    gradient_angle_deg: float | None = None
-    vignette: float | None = Field(None, ge=0.0, le=0.9)
-
-
-class CameraDrift(_DriftBase):
-    type: Literal["camera"] = "camera"
-    shift_x: float | None = None
-    shift_y: float | None = None
-    defocus_sigma: float | None = Field(None, ge=0.0, le=10.0)
-    motion_blur_px: int | None = Field(None, ge=0, le=41)
-
-
-class ClassRateDrift(_DriftBase):
-    """Set one class's rate: a class at rate 0 that becomes > 0 is a *new defect class* appearing."""
-
-    type: Literal["class_rate"] = "class_rate"
-    class_name: ClassName
-    rate: float = Field(ge=0.0, le=1.0)
-
-
-class RateSpikeDrift(_DriftBase):
-    type: Literal["rate_spike"] = "rate_spike"
-    factor: float = Field(3.0, ge=0.0)
-    class_names: tuple[ClassName, ...] = ()
-
-
-class ProductChangeDrift(_DriftBase):
-    type: Literal["product_change"] = "product_change"
-    product: str
-
-
-DriftEvent = Annotated[
-    LightingDrift | CameraDrift | ClassRateDrift | RateSpikeDrift | ProductChangeDrift,
-    Field(discriminator="type"),
-]
-
-
 class SimConfig(BaseModel):
-    """The whole simulated line. Frame ``i`` depends only on ``(seed, i, config)``."""
+    """The whole simulated line. Frame ``i`` depends only on ``(seed, i, config)``.
+
+    ``classes`` is the line's class map in id order (default: the default product's classes,
+    ``DEFECT_CLASSES``); ``defects`` configures some of them (a class left out has rate 0).
+    """
 
     model_config = _MODEL
     seed: int = Field(0, ge=0)
     camera: CameraConfig = CameraConfig()
     products: dict[str, ProductConfig] = Field(default_factory=_default_products)
     product: str = "steel_plate"
-    defects: dict[ClassName, DefectClassConfig] = Field(default_factory=_default_defects)
+    classes: tuple[ProductClassName, ...] = Field(DEFECT_CLASSES, min_length=1)
+    defects: dict[str, DefectClassConfig] = Field(default_factory=_default_defects)
     drift: tuple[DriftEvent, ...] = ()
 
     @model_validator(mode="after")
@@ -174,14 +140,75 @@ class SimConfig(BaseModel):
         timed = any(d.at_s is not None or d.until_s is not None for d in self.drift)
         if timed and self.camera.fps <= 0:
             raise ValueError("time-based drift (at_s/until_s) needs camera.fps > 0")
+        problem = config_problem(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
-    def defect_config(self, name: ClassName) -> DefectClassConfig:
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The line's class map: ``class_names[class_id] == name``."""
+        return self.classes
+
+    def defect_config(self, name: str) -> DefectClassConfig:
         """The configuration of one class; classes missing from ``defects`` have rate 0."""
         return self.defects.get(name) or DefectClassConfig(rate=0.0)
 
+    def painter(self, name: str) -> str:
+        """The painter that draws class ``name``: its ``painter``, else the painter named like it."""
+        return self.defect_config(name).painter or name
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def config_problem(config: SimConfig) -> str | None:
+    """What is wrong with the class map, its painters and the drift's classes (``None``: nothing).
+
+    Also used on configs built with ``model_copy`` (which skips validation): see :func:`check_config`.
+    """
+    known = ", ".join(config.classes)
+    dup = sorted({n for n in config.classes if config.classes.count(n) > 1})
+    if dup:
+        return f"classes repeated in the class map: {', '.join(dup)}"
+    extra = [n for n in config.defects if n not in config.classes]
+    if extra:
+        return (
+            f"defects configured for {', '.join(repr(n) for n in extra)}, not in the class map ({known}); "
+            "list the line's classes under `classes`"
+        )
+    for name in config.classes:
+        if config.painter(name) not in PAINTER_NAMES:
+            return (
+                f"defect class {name!r} has no painter: set defects.{name}.painter to one of "
+                f"{', '.join(PAINTER_NAMES)}"
+            )
+    for n, event in enumerate(config.drift):
+        named: tuple[str, ...] = (event.class_name,) if isinstance(event, ClassRateDrift) else ()
+        named = event.class_names if isinstance(event, RateSpikeDrift) else named
+        unknown = [c for c in named if c not in config.classes]
+        if unknown:
+            return (
+                f"drift event {n} ({event.type}) names unknown defect class "
+                f"{', '.join(repr(c) for c in unknown)}; classes of this line: {known}"
+            )
+    return None
+
+
+def check_config(config: SimConfig) -> SimConfig:
+    """``config`` itself; :class:`SimError` when it is invalid (e.g. a drift added with ``model_copy``)."""
+    problem = config_problem(config)
+    if problem:
+        raise SimError(f"invalid simulator config: {problem}")
+    return config
+
+
+def parse_config(data: Any, source: str = "simulator config") -> SimConfig:
+    """Validate parsed YAML/JSON into a :class:`SimConfig`; :class:`SimError` naming ``source``."""
+    try:
+        return SimConfig.model_validate(data)
+    except ValidationError as exc:
+        raise SimError(f"{source}: invalid simulator config:\n{exc}") from exc
 
 
 def load_config(path: str | Path) -> SimConfig:
@@ -191,31 +218,26 @@ def load_config(path: str | Path) -> SimConfig:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise SimError(f"{path}: cannot read simulator config: {exc}") from exc
-    try:
-        return SimConfig.model_validate(data)
-    except ValidationError as exc:
-        raise SimError(f"{path}: invalid simulator config:\n{exc}") from exc
-
-
-def new_class_drift(
-    class_name: ClassName = "crack", at_frame: int = 500, rate: float = 0.2
-) -> ClassRateDrift:
-    """The closed-loop demo's drift: ``class_name`` (rate 0 before) appears from ``at_frame`` on."""
-    return ClassRateDrift(class_name=class_name, at_frame=at_frame, rate=rate)
+    return parse_config(data, str(path))
 
 
 __all__ = [
     "DEFECT_CLASSES",
+    "PAINTER_NAMES",
     "CameraConfig",
     "CameraDrift",
     "ClassRateDrift",
     "DefectClassConfig",
     "DriftEvent",
     "LightingDrift",
+    "PainterName",
     "ProductChangeDrift",
     "ProductConfig",
     "RateSpikeDrift",
     "SimConfig",
+    "check_config",
+    "config_problem",
     "load_config",
     "new_class_drift",
+    "parse_config",
 ]

@@ -1,6 +1,9 @@
-"""Defect painters: each draws one defect into the plate (plate pixel coordinates) and returns its exact mask.
+"""Defect painters of the metal plate (scratch, dent, stain, crack, missing_hole) and what painters share.
 
-The mask is the set of plate pixels the painter changed, so ground truth follows the pixels, not the intent.
+A painter draws one defect into the plate (plate pixel coordinates) and returns its exact mask: the set of
+plate pixels it changed, so ground truth follows the pixels, not the intent. A painter knows nothing of
+class names: the class id comes in the request (the line's class map decides it). The registry is
+``factoryloop.sim.painters``.
 """
 
 from __future__ import annotations
@@ -10,8 +13,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-from factoryloop.sim.classes import CLASS_MAP, class_id
 
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
@@ -40,6 +41,11 @@ class PaintRequest:
     size_px: float
     contrast: float
     taken: list[Rect]
+    class_id: int
+
+
+Painter = Callable[[PaintRequest], PaintedDefect | None]
+Shape = Callable[[PaintRequest], tuple[np.ndarray, np.ndarray]]
 
 
 def _shape_scratch(req: PaintRequest) -> tuple[np.ndarray, np.ndarray]:
@@ -114,7 +120,7 @@ def _poly_mask(pts: np.ndarray, thick: int, paths: list[np.ndarray] | None = Non
     return mask
 
 
-def _overlaps(rect: Rect, taken: list[Rect], margin: int = 3) -> bool:
+def overlaps(rect: Rect, taken: list[Rect], margin: int = 3) -> bool:
     x0, y0, x1, y1 = rect
     return any(
         x0 < b[2] + margin and b[0] < x1 + margin and y0 < b[3] + margin and b[1] < y1 + margin for b in taken
@@ -130,12 +136,14 @@ def _place(req: PaintRequest, mask: np.ndarray) -> tuple[int, int] | None:
     for _ in range(6):
         x0 = int(req.rng.integers(margin, pw - margin - w))
         y0 = int(req.rng.integers(margin, ph - margin - h))
-        if not _overlaps((x0, y0, x0 + w, y0 + h), req.taken):
+        if not overlaps((x0, y0, x0 + w, y0 + h), req.taken):
             return x0, y0
     return None
 
 
-def _paint_shape(class_name: str, shape: Callable[[PaintRequest], tuple[np.ndarray, np.ndarray]]):
+def paint_shape(shape: Shape) -> Painter:
+    """A painter from a shape (mask, delta): placed away from the edges and other defects, then added."""
+
     def paint(req: PaintRequest) -> PaintedDefect | None:
         mask, delta = shape(req)
         where = _place(req, mask)
@@ -147,7 +155,7 @@ def _paint_shape(class_name: str, shape: Callable[[PaintRequest], tuple[np.ndarr
         sel = mask > 0
         d = delta[sel] if delta.ndim == 3 else delta
         roi[sel] = np.clip(roi[sel].astype(np.float32) + d, 0, 255).astype(np.uint8)
-        return PaintedDefect(class_id(class_name), x0, y0, mask)
+        return PaintedDefect(req.class_id, x0, y0, mask)
 
     return paint
 
@@ -155,7 +163,7 @@ def _paint_shape(class_name: str, shape: Callable[[PaintRequest], tuple[np.ndarr
 def paint_missing_hole(req: PaintRequest) -> PaintedDefect | None:
     """Fill one drilled hole with plain plate surface: the feature is missing."""
     free = [
-        h for h in req.holes if not _overlaps((h[0] - h[2], h[1] - h[2], h[0] + h[2], h[1] + h[2]), req.taken)
+        h for h in req.holes if not overlaps((h[0] - h[2], h[1] - h[2], h[0] + h[2], h[1] + h[2]), req.taken)
     ]
     if not free:
         return None
@@ -168,13 +176,10 @@ def paint_missing_hole(req: PaintRequest) -> PaintedDefect | None:
     if not mask.any():
         return None
     roi[...] = plain
-    return PaintedDefect(CLASS_MAP["missing_hole"], x0, y0, mask)
+    return PaintedDefect(req.class_id, x0, y0, mask)
 
 
-PAINTERS: dict[str, Callable[[PaintRequest], PaintedDefect | None]] = {
-    "scratch": _paint_shape("scratch", _shape_scratch),
-    "dent": _paint_shape("dent", _shape_dent),
-    "stain": _paint_shape("stain", _shape_stain),
-    "crack": _paint_shape("crack", _shape_crack),
-    "missing_hole": paint_missing_hole,
-}
+scratch = paint_shape(_shape_scratch)
+dent = paint_shape(_shape_dent)
+stain = paint_shape(_shape_stain)
+crack = paint_shape(_shape_crack)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from factoryloop.sim.classes import DEFECT_CLASSES
 from factoryloop.sim.config import (
     CameraDrift,
     ClassRateDrift,
@@ -16,6 +15,7 @@ from factoryloop.sim.config import (
     RateSpikeDrift,
     SimConfig,
 )
+from factoryloop.sim.errors import SimError
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ def resolve_state(config: SimConfig, index: int) -> FrameState:
     """Apply, in schedule order, every drift event active at frame ``index``."""
     cam = config.camera
     product = config.product
-    rates = [config.defect_config(name).rate for name in DEFECT_CLASSES]
+    names = config.class_names
+    rates = [config.defect_config(name).rate for name in names]
     light = {
         "brightness": cam.brightness,
         "gradient": cam.gradient,
@@ -78,13 +79,15 @@ def resolve_state(config: SimConfig, index: int) -> FrameState:
         elif isinstance(event, CameraDrift):
             _override(optics, event)
         elif isinstance(event, ClassRateDrift):
-            rates[DEFECT_CLASSES.index(event.class_name)] = event.rate
+            rates[_class_index(names, event.class_name)] = event.rate
         elif isinstance(event, RateSpikeDrift):
             spikes.append(event)
         elif isinstance(event, ProductChangeDrift):
             product = event.product
     for spike in spikes:
-        for cid, name in enumerate(DEFECT_CLASSES):
+        for name in spike.class_names:
+            _class_index(names, name)
+        for cid, name in enumerate(names):
             if not spike.class_names or name in spike.class_names:
                 rates[cid] = min(1.0, rates[cid] * spike.factor)
     return FrameState(
@@ -101,6 +104,12 @@ def resolve_state(config: SimConfig, index: int) -> FrameState:
         motion_blur_px=int(optics["motion_blur_px"]),
         active_drift=tuple(active),
     )
+
+
+def _class_index(names: tuple[str, ...], name: str) -> int:
+    if name not in names:
+        raise SimError(f"drift names unknown defect class {name!r}; classes of this line: {', '.join(names)}")
+    return names.index(name)
 
 
 def _override(target: dict[str, float], event: LightingDrift | CameraDrift) -> None:

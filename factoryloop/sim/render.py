@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from factoryloop.sim.classes import DEFECT_CLASSES
-from factoryloop.sim.config import SimConfig
-from factoryloop.sim.defects import PAINTERS, PaintedDefect, PaintRequest, Rect
+from factoryloop.sim.config import SimConfig, check_config
+from factoryloop.sim.defects import PaintedDefect, Painter, PaintRequest, Rect
 from factoryloop.sim.drift import FrameState, resolve_state
 from factoryloop.sim.errors import SimError
+from factoryloop.sim.painters import NEEDS_HOLES, painter
 from factoryloop.sim.textures import (
     BELT_PERIOD,
     NOISE_PAD,
@@ -30,7 +30,10 @@ _POSE, _DEFECTS = 1, 2
 
 @dataclass(frozen=True)
 class SimBox:
-    """A ground-truth defect: pixel box ``[x1, x2) x [y1, y2)`` and its mask cropped to the box."""
+    """A ground-truth defect: pixel box ``[x1, x2) x [y1, y2)`` and its mask cropped to the box.
+
+    ``class_id`` is the id in the line's class map (``SimConfig.class_names``), ``class_name`` its name.
+    """
 
     class_id: int
     x1: int
@@ -38,10 +41,7 @@ class SimBox:
     x2: int
     y2: int
     mask: np.ndarray = field(compare=False, repr=False)
-
-    @property
-    def class_name(self) -> str:
-        return DEFECT_CLASSES[self.class_id]
+    class_name: str = field(kw_only=True)
 
     def yolo(self, width: int, height: int) -> tuple[float, float, float, float]:
         """Normalised (cx, cy, w, h) as in a YOLO label line."""
@@ -72,16 +72,34 @@ class SimFrame:
         return out
 
 
+@dataclass(frozen=True)
+class _ClassPlan:
+    """How one class of the line is drawn: its painter, and whether that painter needs drilled holes."""
+
+    name: str
+    painter: Painter
+    needs_holes: bool
+
+
 class Simulator:
-    """Deterministic simulated production line. Thread-safe for reads; textures are cached per process."""
+    """Deterministic simulated production line. Thread-safe for reads; textures are cached per process.
+
+    :class:`SimError` when the config is invalid (e.g. a drift added with ``model_copy`` names a class the
+    line does not have).
+    """
 
     def __init__(self, config: SimConfig | None = None, *, seed: int | None = None) -> None:
-        self.config = config or SimConfig()
+        self.config = check_config(config or SimConfig())
         self.seed = self.config.seed if seed is None else seed
         if self.seed < 0:
             raise SimError(f"seed must be >= 0, got {self.seed}")
         self.width = self.config.camera.width
         self.height = self.config.camera.height
+        self.class_names = self.config.class_names
+        self._plans = tuple(
+            _ClassPlan(name, painter(self.config.painter(name)), self.config.painter(name) in NEEDS_HOLES)
+            for name in self.class_names
+        )
 
     def state(self, index: int) -> FrameState:
         return resolve_state(self.config, index)
@@ -133,19 +151,17 @@ class Simulator:
         taken: list[Rect] = []
         pw = holed.shape[1]
         holes = hole_geometry(st.product, pw, holed.shape[0])
-        for cid, name in enumerate(DEFECT_CLASSES):
+        for cid, plan in enumerate(self._plans):
             rate = st.rates[cid]
             rng = generator(self.seed, index, _DEFECTS, cid)  # per class: a new class leaves the others alone
-            if rate <= 0 or rng.random() >= rate or (name == "missing_hole" and not holes):
+            if rate <= 0 or rng.random() >= rate or (plan.needs_holes and not holes):
                 continue
-            cfg = self.config.defect_config(name)
+            cfg = self.config.defect_config(plan.name)
             if plate is None:
                 plate = holed.copy()
             for _ in range(int(rng.integers(1, cfg.max_count + 1))):
-                req = PaintRequest(
-                    rng, plate, plain, holes, rng.uniform(*cfg.size) * pw, rng.uniform(*cfg.contrast), taken
-                )
-                done = PAINTERS[name](req)
+                size, contrast = rng.uniform(*cfg.size) * pw, rng.uniform(*cfg.contrast)
+                done = plan.painter(PaintRequest(rng, plate, plain, holes, size, contrast, taken, cid))
                 if done is not None:
                     painted.append(done)
                     taken.append(done.rect)
@@ -202,4 +218,5 @@ class Simulator:
         bx, by, bw, bh = cv2.boundingRect(pts)
         crop = sel[by : by + bh, bx : bx + bw].copy()
         crop.flags.writeable = False
-        return SimBox(d.class_id, fx0 + bx, fy0 + by, fx0 + bx + bw, fy0 + by + bh, crop)
+        name = self.class_names[d.class_id]
+        return SimBox(d.class_id, fx0 + bx, fy0 + by, fx0 + bx + bw, fy0 + by + bh, crop, class_name=name)

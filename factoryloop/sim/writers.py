@@ -10,7 +10,6 @@ from pathlib import Path
 import cv2
 import yaml
 
-from factoryloop.sim.classes import DEFECT_CLASSES
 from factoryloop.sim.errors import SimError
 from factoryloop.sim.render import SimFrame, Simulator
 
@@ -106,7 +105,10 @@ def write_yolo_dataset(
     val_every: int = 5,
     progress: Progress | None = None,
 ) -> Path:
-    """An ultralytics YOLO dataset (images/{train,val}, labels/{train,val}, data.yaml); returns data.yaml."""
+    """An ultralytics YOLO dataset (images/{train,val}, labels/{train,val}, data.yaml); returns data.yaml.
+
+    Class ids and ``names`` are the line's class map (``sim.config.class_names``).
+    """
     out = Path(out_dir).resolve()
     for split in ("train", "val"):
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
@@ -128,7 +130,7 @@ def write_yolo_dataset(
         "path": str(out),
         "train": "images/train",
         "val": "images/val",
-        "names": dict(enumerate(DEFECT_CLASSES)),
+        "names": dict(enumerate(sim.config.class_names)),
     }
     data_yaml = out / "data.yaml"
     data_yaml.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
