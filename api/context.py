@@ -1,5 +1,5 @@
 """What the routes share: settings, database, frame store, a lazily created Kafka producer, the MLflow
-client."""
+client and the product catalog."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from api.services.mlflow_registry import MlflowRegistry
 from api.settings import ApiSettings
 from factoryloop.errors import DeliveryError, KafkaUnavailableError
 from factoryloop.kafka import EventProducer
+from factoryloop.products import ProductCatalog
 from factoryloop.topics import TopicRole
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class AppContext:
     db: Database
     frames: FrameStore
     registry: MlflowRegistry
+    products: ProductCatalog
     _producer: EventProducer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -37,6 +39,7 @@ class AppContext:
             db=Database(settings.database_url),
             frames=LocalFrameStore(settings.frames_dir),
             registry=MlflowRegistry(settings.mlflow_tracking_uri, settings.mlflow_timeout_s),
+            products=ProductCatalog(settings.products_dir),  # None: default_catalog_root()
         )
 
     def producer(self) -> EventProducer:

@@ -27,6 +27,17 @@ class NotFoundError(ApiError):
     code = "not_found"
 
 
+class BadRequestError(ApiError):
+    status = 400
+    code = "bad_request"
+
+
+class UnknownClassError(BadRequestError):
+    """A review names a class its frame's product does not have."""
+
+    code = "unknown_class"
+
+
 class InvalidRequestError(ApiError):
     status = 422
     code = "invalid_request"
@@ -56,6 +67,12 @@ class UpstreamError(ApiError):
 
 class FrameStoreError(ApiError):
     """The frame store could not read or write a frame."""
+
+
+class ProductCatalogError(ApiError):
+    """The product catalog could not be read (a damaged record); the message names the file."""
+
+    code = "product_catalog_error"
 
 
 class MigrationError(ApiError):

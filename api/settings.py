@@ -29,6 +29,11 @@ class ApiSettings(BaseSettings):
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user:pw@host/db.",
     )
     frames_dir: Path = Field(default_factory=_default_frames_dir, description="Local frame store root.")
+    products_dir: Path | None = Field(
+        default=None,
+        description="The product catalog (factoryloop.products); None: default_catalog_root() "
+        "($FACTORYLOOP_DATASETS or $FACTORYLOOP_HOME/datasets, + /products).",
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mlflow_tracking_uri: str = "http://127.0.0.1:5000"
     mlflow_timeout_s: float = Field(default=5.0, gt=0)

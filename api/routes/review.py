@@ -15,11 +15,13 @@ from api.db.models import ReviewRow
 from api.db.upsert import insert_ignore, table
 from api.errors import InvalidRequestError
 from api.metrics import LABELS_PUBLISHED
-from api.routes.common import ERRORS, EventId, IdText, detection_out
+from api.routes.common import ERRORS, ErrorOut, EventId, IdText, detection_out
 from api.routes.inspections import InspectionOut, ReviewOut, review_out
 from api.security import Principal, Role, needs, require
 from api.services.inspections import detections_of, get_inspection, review_queue
+from api.services.products import class_map, no_class_map_note, resolve_detections
 from api.sink.rows import label_row
+from factoryloop.products import Product
 from factoryloop.schemas import Box, Detection, Label, ReviewAction
 from factoryloop.topics import TopicRole
 
@@ -34,8 +36,19 @@ class BoxIn(BaseModel):
 
 
 class DetectionIn(BaseModel):
-    class_id: int = Field(ge=0, le=10_000)
-    class_name: str = Field(min_length=1, max_length=64)
+    class_id: int | None = Field(
+        default=None,
+        ge=0,
+        le=10_000,
+        description="Ignored when the frame's product has a class map (the product's id of the class is "
+        "used); required otherwise.",
+    )
+    class_name: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A class of the frame's product (a former or merged name maps to its current class; "
+        "another name is a 400); free when the product has no class map.",
+    )
     box: BoxIn
 
 
@@ -47,14 +60,19 @@ class ReviewIn(BaseModel):
     comment: str | None = Field(default=None, max_length=1000)
 
 
-def _boxes(items: list[DetectionIn]) -> tuple[Detection, ...]:
+def _boxes(items: list[DetectionIn], cmap: Product | None, product: str | None) -> tuple[Detection, ...]:
     out = []
     for i, d in enumerate(items):
         try:
             box = Box(**d.box.model_dump())
         except ValueError as exc:
             raise InvalidRequestError(f"detections[{i}].box: {exc}") from exc
-        out.append(Detection(class_id=d.class_id, class_name=d.class_name, confidence=1.0, box=box))
+        class_id = d.class_id
+        if cmap is not None:
+            class_id = 0  # replaced by the product's id of the class (resolve_detections)
+        elif class_id is None:
+            raise InvalidRequestError(f"detections[{i}].class_id is required: {no_class_map_note(product)}")
+        out.append(Detection(class_id=class_id, class_name=d.class_name, confidence=1.0, box=box))
     return tuple(out)
 
 
@@ -77,12 +95,16 @@ def queue(
 
 
 def submit_review(ctx: AppContext, principal: Principal, event_id: str, body: ReviewIn) -> Label:
-    """Publish the Label (acknowledged by Kafka) then record it. Used by the API route and the dashboard."""
+    """Publish the Label (acknowledged by Kafka) then record it. Used by the API route and the dashboard.
+
+    When the frame's product is in the catalog, every box's class is resolved through its class map
+    (current name and id; :class:`UnknownClassError` before anything is published for another class)."""
     if body.action is not ReviewAction.CORRECT and body.detections:
         raise InvalidRequestError(f"'{body.action.value}' takes no detections; use 'correct' to supply boxes")
     with ctx.db.session() as s:
         insp = get_inspection(s, event_id)
         model_dets = detections_of(s, [event_id])[event_id]
+    cmap = class_map(ctx.products, insp.product)
     if body.action is ReviewAction.CONFIRM:
         detections = tuple(
             Detection(
@@ -94,7 +116,11 @@ def submit_review(ctx: AppContext, principal: Principal, event_id: str, body: Re
             for d in model_dets
         )
     else:
-        detections = _boxes(body.detections)
+        detections = _boxes(body.detections, cmap, insp.product)
+    if cmap is not None:  # nothing is published when a class is not the product's
+        confirm = body.action is ReviewAction.CONFIRM
+        hint = "; correct the box's class instead of confirming" if confirm else ""
+        detections = resolve_detections(cmap, detections, hint=hint)
     label = Label(
         line_id=insp.line_id,
         station_id=insp.station_id,
@@ -119,6 +145,7 @@ def submit_review(ctx: AppContext, principal: Principal, event_id: str, body: Re
     response_model=ReviewOut,
     status_code=201,
     summary="Review an inspection",
+    responses={400: {"model": ErrorOut, "description": "A class that the frame's product does not have"}},
     **needs(Role.SUPERVISOR),
 )
 def review(
@@ -132,6 +159,12 @@ def review(
 
     The resulting ``Label`` is produced to the labels topic (acknowledged before this returns) with
     ``reviewer`` = the token's name, and stored in the review history. 503 if Kafka does not acknowledge.
+
+    Classes: when the frame's product is in the product catalog (``GET /products/{name}``), each box's
+    class name must be one of its classes (a former name or a merged class maps to the current class; the
+    label carries the current name and the product's class id, whatever ``class_id`` says); another name is
+    a 400 (``unknown_class``) and nothing is published. Without a product, or one the catalog lacks, class
+    names are free and ``class_id`` is required.
     """
     label = submit_review(ctx, principal, event_id, body)
     return review_out(label_row(label))

@@ -22,6 +22,7 @@ from api.db.models import (
     InspectionRow,
 )
 from api.services.timerange import Bucket, bucket_seconds, from_epoch
+from factoryloop.products import Product
 
 HOUR = timedelta(hours=1)
 
@@ -215,7 +216,10 @@ def first_seen(s: Session, line_id: str | None) -> list[dict[str, Any]]:
     ]
 
 
-def known_classes(s: Session, limit: int = 200) -> list[str]:
-    """Class names detected so far (for the review page's class choice)."""
+def known_classes(s: Session, class_map: Product | None = None, limit: int = 200) -> list[str]:
+    """The class names to choose from (the review page): with a product's class map its active classes in
+    id order (the map is the truth: nothing is read); otherwise the class names detected so far, sorted."""
+    if class_map is not None:
+        return list(class_map.active_class_names[:limit])
     c = ClassSightingRow
     return list(s.scalars(select(c.class_name).distinct().order_by(c.class_name).limit(limit)))

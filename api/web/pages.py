@@ -19,12 +19,13 @@ from api.errors import ApiError
 from api.routes.deployments import history
 from api.routes.fleet import list_agents
 from api.routes.frames import get_frame
-from api.routes.review import BoxIn, DetectionIn, ReviewIn, submit_review
+from api.routes.review import ReviewIn, submit_review
 from api.security import COOKIE_NAME, Principal, authenticate, principal_from_cookie
 from api.services import stats
-from api.services.inspections import InspectionFilter, detections_of, list_inspections, review_queue
+from api.services.inspections import InspectionFilter, detections_of, list_inspections
 from api.services.timerange import Bucket
 from api.web.chart import defect_chart
+from api.web.review import relabelled, review_view
 from factoryloop.schemas import ReviewAction
 
 HERE = Path(__file__).resolve().parent
@@ -40,9 +41,9 @@ def _user(request: Request) -> Principal | None:
     return principal_from_cookie(request)
 
 
-def _page(request: Request, name: str, user: Principal, **data: Any) -> HTMLResponse:
+def _page(request: Request, name: str, user: Principal, status_code: int = 200, **data: Any) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, name, {"user": user, "page": name.removesuffix(".html"), **data}
+        request, name, {"user": user, "page": name.removesuffix(".html"), **data}, status_code=status_code
     )
 
 
@@ -151,20 +152,16 @@ def review_page(
     if user is None:
         return _redirect_login()
     line = line_id if line_id and len(line_id) <= 128 else None
-    with ctx.db.session() as s:
-        rows = review_queue(s, line, 30)
-        dets = detections_of(s, [r.event_id for r in rows])
-        classes = sorted(set(stats.known_classes(s)) | {d.class_name for ds in dets.values() for d in ds})
-    return _page(
-        request, "review.html", user, rows=rows, dets=dets, line_id=line, classes=classes, message=None
-    )
+    return _page(request, "review.html", user, **review_view(ctx, line), message=None)
 
 
 @router.post("/ui/review/{event_id}", response_model=None)
 async def review_submit(
     request: Request, event_id: str, ctx: Annotated[AppContext, Depends(get_ctx)]
 ) -> Response:
-    """Confirm / reject, or correct: relabel the model's boxes (class_<i> fields; empty drops the box)."""
+    """Confirm / reject, or correct: relabel the model's boxes (class_<i> fields; empty drops the box) and
+    add drawn ones. A refused review (e.g. a class the product does not have) shows the queue again with
+    the reason, and nothing is published."""
     user = _user(request)
     if user is None:
         return _redirect_login()
@@ -175,43 +172,21 @@ async def review_submit(
         action = ReviewAction(str(form.get("action", "")))
         body = ReviewIn(action=action, comment=str(form.get("comment") or "")[:1000] or None)
         if action is ReviewAction.CORRECT:
-            body = ReviewIn(action=action, comment=body.comment, detections=_relabelled(ctx, event_id, form))
+            body = ReviewIn(action=action, comment=body.comment, detections=relabelled(ctx, event_id, form))
         await run_in_threadpool(submit_review, ctx, user, event_id, body)
     except ApiError as exc:
-        return Response(exc.message, status_code=exc.status)
+        return await _review_refused(request, ctx, user, event_id, exc.message, exc.status)
     except ValueError as exc:
-        return Response(f"invalid review: {exc}", status_code=422)
+        return await _review_refused(request, ctx, user, event_id, f"invalid review: {exc}", 422)
     return RedirectResponse("/ui/review", status_code=303)
 
 
-MAX_NEW_BOXES = 200
-
-
-def _relabelled(ctx: AppContext, event_id: str, form: Any) -> list[DetectionIn]:
-    """The model's boxes relabelled (``class_<i>``; empty drops it) plus boxes drawn on the page
-    (``new_box_<k>`` = "x1,y1,x2,y2" in frame pixels, ``new_class_<k>``; an empty class drops it)."""
-    with ctx.db.session() as s:
-        dets = detections_of(s, [event_id])[event_id]
-    ids = {d.class_name: d.class_id for d in dets}
-    out = []
-    for i, d in enumerate(dets):
-        name = str(form.get(f"class_{i}", d.class_name)).strip()[:64]
-        if name:
-            box = BoxIn(x1=d.x1, y1=d.y1, x2=d.x2, y2=d.y2)
-            out.append(DetectionIn(class_id=ids.get(name, 0), class_name=name, box=box))
-    for k in range(MAX_NEW_BOXES):
-        raw = form.get(f"new_box_{k}")
-        if raw is None:
-            continue
-        name = str(form.get(f"new_class_{k}", "")).strip()[:64]
-        if not name:
-            continue
-        coords = [float(v) for v in str(raw).split(",")]
-        if len(coords) != 4:
-            raise ValueError(f"new_box_{k} needs 4 numbers x1,y1,x2,y2, got {raw!r}")
-        box = BoxIn(x1=coords[0], y1=coords[1], x2=coords[2], y2=coords[3])
-        out.append(DetectionIn(class_id=ids.get(name, 0), class_name=name, box=box))
-    return out
+async def _review_refused(
+    request: Request, ctx: AppContext, user: Principal, event_id: str, reason: str, status: int
+) -> Response:
+    data = await run_in_threadpool(review_view, ctx, None)
+    message = f"Review of {event_id[:64]} not saved: {reason}"
+    return _page(request, "review.html", user, status_code=status, **data, message=message)
 
 
 @router.get("/ui/fleet", response_class=HTMLResponse, response_model=None)

@@ -21,6 +21,7 @@
     const frameW = () => img.naturalWidth || Number(stage.dataset.width);
     const frameH = () => img.naturalHeight || Number(stage.dataset.height);
     const defaultClass = stage.dataset.defaultClass || "";
+    const classList = stage.dataset.classList || "classes"; // the <datalist> of this frame's product
     let next = 0;
     img.src = stage.dataset.raw; // the boxes are drawn as elements on top of the plain frame
     stage.classList.add("live");
@@ -68,7 +69,7 @@
           type: "text", name: "new_class_" + k, value: defaultClass, maxLength: 64, size: 12,
         })
       );
-      li.lastChild.setAttribute("list", "classes");
+      li.lastChild.setAttribute("list", classList);
       li.lastChild.setAttribute("aria-label", "class of new box " + (k + 1));
       li.appendChild(el("input", { type: "hidden", name: "new_box_" + k, value: b.join(",") }));
       li.appendChild(removeButton(function () { li.remove(); drawn.remove(); }));

@@ -74,6 +74,7 @@ def api_factory(db_url: str, tmp_path: Path) -> Iterator[Callable[..., ApiHarnes
         settings = ApiSettings(
             database_url=db_url,
             frames_dir=tmp_path / "frames",
+            products_dir=overrides.pop("products_dir", tmp_path / "products"),
             kafka=kafka or KafkaSettings(bootstrap_servers="127.0.0.1:1"),
             mlflow_tracking_uri=overrides.pop("mlflow_tracking_uri", "http://127.0.0.1:1"),
             sink_group_id=f"api-test-{tmp_path.name}",
