@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from factoryloop.schemas import FLEET_KEY, Strategy
+from training.cli_retrain import retrain
 from training.errors import TrainingError
 
 if TYPE_CHECKING:
@@ -62,42 +63,7 @@ def ingest(
     )
 
 
-@app.command()
-def retrain(
-    product: Product,
-    reason: Annotated[str, typer.Option(help="Why (recorded in MLflow).")] = "manual",
-    epochs: Annotated[int | None, typer.Option(help="Override FACTORYLOOP_TRAIN_EPOCHS.")] = None,
-    imgsz: Annotated[int | None, typer.Option(help="Override FACTORYLOOP_TRAIN_IMGSZ.")] = None,
-    gate: Annotated[bool, typer.Option(help="Gate the challenger against the champion.")] = True,
-    scratch: Annotated[
-        bool,
-        typer.Option("--from-scratch", help="Train the recipe's model, not a fine-tune of the champion."),
-    ] = False,
-    store: Store = None,
-) -> None:
-    """Train a challenger (a fine-tune of the champion, if any) from the labelled images; register, gate."""
-    from training.datasets import DatasetStore
-    from training.pipeline import retrain as run
-    from training.service import retrain_product
-    from training.settings import get_settings
-
-    s = get_settings()
-    try:
-        with DatasetStore(store) as ds:
-            if scratch:
-                out = run(product, ds, s, reason=reason, gate=gate, epochs=epochs, imgsz=imgsz)
-            else:
-                out = retrain_product(product, ds, s, reason=reason, gate=gate, epochs=epochs, imgsz=imgsz)
-    except TrainingError as exc:
-        raise _fail(exc) from exc
-    typer.echo(
-        f"{out.version.name} v{out.version.version}: mAP50 {out.train.metrics['mAP50']:.3f}, "
-        f"mAP50-95 {out.train.metrics['mAP50-95']:.3f}"
-    )
-    reason = out.version.tags.get("int8.reason", "INT8 export off")
-    typer.echo(f"edge file: {out.version.edge_uri.rsplit('/', 1)[-1]} ({out.version.precision}; {reason})")
-    if out.decision is not None:
-        typer.echo(f"gate: {'PROMOTED' if out.decision.promote else 'REFUSED'} - {out.decision.reason}")
+app.command()(retrain)
 
 
 @app.command("gate")

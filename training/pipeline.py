@@ -59,20 +59,26 @@ def gate_policy(settings: TrainSettings) -> GatePolicy:
 
 
 def train_params(
-    settings: TrainSettings, *, epochs: int | None = None, imgsz: int | None = None, **overrides: Any
+    settings: TrainSettings,
+    *,
+    epochs: int | None = None,
+    imgsz: int | str | None = None,
+    recipe: str | None = None,
+    **overrides: Any,
 ) -> tuple[str, dict[str, Any]]:
     """The recipe's name and the ``train_yolo`` arguments.
 
-    Layers: the settings' recipe (``finetune_recipe`` when the model is a .pt), then the settings'
-    model/epochs/imgsz/batch when set, then this call's ``epochs``/``imgsz``/``overrides``.
+    Layers: ``recipe``, else the settings' recipe (``finetune_recipe`` when the model is a .pt), then the
+    settings' model/epochs/imgsz/batch when set, then this call's ``epochs``/``imgsz``/``overrides``.
     """
     model = str(overrides.pop("model", None) or settings.base_model or "")
-    recipe = get_recipe(settings.finetune_recipe if model.endswith(".pt") else settings.recipe)
+    finetune = recipe is None and model.endswith(".pt")
+    chosen = get_recipe(recipe or (settings.finetune_recipe if finetune else settings.recipe))
     fixed = {"epochs": epochs or settings.epochs, "imgsz": imgsz or settings.imgsz, "batch": settings.batch}
-    if model.endswith(".pt") and settings.finetune_freeze_batchnorm:
+    if finetune and settings.finetune_freeze_batchnorm:
         overrides.setdefault("freeze_batchnorm", True)
-    args = recipe.train_args(**{**{k: v for k, v in fixed.items() if v}, **overrides})
-    return recipe.name, {"model": model or recipe.model, "seed": settings.seed, **args}
+    args = chosen.train_args(**{**{k: v for k, v in fixed.items() if v}, **overrides})
+    return chosen.name, {"model": model or chosen.model, "seed": settings.seed, **args}
 
 
 def retrain(
@@ -84,10 +90,15 @@ def retrain(
     gate: bool = True,
     policy: GatePolicy | None = None,
     epochs: int | None = None,
-    imgsz: int | None = None,
+    imgsz: int | str | None = None,
+    recipe: str | None = None,
     **train_overrides: Any,
 ) -> RetrainOutcome:
-    """Train a challenger for ``product`` from its truth-labelled images and (by default) gate it."""
+    """Train a challenger for ``product`` from its truth-labelled images and (by default) gate it.
+
+    ``train_overrides`` go to :func:`training.yolo.train_yolo` (``model`` a .pt to start from,
+    ``time_budget_s``, ``progress``, Ultralytics arguments); ``recipe`` names the recipe (default: the
+    settings' scratch or fine-tune recipe)."""
     with retrain_lock(settings.state_dir, product):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         work = settings.state_dir / "runs" / product / stamp
@@ -106,9 +117,9 @@ def retrain(
             data.parent, min_share=settings.rare_class_min_share, max_repeat=settings.rare_class_max_repeat
         )
         logger.info("%s: rare-class repeats: %s", version.name, repeats.summary())
-        recipe, params = train_params(settings, epochs=epochs, imgsz=imgsz, **train_overrides)
-        imgsz = int(params["imgsz"])
+        recipe, params = train_params(settings, epochs=epochs, imgsz=imgsz, recipe=recipe, **train_overrides)
         result = train_yolo(data, work, device=settings.device, **params)
+        imgsz = result.imgsz or int(params["imgsz"])  # "auto": the size train_yolo chose from the data
         exported = export_onnx(result.best_pt, imgsz, work / "model.onnx", product=product)
         images = [cv2.imread(str(store.image_path(h))) for h in sorted(golden_hashes(golden))[:4]]
         parity = verify_onnx_parity(
@@ -142,7 +153,8 @@ def retrain(
             product=product,
             dataset_sha256=version.sha256,
             params={
-                **params,
+                **{k: v for k, v in params.items() if k != "progress"},
+                "imgsz": imgsz,
                 "recipe": recipe,
                 "reason": reason,
                 "dataset_version": version.name,
