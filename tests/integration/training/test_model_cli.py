@@ -1,5 +1,5 @@
 """``factoryloop model evaluate|predict`` on the session's tiny model: a local ONNX on a labelled folder, and
-a registered version (on the real MLflow server) on the product's golden set, its evaluation logged as a run."""
+a registered version (on the real MLflow server) on the product's golden set, logged as an MLflow run."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def registered(
             )
             boxes = [Box(DEFECT_CLASSES[b.class_id], b.x1, b.y1, b.x2, b.y2) for b in frame.boxes]
             store.set_labels(digest, boxes, provenance=Provenance.SIMULATED, source_ref=f"sim:{frame.index}")
-        ensure_golden(store, PRODUCT, DEFECT_CLASSES, 0.5)
+        ensure_golden(store, store.products.create(PRODUCT, DEFECT_CLASSES), 0.5)
     yield prefix
     get_settings.cache_clear()
 
