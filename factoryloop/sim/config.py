@@ -31,6 +31,7 @@ _MODEL = ConfigDict(extra="forbid", frozen=True)
 #: How a defect is drawn (the painters of ``factoryloop.sim.defects``).
 PainterName = Literal["scratch", "dent", "stain", "crack", "missing_hole", "chip", "bubble", "pinhole"]
 PAINTER_NAMES: tuple[str, ...] = get_args(PainterName)
+LINE_PAINTERS: tuple[str, ...] = ("scratch", "crack")
 
 
 class CameraConfig(BaseModel):
@@ -80,6 +81,8 @@ class DefectClassConfig(BaseModel):
     max_count: int = Field(1, ge=1, le=8)
     size: tuple[float, float] = (0.05, 0.2)
     contrast: tuple[float, float] = (30.0, 70.0)
+    #: Line thickness in plate pixels for the line painters (scratch, crack); None: from the plate width.
+    line_px: int | None = Field(None, ge=1, le=8)
 
     @model_validator(mode="after")
     def _ranges(self) -> DefectClassConfig:
@@ -183,6 +186,8 @@ def config_problem(config: SimConfig) -> str | None:
                 f"defect class {name!r} has no painter: set defects.{name}.painter to one of "
                 f"{', '.join(PAINTER_NAMES)}"
             )
+        if config.defect_config(name).line_px is not None and config.painter(name) not in LINE_PAINTERS:
+            return f"defects.{name}.line_px applies to the line painters {', '.join(LINE_PAINTERS)} only"
     for n, event in enumerate(config.drift):
         named: tuple[str, ...] = (event.class_name,) if isinstance(event, ClassRateDrift) else ()
         named = event.class_names if isinstance(event, RateSpikeDrift) else named

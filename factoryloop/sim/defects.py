@@ -42,6 +42,7 @@ class PaintRequest:
     contrast: float
     taken: list[Rect]
     class_id: int
+    line_px: int | None = None  # line painters (scratch, crack): thickness; None: from the plate width
 
 
 Painter = Callable[[PaintRequest], PaintedDefect | None]
@@ -50,7 +51,7 @@ Shape = Callable[[PaintRequest], tuple[np.ndarray, np.ndarray]]
 
 def _shape_scratch(req: PaintRequest) -> tuple[np.ndarray, np.ndarray]:
     rng, length = req.rng, max(8.0, req.size_px)
-    thick = max(1, round(req.plate.shape[1] / 420))
+    thick = req.line_px or max(1, round(req.plate.shape[1] / 420))
     angle = rng.uniform(0, np.pi)
     n = int(rng.integers(2, 5))
     t = np.linspace(-0.5, 0.5, n + 1) * length
@@ -65,7 +66,7 @@ def _shape_scratch(req: PaintRequest) -> tuple[np.ndarray, np.ndarray]:
 
 def _shape_crack(req: PaintRequest) -> tuple[np.ndarray, np.ndarray]:
     rng, length = req.rng, max(10.0, req.size_px)
-    thick = max(1, round(req.plate.shape[1] / 360))
+    thick = req.line_px or max(1, round(req.plate.shape[1] / 360))
     steps = int(rng.integers(10, 18))
     heading = rng.uniform(0, 2 * np.pi)
     turns = np.cumsum(rng.normal(0, 0.45, steps))

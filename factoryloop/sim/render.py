@@ -161,7 +161,8 @@ class Simulator:
                 plate = holed.copy()
             for _ in range(int(rng.integers(1, cfg.max_count + 1))):
                 size, contrast = rng.uniform(*cfg.size) * pw, rng.uniform(*cfg.contrast)
-                done = plan.painter(PaintRequest(rng, plate, plain, holes, size, contrast, taken, cid))
+                req = PaintRequest(rng, plate, plain, holes, size, contrast, taken, cid, cfg.line_px)
+                done = plan.painter(req)
                 if done is not None:
                     painted.append(done)
                     taken.append(done.rect)

@@ -122,6 +122,7 @@ _UNKNOWN = [
     ({"drift": [{"type": "rate_spike", "at_frame": 1, "class_names": ["dent", "bubble"]}]}, "'bubble'"),
     ({"classes": ["dent", "dent"]}, "repeated"),
     ({"classes": ["a,b"], "defects": {}}, "classes"),
+    ({"defects": {"dent": {"line_px": 2}}}, "line_px applies to the line painters"),
 ]
 
 
