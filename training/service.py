@@ -1,10 +1,17 @@
 """The trainer service (``factoryloop train watch``): ingest + triggers + one retrain at a time per product.
 
-Threads: the ingest consumer keeps the dataset store current; the trigger watcher feeds outcomes and labels to
-the configured triggers and queues retrains; optionally an API poller claims jobs engineers queued with
-``POST /api/v1/retrains``; the calling thread runs the queued retrains (fine-tune from the champion, or the
-recipe's model for a product's first model) and gates each one. What ships stays an engineer's decision
-(``factoryloop train deploy`` or the API's promote).
+Threads: the ingest consumer keeps the dataset store current and hands each stored batch's events to the
+triggers (drift, override rate); the trigger checker evaluates the triggers every ``check_every_s`` (the
+``new_labels`` trigger counts the reviews in the store, so it never fires before they are stored) and
+queues retrains; optionally an API poller claims jobs engineers queued with ``POST /api/v1/retrains``; the
+calling thread runs the queued retrains (fine-tune from the champion, or the recipe's model for a product's
+first model) and gates each one. What ships stays an engineer's decision (``factoryloop train deploy`` or
+the API's promote).
+
+What survives a restart: the review counts and marks (the dataset store), the retrain queue - waiting
+requests, and a retrain that was running, queued again - and the schedule's last runs
+(``<state_dir>/trainer-state.sqlite``), the ingest's offsets (Kafka). The drift triggers' windows start
+empty again.
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ from training.triggers import (
     RetrainReport,
     RetrainRequest,
     RetrainWorker,
+    TrainerState,
+    TriggerChecker,
     TriggerEvaluator,
     TriggersConfig,
-    TriggerWatcher,
     build_triggers,
+    state_path,
 )
 from training.triggers.api_jobs import ApiJobsError, ApiJobSource
 from training.triggers.watcher import utcnow
@@ -72,11 +81,16 @@ class TrainerService:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.queue = RetrainQueue()
-        self.evaluator = TriggerEvaluator(build_triggers(triggers, utcnow()), self.queue)
-        self.watcher = TriggerWatcher(settings.kafka, self.evaluator, check_every_s=triggers.check_every_s)
+        self.state = TrainerState(state_path(settings.state_dir))
+        self.queue = RetrainQueue(self.state)  # reloads what a previous trainer left queued or running
+        built = build_triggers(triggers, utcnow(), store=store, state=self.state)
+        self.evaluator = TriggerEvaluator(built, self.queue)
+        self.checker = TriggerChecker(self.evaluator, check_every_s=triggers.check_every_s)
         self.ingestor = Ingestor(
-            store, settings.kafka, pseudo_min_confidence=settings.pseudo_label_min_confidence
+            store,
+            settings.kafka,
+            pseudo_min_confidence=settings.pseudo_label_min_confidence,
+            on_batch=self.evaluator.observe_all,
         )
         self.api = api
         self.worker = RetrainWorker(self.queue, run or self._retrain, on_done=self._done)
@@ -121,7 +135,7 @@ class TrainerService:
     def run(self, stop: threading.Event, *, api_poll_s: float = 5.0) -> None:
         threads = [
             threading.Thread(target=self._guard("ingest", lambda: self.ingestor.run(stop)), daemon=True),
-            threading.Thread(target=self.watcher.run, args=(stop,), name="triggers", daemon=True),
+            threading.Thread(target=self.checker.run, args=(stop,), name="triggers", daemon=True),
         ]
         if self.api is not None:
             threads.append(threading.Thread(target=self._poll_api, args=(stop, api_poll_s), daemon=True))
@@ -129,8 +143,8 @@ class TrainerService:
             t.start()
         try:
             while not stop.is_set():
-                if self.watcher.error is not None:
-                    self.errors["triggers"] = self.watcher.error
+                if self.checker.error is not None:
+                    self.errors["triggers"] = self.checker.error
                 for name, exc in self.errors.items():
                     raise TrainingError(f"the trainer's {name} thread failed: {exc}") from exc
                 self.worker.step(timeout_s=1.0)
@@ -138,7 +152,7 @@ class TrainerService:
             stop.set()
             for t in threads:
                 t.join(30)
-            self.watcher.close()
             self.ingestor.close()
+            self.state.close()
             if self.api is not None:
                 self.api.close()

@@ -45,6 +45,11 @@ CREATE INDEX IF NOT EXISTS labels_image ON labels(image_hash);
 CREATE TABLE IF NOT EXISTS class_maps (name TEXT PRIMARY KEY, class_names TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS versions (
     name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, created_at REAL NOT NULL, manifest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reviews (
+    label_id INTEGER PRIMARY KEY REFERENCES labels(id), product TEXT, action TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS reviews_product ON reviews(product, label_id);
+CREATE TABLE IF NOT EXISTS review_marks (
+    product TEXT PRIMARY KEY, label_id INTEGER NOT NULL, marked_at REAL NOT NULL);
 """
 
 
@@ -178,7 +183,7 @@ class DatasetStore:
 
     def _insert_labels(
         self, db: sqlite3.Connection, image_hash: str, boxes: Sequence[Box], prov: Provenance, ref: str
-    ) -> None:
+    ) -> int:
         row = db.execute("SELECT width, height FROM images WHERE hash = ?", (image_hash,)).fetchone()
         if row is None:
             raise DatasetError(f"set_labels: unknown image {image_hash} (add it first)")
@@ -187,10 +192,11 @@ class DatasetStore:
             raise DatasetError(
                 f"set_labels {image_hash} ({ref}): a box lies outside the {row[0]}x{row[1]} image"
             )
-        db.execute(
+        cursor = db.execute(
             "INSERT INTO labels(image_hash, provenance, source_ref, created_at, boxes) VALUES (?,?,?,?,?)",
             (image_hash, prov.value, ref, time.time(), json.dumps([b.as_list() for b in kept])),
         )
+        return int(cursor.lastrowid or 0)
 
     def label_history(self, image_hash: str) -> list[LabelSet]:
         rows = self._query(
@@ -221,6 +227,59 @@ class DatasetStore:
             if h not in best or key > best[h][0]:
                 best[h] = (key, LabelSet(h, tuple(Box.from_list(b) for b in json.loads(bx)), prov, ref, ts))
         return {h: v[1] for h, v in best.items()}
+
+    # reviews: what the retrain triggers count -----------------------------------------------------------
+    def add_review(
+        self,
+        image_hash: str,
+        boxes: Sequence[Box],
+        *,
+        provenance: Provenance | str,
+        source_ref: str,
+        action: str,
+        product: str | None,
+    ) -> int:
+        """``set_labels`` for a supervisor's review, plus its ``reviews`` row (product, action), in one
+        transaction; returns the label id. Only labels stored this way count as reviews."""
+        with self._tx() as db:
+            label_id = self._insert_labels(db, image_hash, boxes, Provenance(provenance), source_ref)
+            db.execute("INSERT INTO reviews VALUES (?,?,?)", (label_id, product, action))
+            if product is not None:
+                db.execute("INSERT OR IGNORE INTO review_marks VALUES (?, 0, ?)", (product, time.time()))
+        return label_id
+
+    def review_counts(self, *, classes: Sequence[str] = (), actions: Sequence[str] = ()) -> dict[str, int]:
+        """Per product, the reviews stored after its mark (label id), optionally only those with the given
+        actions and whose boxes include one of ``classes``; products with none are left out."""
+        where = ["r.product = m.product", "r.label_id > m.label_id"]
+        args: list[str] = []
+        if actions:
+            where.append(f"r.action IN ({','.join('?' * len(actions))})")
+            args += actions
+        if classes:
+            where.append(
+                "EXISTS (SELECT 1 FROM labels l, json_each(l.boxes) b WHERE l.id = r.label_id"
+                f" AND json_extract(b.value, '$[0]') IN ({','.join('?' * len(classes))}))"
+            )
+            args += classes
+        rows = self._query(
+            f"SELECT m.product, (SELECT COUNT(*) FROM reviews r WHERE {' AND '.join(where)}) AS n"
+            " FROM review_marks m ORDER BY m.product",
+            args,
+        )
+        return {product: n for product, n in rows if n}
+
+    def review_mark(self, product: str) -> int:
+        """The label id after which the product's reviews count (0: every review counts)."""
+        row = self._query("SELECT label_id FROM review_marks WHERE product = ?", (product,))
+        return int(row[0][0]) if row else 0
+
+    def mark_reviews(self, product: str) -> int:
+        """Move the product's mark to the newest label stored (its reviews so far stop counting)."""
+        with self._tx() as db:
+            label_id = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM labels").fetchone()[0])
+            db.execute("INSERT OR REPLACE INTO review_marks VALUES (?,?,?)", (product, label_id, time.time()))
+        return label_id
 
     # class maps and imports ------------------------------------------------------------------------------
     def set_class_map(self, name: str, class_names: Sequence[str]) -> None:

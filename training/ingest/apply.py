@@ -7,6 +7,8 @@
   ``correct`` -> the reviewer's detections.
 - An event whose frame (or, for ``confirm``, whose outcome) has not arrived yet is parked and applied when it
   does. Every label carries its event id in ``source_ref``, so a replay adds nothing twice.
+- A review is stored with its ``reviews`` row (product, action) in the same transaction: what the retrain
+  triggers count, so a trigger never counts a review the store does not hold yet.
 """
 
 from __future__ import annotations
@@ -179,10 +181,19 @@ class Applier:
             )
             if b is not None
         ]
-        self.store.set_labels(frame_sha256, boxes, provenance=provenance, source_ref=ref)
-        if provenance in (Provenance.PREDICTION, Provenance.PSEUDO):
+        if isinstance(event, Outcome):
+            self.store.set_labels(frame_sha256, boxes, provenance=provenance, source_ref=ref)
             self.stats.predictions += 1
-        else:
-            self.stats.labels += 1
-            product = record.product or "unknown"
-            self.stats.by_product[product] = self.stats.by_product.get(product, 0) + 1
+            return
+        # A review counts for its frame's product, the one whose retrains train on this image.
+        product = record.product or "unknown"
+        self.store.add_review(
+            frame_sha256,
+            boxes,
+            provenance=provenance,
+            source_ref=ref,
+            action=event.action.value,
+            product=record.product,
+        )
+        self.stats.labels += 1
+        self.stats.by_product[product] = self.stats.by_product.get(product, 0) + 1

@@ -3,6 +3,9 @@
 Offsets are committed only after every event of the polled batch is written (SQLite commits, WAL) to the
 store and the ingest state: at-least-once delivery, made idempotent by the event ids in ``source_ref``.
 Replaying the topics from offset 0 into an empty store rebuilds the same effective labels.
+
+``on_batch`` (the trainer service's triggers) is given each batch's events once they are written and their
+offsets committed: whoever it tells has the store's word that those events are in it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from factoryloop.kafka import TypedConsumer
@@ -23,6 +27,7 @@ from training.ingest.state import IngestState
 logger = logging.getLogger(__name__)
 
 DEFAULT_GROUP = "factoryloop-ingest"
+BatchListener = Callable[[Sequence[object]], None]
 ROLES = (TopicRole.FRAMES, TopicRole.OUTCOMES, TopicRole.LABELS)
 
 
@@ -41,8 +46,10 @@ class Ingestor:
         state_path: Path | None = None,
         max_poll_records: int = 200,
         pseudo_min_confidence: float | None = None,
+        on_batch: BatchListener | None = None,
     ) -> None:
         self.store = store
+        self.on_batch = on_batch
         self.state = IngestState(state_path or state_path_for(store))
         self.applier = Applier(store, self.state, pseudo_min_confidence=pseudo_min_confidence)
         self.consumer = TypedConsumer(kafka, ROLES, group_id, max_poll_records=max_poll_records)
@@ -64,6 +71,8 @@ class Ingestor:
                 ) from exc
         if batch:
             self.consumer.commit()
+            if self.on_batch is not None:
+                self.on_batch([rec.event for rec in batch])
         return len(batch)
 
     def run(

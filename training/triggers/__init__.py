@@ -1,11 +1,11 @@
 """What starts a retrain: a request (CLI/API), a schedule, N new reviewed labels, or drift on a line.
 
-Triggers (``new_labels``, ``schedule``, ``confidence_drift``, ``override_rate``) watch the fleet's events; the
-queue keeps one retrain at a time per product; the worker runs them; ``retrain_lock`` keeps two processes
-from retraining the same product at once.
+Triggers (``new_labels``, ``schedule``, ``confidence_drift``, ``override_rate``) watch the fleet's events and
+the dataset store; the queue keeps one retrain at a time per product (durable with a ``TrainerState``); the
+worker runs them; ``retrain_lock`` keeps two processes from retraining the same product at once.
 """
 
-from training.triggers.base import RetrainRequest, Trigger
+from training.triggers.base import RetrainRequest, Trigger, TriggerContext
 from training.triggers.config import (
     TriggerConfig,
     TriggerConfigError,
@@ -27,7 +27,8 @@ from training.triggers.lock import lock_path, retrain_lock
 from training.triggers.new_labels import NewLabelsTrigger, NewLabelsTriggerConfig
 from training.triggers.queue import Admission, RetrainQueue
 from training.triggers.schedule import ScheduleTrigger, ScheduleTriggerConfig
-from training.triggers.watcher import TriggerEvaluator, TriggerWatcher
+from training.triggers.state import TrainerState, state_path
+from training.triggers.watcher import TriggerChecker, TriggerEvaluator, TriggerWatcher
 from training.triggers.worker import RetrainReport, RetrainWorker
 
 __all__ = [
@@ -44,9 +45,12 @@ __all__ = [
     "RetrainWorker",
     "ScheduleTrigger",
     "ScheduleTriggerConfig",
+    "TrainerState",
     "Trigger",
+    "TriggerChecker",
     "TriggerConfig",
     "TriggerConfigError",
+    "TriggerContext",
     "TriggerEvaluator",
     "TriggerWatcher",
     "TriggersConfig",
@@ -58,4 +62,5 @@ __all__ = [
     "parse_triggers",
     "psi",
     "retrain_lock",
+    "state_path",
 ]

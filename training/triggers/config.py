@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from factoryloop.yamlpath import read_yaml, validate_mapping
 from training.errors import TrainingError
-from training.triggers.base import Trigger
+from training.triggers.base import Trigger, TriggerContext
 from training.triggers.drift import (
     ConfidenceDriftTrigger,
     ConfidenceDriftTriggerConfig,
@@ -29,6 +29,10 @@ from training.triggers.drift import (
 )
 from training.triggers.new_labels import NewLabelsTrigger, NewLabelsTriggerConfig
 from training.triggers.schedule import ScheduleTrigger, ScheduleTriggerConfig
+
+if TYPE_CHECKING:
+    from training.datasets import DatasetStore
+    from training.triggers.state import TrainerState
 
 TriggerConfig = Annotated[
     NewLabelsTriggerConfig | ScheduleTriggerConfig | ConfidenceDriftTriggerConfig | OverrideRateTriggerConfig,
@@ -54,24 +58,38 @@ class TriggersConfig(BaseModel):
     check_every_s: float = Field(default=5.0, gt=0, description="How often the triggers are evaluated.")
 
 
-_REGISTRY: dict[str, Callable[[Any, datetime], Trigger]] = {
-    "new_labels": lambda c, now: NewLabelsTrigger(c),
-    "schedule": ScheduleTrigger,
-    "confidence_drift": lambda c, now: ConfidenceDriftTrigger(c),
-    "override_rate": lambda c, now: OverrideRateTrigger(c),
+_REGISTRY: dict[str, Callable[[Any, TriggerContext], Trigger]] = {
+    "new_labels": lambda c, ctx: NewLabelsTrigger(c, ctx.store),
+    "schedule": lambda c, ctx: ScheduleTrigger(c, ctx.now, ctx.state),
+    "confidence_drift": lambda c, ctx: ConfidenceDriftTrigger(c),
+    "override_rate": lambda c, ctx: OverrideRateTrigger(c),
 }
 
 
-def build_trigger(config: BaseModel, now: datetime) -> Trigger:
+def build_trigger(
+    config: BaseModel,
+    now: datetime,
+    *,
+    store: DatasetStore | None = None,
+    state: TrainerState | None = None,
+) -> Trigger:
+    """``store``: where ``new_labels`` counts stored reviews; ``state``: where ``schedule`` keeps its last
+    runs (see :class:`TriggerContext`; the trainer service passes both)."""
     kind = getattr(config, "type", None)
     factory = _REGISTRY.get(str(kind))
     if factory is None:
         raise UnknownTriggerError(f"unknown trigger type {kind!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return factory(config, now)
+    return factory(config, TriggerContext(now, store, state))
 
 
-def build_triggers(config: TriggersConfig, now: datetime) -> list[Trigger]:
-    return [build_trigger(c, now) for c in config.triggers]
+def build_triggers(
+    config: TriggersConfig,
+    now: datetime,
+    *,
+    store: DatasetStore | None = None,
+    state: TrainerState | None = None,
+) -> list[Trigger]:
+    return [build_trigger(c, now, store=store, state=state) for c in config.triggers]
 
 
 def parse_triggers(data: Any, source: str = "<triggers>") -> TriggersConfig:

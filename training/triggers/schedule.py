@@ -1,14 +1,21 @@
-"""A fixed schedule: retrain each listed product every ``every_h`` hours (counted from the watcher's start or
-the product's last retrain), whether or not anything else fired."""
+"""A fixed schedule: retrain each listed product every ``every_h`` hours (counted from the product's last
+retrain request, else from when the schedule first started counting), whether or not anything else fired.
+
+With the trainer's state the times are durable: a restarted trainer keeps counting from them (a trainer
+restarted more often than ``every_h`` still retrains on time).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from training.triggers.base import RetrainRequest
+
+if TYPE_CHECKING:
+    from training.triggers.state import TrainerState
 
 
 class ScheduleTriggerConfig(BaseModel):
@@ -21,10 +28,20 @@ class ScheduleTriggerConfig(BaseModel):
 class ScheduleTrigger:
     name = "schedule"
 
-    def __init__(self, config: ScheduleTriggerConfig, now: datetime) -> None:
+    def __init__(
+        self, config: ScheduleTriggerConfig, now: datetime, state: TrainerState | None = None
+    ) -> None:
         self.config = config
+        self.state = state
         self.period = timedelta(hours=config.every_h)
-        self.last: dict[str, datetime] = dict.fromkeys(config.products, now)
+        self.last: dict[str, datetime] = {}
+        for product in config.products:
+            last = state.schedule_last(product) if state is not None else None
+            if last is None:
+                last = now
+                if state is not None:
+                    state.set_schedule_last(product, now)
+            self.last[product] = last
 
     def observe(self, event: object, now: datetime) -> None:
         return None
@@ -39,3 +56,5 @@ class ScheduleTrigger:
     def reset(self, product: str, now: datetime) -> None:
         if product in self.last:
             self.last[product] = now
+            if self.state is not None:
+                self.state.set_schedule_last(product, now)

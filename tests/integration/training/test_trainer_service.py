@@ -1,5 +1,6 @@
-"""The trainer service on the real broker and a real API app: reviewed labels on Kafka fire the new-labels
-trigger, an engineer's API job is claimed and closed, and one product is retrained at a time.
+"""The trainer service on the real broker and a real API app: reviews on Kafka, once the ingest has stored
+them, fire the new-labels trigger; an engineer's API job is claimed and closed; one product is retrained at a
+time.
 
 The retrain itself is the injected ``run`` (training on MLflow is covered by test_retrain_gate and the
 closed-loop test); everything around it - Kafka, the triggers, the queue, the API's job protocol - is real.
@@ -11,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -19,6 +22,7 @@ from api.app import create_app
 from api.security import Role, create_token
 from api.settings import ApiSettings
 from factoryloop.kafka import EventProducer
+from factoryloop.schemas import Detection
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 from tests.support import events as ev
@@ -29,6 +33,17 @@ from training.triggers import NewLabelsTriggerConfig, RetrainRequest, TriggersCo
 from training.triggers.api_jobs import ApiJobSource
 
 pytestmark = pytest.mark.kafka
+
+
+def _review(producer: EventProducer, product: str, seed: int, detections: tuple[Detection, ...]) -> None:
+    """A frame of ``product`` and its review: the review is stored (and counted) once its frame is."""
+    img = np.random.default_rng(seed).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    jpeg = cv2.imencode(".jpg", img)[1].tobytes()
+    meta = ev.frame(jpeg, width=64, height=48, frame_id=f"f{seed}", product=product)
+    producer.send(TopicRole.FRAMES, meta, jpeg=jpeg)
+    producer.send(
+        TopicRole.LABELS, ev.label(product=product, frame_sha256=meta.jpeg_sha256, detections=detections)
+    )
 
 
 def test_labels_and_api_jobs_start_retrains(kafka_settings: KafkaSettings, tmp_path: Path) -> None:
@@ -70,8 +85,8 @@ def test_labels_and_api_jobs_start_retrains(kafka_settings: KafkaSettings, tmp_p
         with EventProducer(kafka_settings) as producer:
             crack = (ev.detection(class_name="crack", class_id=1, confidence=1.0),)
             for i in range(5):
-                producer.send(TopicRole.LABELS, ev.label(product="plate", detections=crack if i else ()))
-            producer.send(TopicRole.LABELS, ev.label(product="plate", detections=crack))
+                _review(producer, "plate", i, crack if i else ())
+            _review(producer, "plate", 5, crack)
             producer.flush(30)
         deadline = time.monotonic() + 60
         while len(service.worker.reports) < 2 and time.monotonic() < deadline:
@@ -88,6 +103,7 @@ def test_labels_and_api_jobs_start_retrains(kafka_settings: KafkaSettings, tmp_p
         assert new_labels.request.reason.startswith(
             "5 new reviews with crack"
         )  # the crack-free review skipped
+        assert store.review_counts(classes=["crack"]) == {}  # counted from the store, then marked
         final = client.get(f"/api/v1/retrains/{job.json()['id']}", headers=headers).json()
         assert final["status"] == "succeeded" and final["claimed_by"] == "trainer-1"
         assert final["result"]["summary"].endswith("trained for plate")

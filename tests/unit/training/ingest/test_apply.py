@@ -161,3 +161,31 @@ def test_confident_outcomes_become_pseudo_labels(
     applier.apply(ev.label(outcome_event_id=outcome.event_id, frame_sha256=frame.meta.jpeg_sha256))
     eff = store.effective_labels(frame.meta.jpeg_sha256)
     assert eff is not None and eff.provenance is Provenance.HUMAN  # a review still outranks it
+
+
+def test_reviews_are_stored_for_the_triggers(make_applier: Callable[[str], Applier]) -> None:
+    """Each review (not a prediction) gets its reviews row: the frame's product and the action; a replay,
+    or a review parked until its frame arrives, is counted once, when it is stored."""
+    applier = make_applier("s")
+    store = applier.store
+    stream: list[object] = []
+    for seed, action in enumerate((ReviewAction.CONFIRM, ReviewAction.REJECT, ReviewAction.CORRECT)):
+        frame, outcome, _ = _events(seed)
+        dets = (ev.detection(class_name="crack", confidence=1.0),) if action is ReviewAction.CORRECT else ()
+        label = ev.label(
+            outcome_event_id=outcome.event_id,
+            frame_sha256=frame.meta.jpeg_sha256,
+            action=action,
+            detections=dets,
+            product="label-product",  # the frame's product is the one its retrains select images by
+        )
+        stream += [label, outcome, frame]
+    for event in stream[:2]:  # a review before its frame: parked, not counted
+        applier.apply(event)
+    assert store.review_counts() == {}
+    for event in stream + stream:  # and a replay
+        applier.apply(event)
+    assert store.review_counts() == {"steel_plate": 3}
+    assert store.review_counts(actions=["reject", "correct"]) == {"steel_plate": 2}
+    assert store.review_counts(classes=["crack"]) == {"steel_plate": 1}
+    assert store.review_counts(classes=["scratch"], actions=["confirm"]) == {"steel_plate": 1}
