@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 import cv2
 
-from factoryloop.sim.classes import DEFECT_CLASSES
 from factoryloop.sim.config import SimConfig
 from factoryloop.sim.presets import DEMO_SIM
 from factoryloop.sim.render import SimFrame, Simulator
@@ -99,7 +98,7 @@ def write_sim_dataset(root: Path, train: range, val: range, config: SimConfig = 
             h, w = frame.image.shape[:2]
             lines = "".join(_yolo_line(b.class_id, b.yolo(w, h)) for b in frame.boxes)
             (root / "labels" / split / f"{i:06d}.txt").write_text(lines)
-    names = "".join(f"  {i}: {n}\n" for i, n in enumerate(DEFECT_CLASSES))
+    names = "".join(f"  {i}: {n}\n" for i, n in enumerate(config.class_names))
     data = root / "data.yaml"
     data.write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames:\n{names}")
     return data
