@@ -10,7 +10,7 @@ from pathlib import Path
 
 from training.datasets import DatasetStore, VersionNotFoundError, get_importer
 from training.datasets.importers.base import Progress
-from training.evaluation.errors import EmptyDataError
+from training.evaluation.errors import EmptyDataError, EvaluationError
 from training.evaluation.report import DataInfo
 from training.evaluation.yolo_folder import ClassMatch, match_classes, write_plan
 from training.registry.golden import export_golden, golden_name
@@ -76,7 +76,10 @@ def dataset_data(
     model: str = "the model",
 ) -> EvalData:
     """A dataset version's val split (by name or sha256 prefix)."""
-    version = store.get_version(ref)
+    try:
+        version = store.get_version(ref)
+    except VersionNotFoundError as exc:
+        raise EvaluationError(f"{exc}; `factoryloop dataset list --root {store.root}` lists them") from exc
     data_yaml = store.export_yolo(version, out_dir)
     info = DataInfo("dataset", version.name, version.sha256, "yolo", 0)
     hint = (

@@ -112,6 +112,9 @@ def test_errors_say_what_to_do(tiny: Any, labelled: Path, tmp_path: Path) -> Non
     missing = _invoke("evaluate", "--onnx", tmp_path / "nope.onnx", "--path", labelled, "-f", "yolo")
     assert missing.exit_code == 2 and "no such ONNX file" in missing.stderr
 
+    no_version = _invoke("evaluate", "--onnx", tiny.onnx, "--data", "nope", "--store", tmp_path / "store")
+    assert no_version.exit_code == 2 and "`factoryloop dataset list --root" in no_version.stderr
+
     # a class the model lacks: named, unless its boxes are dropped on purpose
     renamed = tmp_path / "renamed"
     shutil.copytree(labelled, renamed)
