@@ -16,10 +16,12 @@ from typing import Any
 
 from factoryloop.products import Product, ProductCatalog
 from factoryloop.settings import datasets_root
+from training.datasets import reviews as _reviews
 from training.datasets import versions as _versions
 from training.datasets.errors import DatasetError
 from training.datasets.imaging import decode, is_jpeg
 from training.datasets.importers.base import Progress
+from training.datasets.schema import create_schema
 from training.datasets.sqlite_tx import immediate_transaction
 from training.datasets.types import (
     PRECEDENCE,
@@ -33,24 +35,6 @@ from training.datasets.types import (
 )
 
 log = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS images (
-    hash TEXT PRIMARY KEY, width INTEGER NOT NULL, height INTEGER NOT NULL,
-    source TEXT NOT NULL, product TEXT, added_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS labels (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, image_hash TEXT NOT NULL REFERENCES images(hash),
-    provenance TEXT NOT NULL, source_ref TEXT NOT NULL, created_at REAL NOT NULL, boxes TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS labels_image ON labels(image_hash);
-CREATE TABLE IF NOT EXISTS class_maps (name TEXT PRIMARY KEY, class_names TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS versions (
-    name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, created_at REAL NOT NULL, manifest TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS reviews (
-    label_id INTEGER PRIMARY KEY REFERENCES labels(id), product TEXT, action TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS reviews_product ON reviews(product, label_id);
-CREATE TABLE IF NOT EXISTS review_marks (
-    product TEXT PRIMARY KEY, label_id INTEGER NOT NULL, marked_at REAL NOT NULL);
-"""
 
 
 #: A dataset's own split -> the store's: its val and test images are held out (the fixed evaluation set).
@@ -81,10 +65,7 @@ class DatasetStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed row survives a power cut, not only a crash
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(images)")}
-        if "split" not in columns:  # stores made before datasets' own splits were kept
-            self._db.execute("ALTER TABLE images ADD COLUMN split TEXT")
+        create_schema(self._db)
         #: Products and their class maps, beside the images they describe (factoryloop.products).
         self.products = ProductCatalog(self.root / "products")
 
@@ -228,7 +209,7 @@ class DatasetStore:
                 best[h] = (key, LabelSet(h, tuple(Box.from_list(b) for b in json.loads(bx)), prov, ref, ts))
         return {h: v[1] for h, v in best.items()}
 
-    # reviews: what the retrain triggers count -----------------------------------------------------------
+    # reviews: what the retrain triggers count (training.datasets.reviews) --------------------------------
     def add_review(
         self,
         image_hash: str,
@@ -243,43 +224,23 @@ class DatasetStore:
         transaction; returns the label id. Only labels stored this way count as reviews."""
         with self._tx() as db:
             label_id = self._insert_labels(db, image_hash, boxes, Provenance(provenance), source_ref)
-            db.execute("INSERT INTO reviews VALUES (?,?,?)", (label_id, product, action))
-            if product is not None:
-                db.execute("INSERT OR IGNORE INTO review_marks VALUES (?, 0, ?)", (product, time.time()))
+            _reviews.record(db, label_id, product, action)
         return label_id
 
     def review_counts(self, *, classes: Sequence[str] = (), actions: Sequence[str] = ()) -> dict[str, int]:
-        """Per product, the reviews stored after its mark (label id), optionally only those with the given
-        actions and whose boxes include one of ``classes``; products with none are left out."""
-        where = ["r.product = m.product", "r.label_id > m.label_id"]
-        args: list[str] = []
-        if actions:
-            where.append(f"r.action IN ({','.join('?' * len(actions))})")
-            args += actions
-        if classes:
-            where.append(
-                "EXISTS (SELECT 1 FROM labels l, json_each(l.boxes) b WHERE l.id = r.label_id"
-                f" AND json_extract(b.value, '$[0]') IN ({','.join('?' * len(classes))}))"
-            )
-            args += classes
-        rows = self._query(
-            f"SELECT m.product, (SELECT COUNT(*) FROM reviews r WHERE {' AND '.join(where)}) AS n"
-            " FROM review_marks m ORDER BY m.product",
-            args,
-        )
-        return {product: n for product, n in rows if n}
+        """Per product, the reviews stored after its mark (``training.datasets.reviews.counts_query``)."""
+        sql, args = _reviews.counts_query(classes, actions)
+        return {product: n for product, n in self._query(sql, args) if n}
 
     def review_mark(self, product: str) -> int:
         """The label id after which the product's reviews count (0: every review counts)."""
-        row = self._query("SELECT label_id FROM review_marks WHERE product = ?", (product,))
+        row = self._query(_reviews.MARK_QUERY, (product,))
         return int(row[0][0]) if row else 0
 
     def mark_reviews(self, product: str) -> int:
         """Move the product's mark to the newest label stored (its reviews so far stop counting)."""
         with self._tx() as db:
-            label_id = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM labels").fetchone()[0])
-            db.execute("INSERT OR REPLACE INTO review_marks VALUES (?,?,?)", (product, label_id, time.time()))
-        return label_id
+            return _reviews.move_mark(db, product)
 
     # class maps and imports ------------------------------------------------------------------------------
     def set_class_map(self, name: str, class_names: Sequence[str]) -> None:
