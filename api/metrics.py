@@ -22,3 +22,8 @@ HTTP_REQUESTS = Counter("factoryloop_api_http_requests_total", "HTTP requests", 
 HTTP_SECONDS = Histogram("factoryloop_api_http_request_seconds", "HTTP request latency", ["route"])
 LABELS_PUBLISHED = Counter("factoryloop_api_labels_published_total", "Label events produced by reviews")
 DEPLOYMENTS_PUBLISHED = Counter("factoryloop_api_deployments_published_total", "Deployments published")
+REVIEW_SECONDS = Histogram(
+    "factoryloop_api_review_seconds",
+    "Time a reviewer took per review (from showing the frame to the submit), when measured",
+    buckets=(2, 5, 10, 20, 30, 60, 120, 300, 900, 3600),
+)

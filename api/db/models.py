@@ -5,18 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
+from api.db.base import Base, EventId
+from api.db.review_models import ClassDayRow, ReviewQueueRow, ReviewRow
 from api.db.types import UtcDateTime
 
-# Row ids of the tables that grow with the lines' traffic: 64-bit on PostgreSQL (a 32-bit serial runs out
-# after 2.1 billion outcomes: weeks for a busy plant); on SQLite an INTEGER PRIMARY KEY is the 64-bit rowid.
-EventId = BigInteger().with_variant(Integer, "sqlite")
-
-
-class Base(DeclarativeBase):
-    pass
+__all__ = [  # the review tables live in api.db.review_models, re-exported with the others
+    "AgentEventRow",
+    "AgentRow",
+    "Base",
+    "ClassDayRow",
+    "ClassSightingRow",
+    "DeploymentRow",
+    "DetectionRow",
+    "EventId",
+    "FrameRow",
+    "HeartbeatRow",
+    "HourlyDetectionRow",
+    "HourlyInspectionRow",
+    "InspectionRow",
+    "RetrainJobRow",
+    "ReviewQueueRow",
+    "ReviewRow",
+    "TokenRow",
+]
 
 
 class InspectionRow(Base):
@@ -151,25 +165,6 @@ class FrameRow(Base):
     sample_reason: Mapped[str | None] = mapped_column(String(64))
     captured_at: Mapped[datetime] = mapped_column(UtcDateTime())
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-class ReviewRow(Base):
-    """Audit trail of reviews (labels), from this API or from the labels topic."""
-
-    __tablename__ = "reviews"
-
-    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
-    event_id: Mapped[str] = mapped_column(String(64), unique=True)
-    ts: Mapped[datetime] = mapped_column(UtcDateTime())
-    outcome_event_id: Mapped[str] = mapped_column(String(64), index=True)
-    frame_sha256: Mapped[str] = mapped_column(String(64))
-    line_id: Mapped[str] = mapped_column(String(128))
-    station_id: Mapped[str] = mapped_column(String(128))
-    action: Mapped[str] = mapped_column(String(16))
-    detections: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    reviewer: Mapped[str] = mapped_column(String(128))
-    source: Mapped[str] = mapped_column(String(16))
-    comment: Mapped[str | None] = mapped_column(Text)
 
 
 class AgentRow(Base):

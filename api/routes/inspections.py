@@ -81,6 +81,7 @@ class ReviewOut(Out):
     source: str
     comment: str | None
     detections: list[DetectionOut]
+    review_ms: int | None = None  # the time the reviewer took, when measured (review page, API clients)
 
 
 class LatencyOut(Out):
@@ -110,6 +111,7 @@ def review_out(r: Any) -> ReviewOut:
         source=get("source"),
         comment=get("comment"),
         detections=[detection_out(d) for d in get("detections") or []],
+        review_ms=get("review_ms"),
     )
 
 

@@ -1,29 +1,30 @@
 """Reviews: confirm, reject or correct an inspection's detections. Each review becomes a ``Label`` on the
-labels
-topic (reviewer = the token's name) and a row of the review audit trail. The queue lists what to review
-next."""
+labels topic (reviewer = the token's name) and a row of the review audit trail, with the time the reviewer
+took. The queue lists what to review next, highest review priority first (``api.services.priority``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field, TypeAdapter
 
 from api.context import AppContext, get_ctx
-from api.db.models import ReviewRow
-from api.db.upsert import insert_ignore, table
 from api.errors import InvalidRequestError
-from api.metrics import LABELS_PUBLISHED
-from api.routes.common import ERRORS, ErrorOut, EventId, IdText, detection_out
+from api.metrics import LABELS_PUBLISHED, REVIEW_SECONDS
+from api.routes.common import ERRORS, ErrorOut, EventId, IdText, detection_dict
 from api.routes.inspections import InspectionOut, ReviewOut, review_out
 from api.security import Principal, Role, needs, require
-from api.services.inspections import detections_of, get_inspection, review_queue
+from api.services.inspections import detections_of, get_inspection
+from api.services.priority import shown_reason
 from api.services.products import class_map, no_class_map_note, resolve_detections
+from api.services.review_queue import QueueOrder, review_queue, store_review
 from api.sink.rows import label_row
 from factoryloop.products import Product
 from factoryloop.schemas import Box, Detection, Label, ReviewAction
 from factoryloop.topics import TopicRole
+
+MAX_REVIEW_MS = 3_600_000  # a longer "review" is an idle page: not a measurement
 
 router = APIRouter(prefix="/review", tags=["review"], responses=ERRORS)
 
@@ -58,6 +59,24 @@ class ReviewIn(BaseModel):
         default_factory=list, max_length=500, description="Only for 'correct': the true boxes."
     )
     comment: str | None = Field(default=None, max_length=1000)
+    review_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_REVIEW_MS,
+        description="Milliseconds from showing the frame to the reviewer to this submit (the review page "
+        "measures it); stored with the review for GET /stats/reviews.",
+    )
+
+
+class QueueItemOut(InspectionOut):
+    priority: float = Field(description="0.40 uncertainty + 0.35 rarity + 0.25 disagreement (docs/api.md).")
+    reason: str = Field(description="Why the frame is offered, e.g. 'uncertain scratch 0.48'.")
+    uncertainty: float
+    rarity: float
+    disagreement: float
+
+
+QUEUE_ITEMS = TypeAdapter(list[QueueItemOut])
 
 
 def _boxes(items: list[DetectionIn], cmap: Product | None, product: str | None) -> tuple[Detection, ...]:
@@ -76,22 +95,29 @@ def _boxes(items: list[DetectionIn], cmap: Product | None, product: str | None) 
     return tuple(out)
 
 
-@router.get("/queue", response_model=list[InspectionOut], summary="Review queue", **needs(Role.SUPERVISOR))
+@router.get("/queue", response_model=list[QueueItemOut], summary="Review queue", **needs(Role.SUPERVISOR))
 def queue(
     ctx: Annotated[AppContext, Depends(get_ctx)],
     line_id: IdText | None = None,
+    order: QueueOrder = QueueOrder.PRIORITY,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[InspectionOut]:
-    """UNCERTAIN and sampled inspections with a stored frame and no review yet, oldest first."""
+) -> Response:
+    """UNCERTAIN and sampled inspections with a stored frame and no review yet. ``order=priority`` (default):
+    the frames that teach the model most first (uncertain, rare or new class, shadow disagreement, plus a
+    small recency term), each with the ``reason`` it is offered; ``newest`` / ``oldest``: by time."""
     with ctx.db.session() as s:
-        rows = review_queue(s, line_id, limit)
-        dets = detections_of(s, [r.event_id for r in rows])
-    items = []
-    for r in rows:
-        item = InspectionOut.model_validate(r)
-        item.detections = [detection_out(d) for d in dets[r.event_id]]
-        items.append(item)
-    return items
+        rows = review_queue(s, line_id, limit, order)
+        dets = detections_of(s, [r.event_id for r in rows if r.n_detections])
+    items = [
+        {
+            **r._mapping,
+            "reason": shown_reason(r.reason, r.verdict, r.sample_reason),
+            "detections": [detection_dict(d) for d in dets.get(r.event_id, ())],
+        }
+        for r in rows
+    ]
+    # Validated once here; returning the JSON skips FastAPI's second validation of the response model.
+    return Response(QUEUE_ITEMS.dump_json(QUEUE_ITEMS.validate_python(items)), media_type="application/json")
 
 
 def submit_review(ctx: AppContext, principal: Principal, event_id: str, body: ReviewIn) -> Label:
@@ -135,8 +161,11 @@ def submit_review(ctx: AppContext, principal: Principal, event_id: str, body: Re
     )
     ctx.publish(TopicRole.LABELS, label)
     LABELS_PUBLISHED.inc()
+    row = label_row(label) | {"review_ms": body.review_ms}
     with ctx.db.engine.begin() as conn:
-        insert_ignore(conn, table(ReviewRow), [label_row(label)])
+        store_review(conn, row)
+    if body.review_ms is not None:
+        REVIEW_SECONDS.observe(body.review_ms / 1000)
     return label
 
 

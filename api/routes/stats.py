@@ -1,4 +1,5 @@
-"""Statistics: defect rate and counts per line/station/class over hour, shift or day buckets (UTC)."""
+"""Statistics: defect rate and counts per line/station/class over hour, shift or day buckets (UTC); the
+reviewers' effort (``/stats/reviews``)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.context import AppContext, get_ctx
 from api.errors import InvalidRequestError
 from api.routes.common import ERRORS, IdText, Since, Until
 from api.security import Role, needs
 from api.services import stats
+from api.services.review_stats import review_stats
 from api.services.timerange import MAX_BUCKETS, Bucket, bucket_seconds, check_range
 
 router = APIRouter(prefix="/stats", tags=["stats"], responses=ERRORS)
@@ -47,6 +49,51 @@ class FirstSeen(BaseModel):
     first_seen: datetime
     last_seen: datetime
     count: int
+
+
+class Effort(BaseModel):
+    reviews: int
+    timed: int = Field(description="Reviews with a measured time (review_ms).")
+    mean_s: float | None = Field(description="Mean seconds per timed review.")
+    median_s: float | None
+    total_s: float = Field(description="Seconds spent on the timed reviews.")
+    confirm: int
+    reject: int
+    correct: int
+
+
+class ProductEffort(Effort):
+    product: str = Field(description="'' when the frames had no product.")
+
+
+class ReviewerEffort(Effort):
+    reviewer: str
+
+
+class OfferedEffort(Effort):
+    offered_for: str = Field(
+        description="The queue's largest priority component when reviewed: uncertain, rare_class, "
+        "disagreement, sampled; not_queued for labels of frames the queue did not hold."
+    )
+
+
+class ClassReviews(BaseModel):
+    product: str
+    class_name: str
+    reviews: int = Field(description="Reviews where the model or the reviewer named this class.")
+    confirmed: int = Field(description="The model's class kept by the reviewer.")
+    removed: int = Field(description="The model had the class, the label has not.")
+    added: int = Field(description="The label has the class, the model had not.")
+    corrected: int = Field(description="removed + added.")
+
+
+class ReviewStatsOut(Effort):
+    since: datetime
+    until: datetime
+    by_product: list[ProductEffort]
+    by_class: list[ClassReviews]
+    by_reviewer: list[ReviewerEffort]
+    by_offered_for: list[OfferedEffort]
 
 
 class RateOut(BaseModel):
@@ -149,3 +196,22 @@ def first_seen(
     with ctx.db.session() as s:
         rows = stats.first_seen(s, line_id)
     return [FirstSeen(**r) for r in rows]
+
+
+@router.get(
+    "/reviews", response_model=ReviewStatsOut, summary="Reviews and review time", **needs(Role.SUPERVISOR)
+)
+def reviews(
+    ctx: Annotated[AppContext, Depends(get_ctx)],
+    since: Since = None,
+    until: Until = None,
+    line_id: IdText | None = None,
+    product: IdText | None = None,
+) -> ReviewStatsOut:
+    """Human effort in a range (default: last 7 days): reviews, seconds per review (mean, median, total; the
+    review page and API clients send ``review_ms``), actions, per product, reviewer and what the queue offered
+    the frame for, and per class how often the model's class was confirmed or corrected."""
+    w = window(ctx, since, until, None)
+    with ctx.db.session() as s:
+        out = review_stats(s, w.since, w.until, line_id, product)
+    return ReviewStatsOut(since=w.since, until=w.until, **out)

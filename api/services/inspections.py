@@ -150,17 +150,3 @@ def reviews_of(s: Session, event_id: str) -> list[ReviewRow]:
 
 def frame_stored(s: Session, sha256: str) -> bool:
     return s.scalar(select(FrameRow.sha256).where(FrameRow.sha256 == sha256)) is not None
-
-
-def review_queue(s: Session, line_id: str | None, limit: int) -> list[InspectionRow]:
-    """UNCERTAIN and sampled inspections whose frame is stored and that nobody reviewed yet, oldest first."""
-    t = InspectionRow
-    stmt = select(t).where(
-        t.shadow.is_(False),
-        or_(t.verdict == "UNCERTAIN", t.sample_reason.is_not(None)),
-        exists().where(FrameRow.sha256 == t.frame_sha256),
-        ~exists().where(ReviewRow.outcome_event_id == t.event_id),
-    )
-    if line_id is not None:
-        stmt = stmt.where(t.line_id == line_id)
-    return list(s.scalars(stmt.order_by(t.ts.asc(), t.id.asc()).limit(limit)))

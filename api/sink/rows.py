@@ -115,6 +115,10 @@ def label_row(lab: Label) -> dict[str, Any]:
         "reviewer": lab.reviewer,
         "source": lab.source.value,
         "comment": lab.comment,
+        "product": lab.product,
+        "review_ms": None,  # measured by the API's review routes only
+        "priority": None,  # the queue's, filled when the review is stored
+        "offered_for": None,
     }
 
 

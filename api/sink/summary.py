@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, case
 
-from api.db.models import ClassSightingRow, HourlyDetectionRow, HourlyInspectionRow
+from api.db.models import ClassDayRow, ClassSightingRow, HourlyDetectionRow, HourlyInspectionRow
 from api.db.upsert import dialect_insert, insert_ignore, pg_insert, table
 
 _CHUNK = 5000  # bound parameters per IN (...) probe
@@ -106,6 +106,27 @@ def summarise(
     return hourly, hourly_dets, sightings
 
 
+def day_of(ts: datetime) -> datetime:
+    """The UTC day containing ``ts``."""
+    return hour_of(ts).replace(hour=0)
+
+
+def class_days(
+    inspections: Sequence[dict[str, Any]], detections: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Detections of newly inserted non-shadow inspections per line, product, class and UTC day (every
+    verdict), for the rarity of the review priority."""
+    product = {r["event_id"]: r["product"] or "" for r in inspections if not r["shadow"]}
+    counts: dict[tuple[Any, ...], int] = {}
+    for d in detections:
+        p = product.get(d["outcome_event_id"])
+        if p is not None:
+            k = (d["line_id"], p, d["class_name"], day_of(d["ts"]))
+            counts[k] = counts.get(k, 0) + 1
+    keys = ("line_id", "product", "class_name", "day")
+    return [dict(zip(keys, k, strict=True), n=n) for k, n in counts.items()]
+
+
 def _upsert_counts(conn: Connection, tbl: Table, rows: list[dict[str, Any]], with_times: bool) -> None:
     if not rows:
         return
@@ -122,8 +143,10 @@ def _upsert_counts(conn: Connection, tbl: Table, rows: list[dict[str, Any]], wit
 def add_to_summaries(
     conn: Connection, inspections: Sequence[dict[str, Any]], detections: Sequence[dict[str, Any]]
 ) -> None:
-    """Count newly inserted ``inspections`` (and their ``detections``) into the hourly tables."""
+    """Count newly inserted ``inspections`` (and their ``detections``) into the hourly tables and the per-day
+    class counts."""
     hourly, hourly_dets, sightings = summarise(inspections, detections)
     _upsert_counts(conn, table(HourlyInspectionRow), hourly, with_times=False)
     _upsert_counts(conn, table(HourlyDetectionRow), hourly_dets, with_times=True)
     _upsert_counts(conn, table(ClassSightingRow), sightings, with_times=True)
+    _upsert_counts(conn, table(ClassDayRow), class_days(inspections, detections), with_times=False)

@@ -21,6 +21,7 @@ from api.db.models import (
 )
 from api.db.upsert import insert_ignore, table, upsert_newer
 from api.frames.store import FrameStore
+from api.sink.queue import dequeue, enqueue, take_reviewed
 from api.sink.rows import to_rows
 from api.sink.summary import add_to_summaries, insert_new
 
@@ -62,9 +63,13 @@ class SinkWriter:
                     seen.add(k)
                     new_dets.append(d)
             insert_ignore(conn, table(DetectionRow), new_dets)
+            enqueue(conn, new, new_dets)  # reads the class counts before this batch is added to them
             add_to_summaries(conn, new, new_dets)
             inserted += insert_ignore(conn, table(FrameRow), frame_rows)
-            inserted += insert_ignore(conn, table(ReviewRow), batch.reviews)
+            if batch.reviews:
+                take_reviewed(conn, batch.reviews)
+                inserted += insert_ignore(conn, table(ReviewRow), batch.reviews)
+                dequeue(conn, [r["outcome_event_id"] for r in batch.reviews])
             inserted += insert_ignore(conn, table(HeartbeatRow), batch.heartbeats)
             inserted += insert_ignore(conn, table(AgentEventRow), batch.agent_events)
             inserted += insert_ignore(conn, table(DeploymentRow), batch.deployments)

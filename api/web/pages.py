@@ -25,7 +25,7 @@ from api.services import stats
 from api.services.inspections import InspectionFilter, detections_of, list_inspections
 from api.services.timerange import Bucket
 from api.web.chart import defect_chart
-from api.web.review import relabelled, review_view
+from api.web.review import page_url, queue_order, relabelled, review_ms, review_view
 from factoryloop.schemas import ReviewAction
 
 HERE = Path(__file__).resolve().parent
@@ -146,13 +146,16 @@ def defects(
 
 @router.get("/ui/review", response_class=HTMLResponse, response_model=None)
 def review_page(
-    request: Request, ctx: Annotated[AppContext, Depends(get_ctx)], line_id: str | None = None
+    request: Request,
+    ctx: Annotated[AppContext, Depends(get_ctx)],
+    line_id: str | None = None,
+    order: str | None = None,
 ) -> Response:
     user = _user(request)
     if user is None:
         return _redirect_login()
     line = line_id if line_id and len(line_id) <= 128 else None
-    return _page(request, "review.html", user, **review_view(ctx, line), message=None)
+    return _page(request, "review.html", user, **review_view(ctx, line, queue_order(order)), message=None)
 
 
 @router.post("/ui/review/{event_id}", response_model=None)
@@ -168,17 +171,18 @@ async def review_submit(
     if not _same_origin(request):
         return Response("cross-origin form refused", status_code=403)
     form = await request.form()
+    order, line = queue_order(form.get("order")), str(form.get("line_id") or "")[:128] or None
     try:
         action = ReviewAction(str(form.get("action", "")))
-        body = ReviewIn(action=action, comment=str(form.get("comment") or "")[:1000] or None)
-        if action is ReviewAction.CORRECT:
-            body = ReviewIn(action=action, comment=body.comment, detections=relabelled(ctx, event_id, form))
+        comment = str(form.get("comment") or "")[:1000] or None
+        detections = relabelled(ctx, event_id, form) if action is ReviewAction.CORRECT else []
+        body = ReviewIn(action=action, comment=comment, detections=detections, review_ms=review_ms(form))
         await run_in_threadpool(submit_review, ctx, user, event_id, body)
     except ApiError as exc:
         return await _review_refused(request, ctx, user, event_id, exc.message, exc.status)
     except ValueError as exc:
         return await _review_refused(request, ctx, user, event_id, f"invalid review: {exc}", 422)
-    return RedirectResponse("/ui/review", status_code=303)
+    return RedirectResponse(page_url(order, line), status_code=303)
 
 
 async def _review_refused(

@@ -1,17 +1,22 @@
-"""The review page's data: the queue, and per frame the class choices of its product's class map (or free
-names, said so, when the product has none), and the correction form's boxes."""
+"""The review page's data: the queue (by review priority, newest or oldest first) with why each frame is
+offered, per frame the class choices of its product's class map (or free names, said so, when the product has
+none), the correction form's boxes, and the time the reviewer took (``review_ms``)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from api.context import AppContext
 from api.errors import ApiError
-from api.routes.review import BoxIn, DetectionIn
+from api.routes.review import MAX_REVIEW_MS, BoxIn, DetectionIn
 from api.services import stats
-from api.services.inspections import detections_of, review_queue
+from api.services.inspections import detections_of
+from api.services.priority import shown_reason
 from api.services.products import class_map, current_name, no_class_map_note
+from api.services.review_queue import QueueOrder, review_queue
 from factoryloop.products import Product
 
 QUEUE_SIZE = 30
@@ -31,10 +36,42 @@ class ClassChoice:
     values: tuple[str, ...]  # each model box's class as its input shows it (the current name)
 
 
-def review_view(ctx: AppContext, line_id: str | None) -> dict[str, Any]:
-    """Template data of review.html: rows, dets, line_id, lists (datalist id -> names), choice per event."""
+def queue_order(value: Any) -> QueueOrder:
+    """The page's ``order`` (a query or form value); priority when missing or unknown."""
+    try:
+        return QueueOrder(str(value))
+    except ValueError:
+        return QueueOrder.PRIORITY
+
+
+def page_url(order: QueueOrder, line_id: str | None) -> str:
+    params = {"order": order.value} | ({"line_id": line_id} if line_id else {})
+    return "/ui/review?" + urlencode(params)
+
+
+def review_ms(form: Any, now_ms: int | None = None) -> int | None:
+    """The time the reviewer took: ``review_ms`` as the page's script measured it (from showing the page to
+    the submit), else the time since the server rendered it (``shown_at``, epoch ms; without JavaScript).
+    None when missing, malformed, negative or over an hour (an idle page, not a review)."""
+    ms: int | None = None
+    try:
+        if form.get("review_ms"):
+            ms = int(float(str(form.get("review_ms"))))
+        elif form.get("shown_at"):
+            now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+            ms = now_ms - int(str(form.get("shown_at")))
+    except ValueError:
+        return None
+    return ms if ms is not None and 0 <= ms <= MAX_REVIEW_MS else None
+
+
+def review_view(
+    ctx: AppContext, line_id: str | None, order: QueueOrder = QueueOrder.PRIORITY
+) -> dict[str, Any]:
+    """Template data of review.html: rows, dets, line_id, order, reasons (why each frame is offered), lists
+    (datalist id -> names), choice per event, shown_at (epoch ms of the render)."""
     with ctx.db.session() as s:
-        rows = review_queue(s, line_id, QUEUE_SIZE)
+        rows = review_queue(s, line_id, QUEUE_SIZE, order)
         dets = detections_of(s, [r.event_id for r in rows])
         maps: dict[str | None, Product | None] = {}
         notes: dict[str | None, str] = {}
@@ -67,7 +104,18 @@ def review_view(ctx: AppContext, line_id: str | None) -> dict[str, Any]:
             default=values[0] if values else (lists[list_id][0] if lists[list_id] else ""),
             values=values,
         )
-    return {"rows": rows, "dets": dets, "line_id": line_id, "lists": lists, "choices": choices}
+    reasons = {r.event_id: shown_reason(r.reason, r.verdict, r.sample_reason) for r in rows}
+    return {
+        "rows": rows,
+        "dets": dets,
+        "line_id": line_id,
+        "order": order.value,
+        "orders": [o.value for o in QueueOrder],
+        "reasons": reasons,
+        "lists": lists,
+        "choices": choices,
+        "shown_at": int(time.time() * 1000),
+    }
 
 
 def relabelled(ctx: AppContext, event_id: str, form: Any) -> list[DetectionIn]:

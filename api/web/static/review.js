@@ -1,9 +1,18 @@
 // Review page: draw boxes on the frame (mouse drag), choose their class, remove wrong boxes. Each drawn box
 // becomes two form fields, new_box_<k> = "x1,y1,x2,y2" in frame pixels and new_class_<k>; a removed model box
-// gets an empty class_<i> (the server drops it). Without this script the form still confirms/rejects/relabels.
+// gets an empty class_<i> (the server drops it). Without this script the form still confirms/rejects/relabels
+// (and the server measures the review time from the render instead of review_ms).
 (function () {
   "use strict";
   const MIN_PX = 4;
+  const shownAt = performance.now(); // the review time: from showing the queue to a frame's submit
+
+  document.querySelectorAll("article.review-item form").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      const field = form.querySelector("input[name=review_ms]");
+      if (field) field.value = String(Math.round(performance.now() - shownAt));
+    });
+  });
 
   function el(tag, props) {
     const node = document.createElement(tag);

@@ -167,3 +167,7 @@ def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> No
     assert label.outcome_event_id == o.event_id and label.action is ReviewAction.CONFIRM
     assert label.reviewer == "supervisor-1" and label.comment == "real crack"
     assert [d.class_name for d in label.detections] == ["crack"]
+    # the page's script measured each review (from showing the queue to the submit)
+    for e in (o.event_id, o2.event_id):
+        (review,) = api.get(f"/api/v1/inspections/{e}").json()["reviews"]  # type: ignore[attr-defined]
+        assert 0 < review["review_ms"] < 120_000
