@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -34,6 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 NEU = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "neu-det"
 SEED = 0
 HELD_FRACTION = 0.2
+
+
+def _cpu_s() -> float:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
 
 
 def parse_budget(text: str) -> float:
@@ -108,7 +114,10 @@ def prepare(out: Path, seed: int = SEED, held_fraction: float = HELD_FRACTION) -
 def train_one(
     data_yaml: Path, out: Path, recipe_name: str, changes: dict[str, Any], budget_s: float
 ) -> dict[str, Any]:
+    import cv2
+
     from training.yolo.evaluate import evaluate
+    from training.yolo.export import export_onnx, verify_onnx_parity
     from training.yolo.recipes import get_recipe, train_scratch
     from training.yolo.train import cpu_threads
 
@@ -130,17 +139,24 @@ def train_one(
         )
 
     load0, threads = os.getloadavg()[0], cpu_threads()
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), _cpu_s()
     result = train_scratch(data_yaml, out, recipe, time_budget_s=budget_s, progress=progress, **changes)
-    wall = time.monotonic() - started
+    wall, cpu = time.monotonic() - started, _cpu_s() - cpu0
     load1 = os.getloadavg()[0]
     ev = evaluate(result.best_pt, data_yaml, imgsz=result.imgsz, device="cpu")
+    export_s = time.monotonic()
+    images = [cv2.imread(str(p)) for p in sorted((data_yaml.parent / "images" / "val").iterdir())[:4]]
+    exported = export_onnx(result.best_pt, result.imgsz, out / "model.onnx")
+    verify_onnx_parity(result.best_pt, exported.path, images, result.imgsz)
+    export_s = time.monotonic() - export_s
     return {
         "recipe": recipe.name,
         "changes": changes,
         "imgsz": result.imgsz,
         "budget_s": budget_s,
         "train_wall_s": round(wall, 1),
+        "train_cpu_s": round(cpu, 1),  # user + sys of this process: what the load left to the training
+        "export_s": round(export_s, 1),  # ONNX export + parity check (the pipeline's next steps; no INT8)
         "epochs": len(result.epochs),
         "images_per_s": round(result.images_per_s, 1),
         "torch_threads_at_start": threads,

@@ -21,7 +21,7 @@ from training.errors import ModelBuildError
 #: (box width, box height, image width, image height), in pixels.
 BoxSize = tuple[float, float, float, float]
 
-CANDIDATES = (224, 256, 320, 416, 512, 640)
+CANDIDATES = (160, 192, 224, 256, 320, 416, 512, 640)
 MIN_PX = 10.0
 QUANTILE = 0.1
 MAX_IMGSZ = 640

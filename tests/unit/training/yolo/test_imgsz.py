@@ -33,11 +33,13 @@ def _boxes(short: float, image: tuple[int, int], n: int = 10) -> list[BoxSize]:
         ("small defects, HD frames", [(1280, 720)], _boxes(40, (1280, 720)), {}, 320),
         # 30 px on 1280 -> s >= 426.7 -> 512 (416 gives 9.75 px)
         ("between candidates", [(1280, 960)], _boxes(30, (1280, 960)), {}, 512),
-        ("big defects", [(1280, 720)], _boxes(300, (1280, 720)), {}, 224),
-        ("no boxes: smallest", [(1280, 720)], [], {}, 224),
+        ("big defects", [(1280, 720)], _boxes(300, (1280, 720)), {}, 160),
+        ("no boxes: smallest", [(1280, 720)], [], {}, 160),
+        # NEU-DET-like: 200x200 images, 18 px boxes: 14.4 px at 160
+        ("small images, mid boxes", [(200, 200)], _boxes(18, (200, 200)), {}, 160),
         # 200x200 images (NEU-DET): limit 224, whatever the boxes
         ("small images cap", [(200, 200)], _boxes(5, (200, 200)), {}, 224),
-        # 100x100 images: limit 128 is under every candidate: the limit itself
+        # 100x90 images: limit 128 is under every candidate: the limit itself
         ("images under every candidate", [(100, 90)], _boxes(50, (100, 90)), {}, 128),
         # 300x300: limit 320; 8 px boxes need 375 -> the largest allowed, 320
         ("limit between candidates", [(300, 300)], _boxes(8, (300, 300)), {}, 320),
@@ -60,7 +62,7 @@ def test_the_tenth_percentile_decides() -> None:
     """The smallest tenth of the boxes decides: 1 tiny box in 20 passes, 2 do not (lower rank)."""
     image = (1280, 1280)
     tiny = _boxes(10, image, 1)  # 10 * 640 / 1280 = 5 px even at 640
-    assert choose_imgsz([image], _boxes(200, image, 19) + tiny) == 224
+    assert choose_imgsz([image], _boxes(200, image, 19) + tiny) == 160
     assert choose_imgsz([image], _boxes(200, image, 18) + tiny * 2) == 640  # none reaches 10 px: the largest
 
 

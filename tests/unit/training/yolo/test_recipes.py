@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,14 @@ from training.pipeline import train_params
 from training.settings import TrainSettings
 from training.yolo.onnx_ref import RefDetection
 from training.yolo.recall import detection_report
-from training.yolo.recipes import CPU_FAST, CPU_FAST_FINETUNE, RECIPES, TINY_YAML, get_recipe
+from training.yolo.recipes import (
+    CPU_FAST,
+    CPU_FAST_FINETUNE,
+    CPU_FIRST_MODEL,
+    RECIPES,
+    TINY_YAML,
+    get_recipe,
+)
 
 
 def test_cpu_fast_is_packaged_and_steps_every_batch() -> None:
@@ -24,6 +32,14 @@ def test_cpu_fast_is_packaged_and_steps_every_batch() -> None:
     assert set(RECIPES) >= {"cpu_fast", "cpu_fast_finetune"}
     with pytest.raises(ModelBuildError, match="unknown training recipe"):
         get_recipe("nope")
+
+
+def test_first_model_recipe_chooses_its_input_size_from_the_data() -> None:
+    assert get_recipe("cpu_first_model") is CPU_FIRST_MODEL
+    assert Path(CPU_FIRST_MODEL.model).is_file()
+    args = CPU_FIRST_MODEL.train_args(time_budget_s=1800.0)
+    assert args["imgsz"] == "auto" and args["val"] is False and args["nbs"] == args["batch"]
+    assert args["time_budget_s"] == 1800.0 and args["workers"] == 0
 
 
 @pytest.mark.parametrize(
