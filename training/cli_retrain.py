@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -83,6 +84,7 @@ def retrain(
 ) -> None:
     """Train a challenger (a fine-tune of the champion, if any) from the labelled images; register, gate."""
     from training.datasets import DatasetStore
+    from training.pipeline import RetrainOutcome
     from training.pipeline import retrain as run
     from training.service import retrain_product
     from training.settings import get_settings
@@ -104,31 +106,20 @@ def retrain(
         recipe = recipe or "cpu_first_model"
         size = size or ("auto" if s.imgsz is None else None)
     try:
+        # a first model trains the recipe's model; otherwise a fine-tune of the champion when there is one
+        train: Callable[..., RetrainOutcome] = run if first else retrain_product
         with DatasetStore(store) as ds:
-            if first:
-                out = run(
-                    product,
-                    ds,
-                    s,
-                    reason=reason,
-                    gate=gate,
-                    epochs=epochs,
-                    imgsz=size,
-                    recipe=recipe,
-                    **overrides,
-                )
-            else:
-                out = retrain_product(
-                    product,
-                    ds,
-                    s,
-                    reason=reason,
-                    gate=gate,
-                    epochs=epochs,
-                    imgsz=size,
-                    recipe=recipe,
-                    **overrides,
-                )
+            out = train(
+                product,
+                ds,
+                s,
+                reason=reason,
+                gate=gate,
+                epochs=epochs,
+                imgsz=size,
+                recipe=recipe,
+                **overrides,
+            )
     except TrainingError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -1,10 +1,12 @@
-"""One write transaction on a shared SQLite connection: BEGIN IMMEDIATE under a lock, rolled back on error."""
+"""Durable SQLite for the trainer's state: the connection, and one write transaction (BEGIN IMMEDIATE under a
+lock, rolled back on error)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 
 @contextmanager
@@ -19,3 +21,14 @@ def immediate_transaction(
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+
+def open_durable(path: Path, schema: str) -> sqlite3.Connection:
+    """A connection shared between threads (guard writes with :func:`immediate_transaction`): WAL, and
+    ``synchronous=FULL`` so that a committed row survives a power cut, not only a crash; schema applied."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.executescript(schema)
+    return db

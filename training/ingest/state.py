@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.datasets.sqlite_tx import immediate_transaction
+from training.datasets.sqlite_tx import immediate_transaction, open_durable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outcomes (
@@ -34,13 +34,9 @@ class Pending:
 
 class IngestState:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_durable(path, _SCHEMA)
 
     def close(self) -> None:
         self._db.close()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from training.datasets.sqlite_tx import immediate_transaction
+from training.datasets.sqlite_tx import immediate_transaction, open_durable
 from training.triggers.base import RetrainRequest
 
 FILENAME = "trainer-state.sqlite"
@@ -64,13 +64,9 @@ def _load(text: str) -> RetrainRequest:
 
 class TrainerState:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_durable(path, _SCHEMA)
 
     def close(self) -> None:
         self._db.close()
