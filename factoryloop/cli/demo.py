@@ -1,8 +1,9 @@
 """``factoryloop demo run``: the closed loop on the local stack, with real parts, printed as it happens.
 
 It starts the local stack (Kafka + MLflow) if it is not running, then runs
-:func:`training.loop.demo.run_demo` in a fresh work folder with its own topic prefix and product name, so
-runs never see each other's data.
+:func:`training.loop.demo.run_demo` in a fresh work folder with its own topic prefix and product names, so
+runs never see each other's data. Two products share the site: the steel plate (its crack drift, retrain and
+canary) and a tile line; the second table shows what each product's agent served and refused.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from training.loop.options import DemoReport
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 console = Console()
@@ -66,7 +70,7 @@ def run(
     from factoryloop.kafka import ensure_topics
 
     ensure_topics(kafka)
-    opts = demo_options(quick=quick, seed=seed, product=f"plate-{stamp}")
+    opts = demo_options(quick=quick, seed=seed, product=f"plate-{stamp}", second_product=f"tile-{stamp}")
     settings = TrainSettings(
         mlflow_tracking_uri=f"http://{host}:{stack_settings.mlflow_port}",
         state_dir=workdir / "training",
@@ -120,3 +124,39 @@ def run(
     table.add_row("edge model", report.edge_model)
     table.add_row("rollout", report.rollout)
     console.print(table)
+    if report.lines:
+        console.print(_products_table(report))
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name or 'not said'} {n}" for name, n in counts.items()) or "none"
+
+
+def _products_table(report: DemoReport) -> Table:
+    """Per product: the models its agent decided with, what it refused, and whether it kept serving."""
+    table = Table(title="two products on one site")
+    table.add_column("measure")
+    for line in report.lines.values():
+        table.add_column(f"{line.product} ({line.line_id}, {line.agent_id})")
+    lines = list(report.lines.values())
+    rows: list[tuple[str, list[str]]] = [
+        ("first champion", [line.champion for line in lines]),
+        ("serving (last heartbeat)", [line.serving for line in lines]),
+        ("outcomes (product on them)", [f"{line.outcomes} ({_counts(line.products)})" for line in lines]),
+        ("models that decided them", [_counts(line.served) for line in lines]),
+        ("decided by another product's model", [str(line.foreign) for line in lines]),
+        ("deployments refused (heartbeat)", [_counts(line.refused) for line in lines]),
+        ("why refused (agent events)", ["; ".join(line.refusals) or "-" for line in lines]),
+        (
+            "decisions after the refusal, own product",
+            [f"{line.after_refusal_own} of {line.after_refusal}" if line.refusals else "-" for line in lines],
+        ),
+        (
+            "recall (the model that decided most)",
+            [", ".join(f"{k} {_pct(v)}" for k, v in line.recall.items()) or "n/a" for line in lines],
+        ),
+    ]
+    for name, values in rows:
+        table.add_row(name, *values)
+    table.caption = f"cross-product deployment: {report.cross_product}" if report.cross_product else None
+    return table

@@ -9,6 +9,11 @@
 4. Retrain: once enough reviewed cracks are in, fine-tune from the champion, gate it against the champion on
    the golden set and on recent reviewed data, and roll it out (canary on the agent, then the line).
 5. Measure: crack recall of the champion vs the new model on the live stream, and the loop timings.
+
+The site has a second line of another product (:mod:`training.loop.second_line`: the simulated tile line, its
+own champion and agent). It shows the products stay apart: each agent decides only with its product's models,
+and a ``fleet`` deployment of the plate's champion reaches the tile agent, which refuses it (counted in its
+heartbeat) and keeps serving its own model.
 """
 
 from __future__ import annotations
@@ -19,17 +24,24 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from factoryloop.kafka import EventProducer
 from factoryloop.settings import KafkaSettings
 from factoryloop.sim import Oracle, SimConfig
 from training.datasets import DatasetStore
-from training.errors import TrainingError
 from training.ingest import Ingestor
 from training.loop.line import agent_config, bootstrap_store, live_sim_config, start_agent
 from training.loop.observer import FleetObserver
+from training.loop.options import DemoOptions, DemoReport
+from training.loop.second_line import (
+    SecondSite,
+    line_report,
+    site_models,
+    start_line_agent,
+)
+from training.loop.steps import DemoError, wait_for
 from training.loop.supervisor import SimulatedSupervisor
 from training.pipeline import RetrainOutcome, retrain
 from training.registry import CHAMPION, ModelRegistry, RegisteredVersion
@@ -47,64 +59,7 @@ from training.triggers.watcher import utcnow
 
 logger = logging.getLogger(__name__)
 Say = Callable[[str], None]
-
-
-class DemoError(TrainingError):
-    """The demo could not complete a step; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    product: str = "demo_plate"
-    line_id: str = "line-1"
-    station_id: str = "st-1"
-    agent_id: str = "agent-1"
-    new_class: str = "crack"
-    seed: int = 11
-    bootstrap_frames: int = 240  # ground-truth frames before the drift, to train the first champion
-    live_start: int = 100_000  # the live line starts far from the bootstrap frames (never trained on)
-    drift_after: int = 60  # live frames before the new class appears
-    new_class_rate: float = 0.35
-    fps: float = 10.0
-    pass_sample_rate: float = 0.5  # share of PASS frames the agent sends (a missed crack is a PASS)
-    reviews_to_retrain: int = 100  # reviews with the new class before the trigger fires (40 were too few)
-    frames_after_swap: int = 150  # live frames to score the new model on
-    canary_window_s: float = 20.0
-    timeout_s: float = 1800.0
-    epochs_bootstrap: int | None = None
-    epochs_finetune: int | None = None
-    max_retrains: int = 2  # a challenger the gate refuses is followed by one more try on more reviews
-    # The agent keeps sending frames during a retrain (~5/s): a second retrain would train on 5x the frames.
-    max_train_images: int = 500
-
-
-@dataclass
-class DemoReport:
-    champion: str = ""
-    challenger: str = ""
-    gate: str = ""
-    edge_model: str = ""  # which file of the promoted challenger the agents run, and why (INT8 check)
-    trigger: str = ""
-    refused: list[str] = field(default_factory=list)  # challengers the gate refused before one passed
-    rollout: str = ""
-    recall_before: float | None = None
-    recall_after: float | None = None
-    support_before: int = 0
-    support_after: int = 0
-    other_recall_before: dict[str, float | None] = field(default_factory=dict)
-    other_recall_after: dict[str, float | None] = field(default_factory=dict)
-    reject_latency_ms: tuple[float | None, float | None] = (None, None)
-    seen_to_serving_s: float | None = None
-    steps_s: dict[str, float] = field(default_factory=dict)
-    reviews: dict[str, int] = field(default_factory=dict)
-
-
-def _wait(what: str, done: Callable[[], bool], deadline: float, check: Callable[[], None]) -> None:
-    while not done():
-        check()
-        if time.monotonic() > deadline:
-            raise DemoError(f"timed out waiting for {what}")
-        time.sleep(0.5)
+__all__ = ["DemoError", "DemoOptions", "DemoReport", "run_demo"]
 
 
 def run_demo(
@@ -138,11 +93,16 @@ def run_demo(
     say(f"champion v{champion.version}: {first.decision.reason}")
 
     model_dir = registry.download(champion, workdir / f"champion-v{champion.version}")
-    config = agent_config(opts, kafka, live, model_dir / "model.onnx", workdir)
-    agent = start_agent(config, workdir, settings.mlflow_tracking_uri)
+    site = None  # the second product's line
+    if opts.second_line is not None:
+        t = time.monotonic()
+        site = SecondSite.bootstrap(opts.second_line, kafka, store, settings, registry, workdir, say)
+        report.steps_s[f"train {site.line.product} champion"] = time.monotonic() - t
+
+    agents: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}  # agent id -> (process, its log)
     stop = threading.Event()
-    observer = FleetObserver(kafka, oracle)
-    supervisor = SimulatedSupervisor(kafka, oracle)
+    observer = FleetObserver(kafka, oracle, agent_id=opts.agent_id)
+    supervisor = SimulatedSupervisor(kafka, oracle, product=opts.product)
     ingestor = Ingestor(store, kafka)
     ingest_thread = threading.Thread(target=ingestor.run, args=(stop,), name="ingest", daemon=True)
     # The retrain is started by the trainer's own trigger: N reviews whose true boxes include the new class.
@@ -155,27 +115,47 @@ def run_demo(
     watch_thread = threading.Thread(target=watcher.run, args=(stop,), name="triggers", daemon=True)
 
     def check() -> None:
-        errors = (("observer", observer.error), ("supervisor", supervisor.error), ("triggers", watcher.error))
+        errors = [("observer", observer.error), ("supervisor", supervisor.error), ("triggers", watcher.error)]
+        if site is not None:
+            errors.append((f"observer of {site.line.agent_id}", site.observer.error))
         for name, err in errors:
             if err is not None:
                 raise DemoError(f"{name} failed: {err}")
-        if agent.poll() is not None:
-            raise DemoError(f"the edge agent exited with {agent.returncode}; see {workdir / 'agent.log'}")
+        for agent_id, (proc, log) in agents.items():
+            if proc.poll() is not None:
+                raise DemoError(f"the edge agent {agent_id} exited with {proc.returncode}; see {log}")
 
     try:
+        config = agent_config(opts, kafka, live, model_dir / "model.onnx", workdir)
+        agents[opts.agent_id] = (
+            start_agent(config, workdir, settings.mlflow_tracking_uri),
+            workdir / "agent.log",
+        )
+        if site is not None:
+            line_dir = workdir / site.line.line_id
+            proc = start_line_agent(site.line, site.champion, kafka, settings.mlflow_tracking_uri, line_dir)
+            agents[site.line.agent_id] = (proc, line_dir / "agent.log")
+            site.observer.start()
         observer.start()
         supervisor.start()
         ingest_thread.start()
         watch_thread.start()
         with EventProducer(kafka) as producer:
             publish(producer, deployment_for(champion, target=opts.line_id, reason="demo: first champion"))
+            if site is not None:
+                first2 = deployment_for(
+                    site.champion.version, target=site.line.line_id, reason="demo: first champion"
+                )
+                publish(producer, first2)
         say(
             f"agent {opts.agent_id} serves v{champion.version}; "
             f"{opts.new_class} appears at live frame {opts.drift_after}"
         )
+        if site is not None:
+            report.cross_product = site.send_plate_model(kafka, champion, opts.product, deadline, check, say)
 
         t1 = time.monotonic()
-        _wait(
+        wait_for(
             f"the trigger ({wanted.min_labels} reviews with {opts.new_class})",
             lambda: bool(queue.waiting()),
             deadline,
@@ -210,8 +190,8 @@ def run_demo(
             # The fleet is back on the champion: v2 will never be scored on the live stream.
             raise DemoError(f"the canary of {report.challenger} did not go to full: {report.rollout}")
         new = second.version.version
-        _wait(f"v{new} serving", lambda: new in observer.obs.serving_since, deadline, check)
-        _wait(
+        wait_for(f"v{new} serving", lambda: new in observer.obs.serving_since, deadline, check)
+        wait_for(
             f"{opts.frames_after_swap} frames scored on v{new}",
             lambda: (
                 observer.obs.by_version.get(new) is not None
@@ -222,18 +202,31 @@ def run_demo(
         )
         _fill(report, observer, opts, new)
         report.reviews = dict(supervisor.actions)
+        products = [opts.product] + ([site.line.product] if site is not None else [])
+        models = site_models(registry, products)
+        with observer.lock:
+            report.lines[opts.product] = line_report(opts, observer.obs, models, report.champion)
+        if site is not None:
+            report.lines[site.line.product], outcome = site.fill(models, deadline, check)
+            report.cross_product += outcome
+            say(f"products apart: {report.cross_product}")
         return report
     except DemoError as exc:
         done = ", ".join(f"{step} {s:.0f} s" for step, s in report.steps_s.items()) or "none"
-        raise DemoError(f"{exc} (steps done: {done}; agent log {workdir / 'agent.log'})") from exc
+        logs = ", ".join(str(log) for _, log in agents.values()) or str(workdir / "agent.log")
+        raise DemoError(f"{exc} (steps done: {done}; agent logs {logs})") from exc
     finally:
         stop.set()
-        agent.terminate()
-        try:
-            agent.wait(30)
-        except subprocess.TimeoutExpired:
-            agent.kill()
+        for proc, _ in agents.values():
+            proc.terminate()
+        for proc, _ in agents.values():
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         observer.stop()
+        if site is not None:
+            site.observer.stop()
         supervisor.stop()
         ingest_thread.join(30)
         watch_thread.join(30)

@@ -1,4 +1,6 @@
-"""The demo line: its live simulator config (the drift), the bootstrap data, and the edge agent process."""
+"""A line of the demo site: its live simulator config (the drift), the bootstrap data, and the edge agent
+process. The steel-plate line is described by :class:`~training.loop.demo.DemoOptions`, the site's second
+line by :class:`~training.loop.second_line.SecondLine`: both are a :class:`LineSpec`."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import yaml
 
@@ -23,6 +25,29 @@ if TYPE_CHECKING:
     Say = Callable[[str], None]
 
 
+class LineSpec(Protocol):
+    """What a line's bootstrap and agent need: its product, ids, seed and pace."""
+
+    @property
+    def product(self) -> str: ...
+    @property
+    def line_id(self) -> str: ...
+    @property
+    def station_id(self) -> str: ...
+    @property
+    def agent_id(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def bootstrap_frames(self) -> int: ...
+    @property
+    def live_start(self) -> int: ...
+    @property
+    def fps(self) -> float: ...
+    @property
+    def pass_sample_rate(self) -> float: ...
+
+
 def live_sim_config(base: SimConfig, opts: DemoOptions) -> SimConfig:
     """The live line: the bootstrap line plus the drift that brings in the new class."""
     drift = ClassRateDrift(
@@ -33,9 +58,10 @@ def live_sim_config(base: SimConfig, opts: DemoOptions) -> SimConfig:
     return base.model_copy(update={"drift": (*base.drift, drift), "seed": opts.seed})
 
 
-def bootstrap_store(store: DatasetStore, sim: SimConfig, opts: DemoOptions, say: Say) -> int:
-    """Render the pre-drift line with its truth into the store (provenance: simulated)."""
-    ensure_simulated_product(store.products, opts.product)
+def bootstrap_store(store: DatasetStore, sim: SimConfig, opts: LineSpec, say: Say) -> int:
+    """Render the pre-drift line with its truth into the store (provenance: simulated), as the line's product
+    (created from the line's class map when new)."""
+    ensure_simulated_product(store.products, opts.product, sim)
     simulator = Simulator(sim.model_copy(update={"seed": opts.seed}))
     for index in range(opts.bootstrap_frames):
         frame = simulator.frame(index)
@@ -44,11 +70,14 @@ def bootstrap_store(store: DatasetStore, sim: SimConfig, opts: DemoOptions, say:
         store.set_labels(
             digest, boxes, provenance=Provenance.SIMULATED, source_ref=f"sim:{opts.seed}:{index}"
         )
-    say(f"bootstrap: {opts.bootstrap_frames} ground-truth frames of the line before the drift")
+    say(
+        f"bootstrap {opts.product}: {opts.bootstrap_frames} ground-truth frames of {opts.line_id} "
+        "before any drift"
+    )
     return opts.bootstrap_frames
 
 
-def agent_config(opts: DemoOptions, kafka: KafkaSettings, sim: SimConfig, model: Path, workdir: Path) -> Path:
+def agent_config(opts: LineSpec, kafka: KafkaSettings, sim: SimConfig, model: Path, workdir: Path) -> Path:
     cfg = {
         "agent_id": opts.agent_id,
         "line_id": opts.line_id,

@@ -1,10 +1,12 @@
-"""Sizes of the closed-loop demo: the full demo (``./dev demo``) and the CI-sized ``--quick`` loop."""
+"""Sizes of the closed-loop demo: the full demo (``./dev demo``) and the CI-sized ``--quick`` loop. Both run
+the steel-plate line (its drift, retrain and canary) beside a second product's line, the tile line."""
 
 from __future__ import annotations
 
 from factoryloop.sim import SimConfig
 from factoryloop.sim.presets import DEMO_CRACK_RATE, DEMO_SIM
-from training.loop.demo import DemoOptions
+from training.loop.options import DemoOptions
+from training.loop.second_line import SecondLine
 
 
 def demo_sim_config() -> SimConfig:
@@ -12,10 +14,15 @@ def demo_sim_config() -> SimConfig:
     return DEMO_SIM
 
 
-def demo_options(*, quick: bool = False, seed: int = 11, product: str = "demo_plate") -> DemoOptions:
+def demo_options(
+    *, quick: bool = False, seed: int = 11, product: str = "demo_plate", second_product: str = "demo_tile"
+) -> DemoOptions:
+    # The tile line (SecondLine's sizes: 160 bootstrap frames, the scratch recipe, its agent at 2 fps).
+    second = SecondLine(product=second_product, seed=seed)
     if quick:
         return DemoOptions(
             product=product,
+            second_line=second,
             seed=seed,
             new_class_rate=DEMO_CRACK_RATE,
             bootstrap_frames=200,
@@ -24,10 +31,11 @@ def demo_options(*, quick: bool = False, seed: int = 11, product: str = "demo_pl
             reviews_to_retrain=120,
             frames_after_swap=120,
             canary_window_s=15.0,
-            timeout_s=1500.0,
+            timeout_s=1800.0,  # 1500 before the second product's line (~2-3 min more)
         )
     return DemoOptions(
         product=product,
+        second_line=second,
         seed=seed,
         new_class_rate=DEMO_CRACK_RATE,
         bootstrap_frames=256,

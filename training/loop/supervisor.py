@@ -77,14 +77,23 @@ def review_label(
 
 
 class SimulatedSupervisor:
-    """Consumes outcomes and frames; publishes one review per traceable sent frame, in a background thread."""
+    """Consumes outcomes and frames; publishes one review per traceable sent frame, in a background thread.
+
+    With ``product`` set it reviews only that product's frames (the oracle knows one line's truth); the other
+    products' frames are left to their own supervisors."""
 
     def __init__(
-        self, kafka: KafkaSettings, oracle: Oracle, *, group_id: str = "simulated-supervisor"
+        self,
+        kafka: KafkaSettings,
+        oracle: Oracle,
+        *,
+        group_id: str = "simulated-supervisor",
+        product: str | None = None,
     ) -> None:
         self.kafka = kafka
         self.oracle = oracle
         self.group_id = group_id
+        self.product = product
         self.reviewed = 0
         self.reviewed_by_class: dict[str, int] = {}
         self.actions: dict[str, int] = {}
@@ -112,6 +121,12 @@ class SimulatedSupervisor:
             self.reviewed_by_class[det.class_name] = self.reviewed_by_class.get(det.class_name, 0) + 1
 
     def _handle(self, producer: EventProducer, event: object) -> None:
+        if self.product is not None:
+            product = (
+                event.meta.product if isinstance(event, FramePayload) else getattr(event, "product", None)
+            )
+            if product != self.product:
+                return
         if isinstance(event, Outcome) and event.frame_sent and not event.shadow:
             frame = self._waiting.pop(event.event_id, None)
             if frame is not None:
