@@ -41,7 +41,10 @@ def test_training_ends_within_the_budget_with_best_weights(tmp_path: Path) -> No
     assert all(r.budget_s == BUDGET_S and r.epochs >= r.epoch and r.eta_s >= 0 for r in reports)
     assert all(r.elapsed_s + r.eta_s <= BUDGET_S + MARGIN_S for r in reports)
     assert "train_box_loss" in reports[0].losses
-    assert not reports[0].metrics and "mAP50" in reports[-1].metrics  # val=False: the closing epoch only
+    # val=False: no epoch before the last is validated. Whether the last report carries the closing validation
+    # depends on what ended the run (the epochs, or the budget under load: seen in a loaded CI run), so the
+    # final numbers are checked on the result above.
+    assert not any(r.metrics for r in reports[:-1])
     assert "mAP50" in result.epochs[-1] and "mAP50" not in result.epochs[0]
 
 
