@@ -192,6 +192,7 @@ class Agent:
         shadow = self.models.shadow
         return Heartbeat(
             **self.station,
+            product=self.models.product,
             model=self.models.current.ref,
             shadow_model=shadow.model.ref if shadow else None,
             uptime_s=uptime,

@@ -20,6 +20,7 @@ class TopicRole(StrEnum):
     DEPLOYMENTS = "deployments"
     HEARTBEATS = "heartbeats"
     DEAD_LETTERS = "dead-letters"
+    ROLLOUTS = "rollouts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,13 @@ TOPIC_SPECS: dict[TopicRole, TopicSpec] = {
         partitions=1,
         configs={"retention.ms": str(30 * DAY_MS), "max.message.bytes": str(FRAME_MAX_BYTES * 3 // 2)},
     ),
+    # Rollout requests and the controller's transitions (factoryloop.schemas.rollouts). One partition: one
+    # product's story in order, and the trainer that owns the partition in its group is the one that acts.
+    TopicRole.ROLLOUTS: TopicSpec(
+        TopicRole.ROLLOUTS,
+        partitions=1,
+        configs={"retention.ms": str(365 * DAY_MS), "max.message.bytes": str(MIB)},
+    ),
 }
 
 
@@ -114,6 +122,10 @@ class TopicNames:
     @property
     def dead_letters(self) -> str:
         return self[TopicRole.DEAD_LETTERS]
+
+    @property
+    def rollouts(self) -> str:
+        return self[TopicRole.ROLLOUTS]
 
     def role_of(self, topic: str) -> TopicRole:
         for role in TopicRole:

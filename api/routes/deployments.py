@@ -116,7 +116,7 @@ def _publish(ctx: AppContext, fields: dict[str, Any]) -> Deployment:
         dep = sign(Deployment(**fields), ctx.settings.signing_key)
     except ValidationError as exc:
         raise InvalidRequestError(f"invalid deployment: {exc.errors()[0]['msg']}") from exc
-    ctx.publish(TopicRole.DEPLOYMENTS, dep, key=dep.target)
+    ctx.publish(TopicRole.DEPLOYMENTS, dep, key=dep.compaction_key)
     DEPLOYMENTS_PUBLISHED.inc()
     with ctx.db.engine.begin() as conn:
         insert_ignore(conn, table(DeploymentRow), [deployment_row(dep)])

@@ -8,6 +8,12 @@ from factoryloop.schemas.frames import FrameMeta
 from factoryloop.schemas.heartbeats import AgentEvent, AgentEventType, CameraHealth, Heartbeat
 from factoryloop.schemas.labels import Label, LabelSource, ReviewAction
 from factoryloop.schemas.outcomes import Latency, Outcome, Verdict
+from factoryloop.schemas.rollouts import (
+    RolloutAction,
+    RolloutEvent,
+    RolloutRequest,
+    RolloutState,
+)
 
 __all__ = [
     "FLEET_KEY",
@@ -28,6 +34,10 @@ __all__ = [
     "ModelRef",
     "Outcome",
     "ReviewAction",
+    "RolloutAction",
+    "RolloutEvent",
+    "RolloutRequest",
+    "RolloutState",
     "StationEvent",
     "Strategy",
     "Verdict",

@@ -21,6 +21,7 @@ from factoryloop.schemas.frames import FrameMeta
 from factoryloop.schemas.heartbeats import AgentEvent, Heartbeat
 from factoryloop.schemas.labels import Label
 from factoryloop.schemas.outcomes import Outcome
+from factoryloop.schemas.rollouts import RolloutMessage
 from factoryloop.topics import TopicRole
 
 FRAME_MAGIC = b"FLF1"
@@ -35,6 +36,7 @@ _ADAPTERS: dict[TopicRole, TypeAdapter[Any]] = {
     TopicRole.HEARTBEATS: TypeAdapter(Heartbeat | AgentEvent),
     TopicRole.DEAD_LETTERS: TypeAdapter(DeadLetter),
     TopicRole.FRAMES: TypeAdapter(FrameMeta),
+    TopicRole.ROLLOUTS: TypeAdapter(RolloutMessage),
 }
 SUPPORTED_VERSIONS: dict[TopicRole, frozenset[int]] = {role: frozenset({1}) for role in TopicRole}
 

@@ -72,6 +72,12 @@ class Deployment(Event):
             raise ValueError("a shadow deployment needs shadow_sample_rate > 0")
         return self
 
+    @property
+    def compaction_key(self) -> str:
+        """The Kafka key: one record per (product, target) survives compaction, so one product's ``fleet``
+        deployment never erases another product's (``target`` alone when the deployment names no product)."""
+        return self.target if self.product is None else f"{self.product}/{self.target}"
+
     def applies_to(self, agent_id: str, line_id: str) -> bool:
         """Whether an agent on ``line_id`` should act on this deployment."""
         if self.target not in (FLEET_KEY, line_id):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from factoryloop.schemas.base import ModelRef, StationEvent, WireModel
+from factoryloop.schemas.base import Identifier, ModelRef, StationEvent, WireModel
 
 
 class CameraHealth(WireModel):
@@ -23,6 +23,9 @@ class CameraHealth(WireModel):
 class Heartbeat(StationEvent):
     kind: Literal["heartbeat"] = "heartbeat"
     schema_version: Literal[1] = 1
+    product: Identifier | None = Field(
+        default=None, description="The agent's product (its config); the rollout controller's stages use it."
+    )
     model: ModelRef | None = None
     shadow_model: ModelRef | None = None
     uptime_s: float = Field(ge=0)

@@ -60,7 +60,7 @@ def publish(
     returns the deployment as published.
     """
     deployment = sign(deployment, signing_key if signing_key is not None else get_settings().signing_key)
-    producer.send_sync(TopicRole.DEPLOYMENTS, deployment, key=deployment.target)
+    producer.send_sync(TopicRole.DEPLOYMENTS, deployment, key=deployment.compaction_key)
     logger.info(
         "published %s %s v%s to %s (%s%s)",
         deployment.strategy.value,
