@@ -21,7 +21,9 @@ SINK_RUNNING = Gauge("factoryloop_api_sink_running", "1 while the sink loop runs
 HTTP_REQUESTS = Counter("factoryloop_api_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_SECONDS = Histogram("factoryloop_api_http_request_seconds", "HTTP request latency", ["route"])
 LABELS_PUBLISHED = Counter("factoryloop_api_labels_published_total", "Label events produced by reviews")
-DEPLOYMENTS_PUBLISHED = Counter("factoryloop_api_deployments_published_total", "Deployments published")
+ROLLOUT_REQUESTS = Counter(
+    "factoryloop_api_rollout_requests_total", "Rollout requests published (deploy, rollback)", ["action"]
+)
 REVIEW_SECONDS = Histogram(
     "factoryloop_api_review_seconds",
     "Time a reviewer took per review (from showing the frame to the submit), when measured",

@@ -41,9 +41,6 @@ class ApiSettings(BaseSettings):
         default=SecretStr("factoryloop-dev-pepper"),
         description="Secret mixed into token hashes (HMAC-SHA256). Set it in production.",
     )
-    signing_key: SecretStr | None = Field(
-        default=None, description="Fleet key: promote/rollback HMAC-sign deployments (factoryloop.signing)."
-    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     run_sink: bool = Field(default=True, description="`serve` runs the Kafka sink in a background thread.")

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db.base import Base, EventId
 from api.db.review_models import ClassDayRow, ReviewQueueRow, ReviewRow
+from api.db.rollout_models import RolloutRow
 from api.db.types import UtcDateTime
 
-__all__ = [  # the review tables live in api.db.review_models, re-exported with the others
+__all__ = [  # the review and rollout tables live in their own modules, re-exported with the others
     "AgentEventRow",
     "AgentRow",
     "Base",
@@ -29,6 +30,7 @@ __all__ = [  # the review tables live in api.db.review_models, re-exported with 
     "RetrainJobRow",
     "ReviewQueueRow",
     "ReviewRow",
+    "RolloutRow",
     "TokenRow",
 ]
 

@@ -18,6 +18,7 @@ def routers() -> list[APIRouter]:
         products,
         retrains,
         review,
+        rollouts,
         stats,
         tokens,
     )
@@ -33,5 +34,6 @@ def routers() -> list[APIRouter]:
         products.router,
         retrains.router,
         deployments.router,
+        rollouts.router,
         tokens.router,
     ]

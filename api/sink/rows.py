@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from factoryloop.schemas import AgentEvent, Deployment, FramePayload, Heartbeat, Label, Outcome
+from factoryloop.schemas import (
+    AgentEvent,
+    Deployment,
+    FramePayload,
+    Heartbeat,
+    Label,
+    Outcome,
+    RolloutEvent,
+    RolloutRequest,
+    RolloutState,
+)
 
 
 @dataclass
@@ -20,6 +30,7 @@ class RowBatch:
     heartbeats: list[dict[str, Any]] = field(default_factory=list)
     agent_events: list[dict[str, Any]] = field(default_factory=list)
     deployments: list[dict[str, Any]] = field(default_factory=list)
+    rollouts: list[dict[str, Any]] = field(default_factory=list)
     ignored: int = 0
 
     def __len__(self) -> int:
@@ -30,6 +41,7 @@ class RowBatch:
             + len(self.heartbeats)
             + len(self.agent_events)
             + len(self.deployments)
+            + len(self.rollouts)
         )
 
 
@@ -175,6 +187,46 @@ def deployment_row(d: Deployment) -> dict[str, Any]:
     }
 
 
+def rollout_row(m: RolloutRequest | RolloutEvent) -> dict[str, Any]:
+    """A row of the ``rollouts`` table: a request (state ``requested``) or one of the controller's events."""
+    row: dict[str, Any] = {"event_id": m.event_id, "kind": m.kind, "ts": m.ts, "product": m.product}
+    if isinstance(m, RolloutRequest):
+        return {
+            **row,
+            "request_id": m.request_id,
+            "rollout_id": None,
+            "action": m.action.value,
+            "model_name": None,
+            "model_version": m.model_version,
+            "previous_version": None,
+            "state": RolloutState.REQUESTED.value,
+            "stage": None,
+            "stages": None,
+            "agents": [],
+            "reason": m.reason,
+            "evidence": {},
+            "actor": m.requested_by,
+            "payload": m.model_dump(mode="json"),
+        }
+    return {
+        **row,
+        "request_id": m.request_id,
+        "rollout_id": m.rollout_id,
+        "action": None,
+        "model_name": m.model_name,
+        "model_version": m.model_version,
+        "previous_version": m.previous_version,
+        "state": m.state.value,
+        "stage": m.stage,
+        "stages": m.stages,
+        "agents": list(m.agents),
+        "reason": m.reason,
+        "evidence": dict(m.evidence),
+        "actor": m.actor,
+        "payload": m.model_dump(mode="json"),
+    }
+
+
 def to_rows(events: Iterable[Any], now: datetime | None = None) -> RowBatch:
     """Sort events by kind into rows; unknown kinds are counted in ``ignored``."""
     now = now or datetime.now(UTC)
@@ -192,6 +244,8 @@ def to_rows(events: Iterable[Any], now: datetime | None = None) -> RowBatch:
             batch.reviews.append(label_row(ev))
         elif isinstance(ev, Deployment):
             batch.deployments.append(deployment_row(ev))
+        elif isinstance(ev, RolloutRequest | RolloutEvent):
+            batch.rollouts.append(rollout_row(ev))
         else:
             batch.ignored += 1
     return batch

@@ -40,6 +40,7 @@ SINK_ROLES = (
     TopicRole.HEARTBEATS,
     TopicRole.DEPLOYMENTS,
     TopicRole.LABELS,
+    TopicRole.ROLLOUTS,
 )
 
 

@@ -18,6 +18,7 @@ from api.db.models import (
     HeartbeatRow,
     InspectionRow,
     ReviewRow,
+    RolloutRow,
 )
 from api.db.upsert import insert_ignore, table, upsert_newer
 from api.frames.store import FrameStore
@@ -73,5 +74,6 @@ class SinkWriter:
             inserted += insert_ignore(conn, table(HeartbeatRow), batch.heartbeats)
             inserted += insert_ignore(conn, table(AgentEventRow), batch.agent_events)
             inserted += insert_ignore(conn, table(DeploymentRow), batch.deployments)
+            inserted += insert_ignore(conn, table(RolloutRow), batch.rollouts)
             upsert_newer(conn, table(AgentRow), list(batch.agents.values()), "agent_id", "last_seen")
         return WriteResult(events=len(batch) + batch.ignored, inserted=inserted)

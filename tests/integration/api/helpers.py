@@ -22,6 +22,7 @@ from api.db.models import (
 )
 from api.db.types import UtcDateTime
 from factoryloop.kafka import TypedConsumer
+from factoryloop.kafka.consumer import Received
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 
@@ -46,6 +47,19 @@ def read_topic(kafka: KafkaSettings, role: TopicRole, count: int, timeout_s: flo
         while len(out) < count and time.monotonic() < deadline:
             out.extend(r.event for r in consumer.poll(timeout_ms=500))
     assert len(out) >= count, f"expected {count} events on {role.value}, got {len(out)}"
+    return out
+
+
+def read_records(
+    kafka: KafkaSettings, role: TopicRole, count: int, timeout_s: float = 60.0
+) -> list[Received]:
+    """Like :func:`read_topic`, with each record's key, partition and offset."""
+    out: list[Received] = []
+    with TypedConsumer(kafka, [role], None, auto_offset_reset="earliest") as consumer:
+        deadline = time.monotonic() + timeout_s
+        while len(out) < count and time.monotonic() < deadline:
+            out.extend(consumer.poll(timeout_ms=500))
+    assert len(out) >= count, f"expected {count} records on {role.value}, got {len(out)}"
     return out
 
 
