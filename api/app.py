@@ -22,11 +22,13 @@ from api.settings import ApiSettings, get_settings
 from api.sink.runner import Sink
 from api.web.pages import router as web_router
 from api.web.pages import static_files
+from api.web.rollouts import router as rollouts_web_router
 
 logger = logging.getLogger(__name__)
 
 DESCRIPTION = """Defect API of factoryloop: inspections sunk from Kafka, frames, statistics, reviews (labels),
-fleet status, model registry, retrain jobs and deployments.
+fleet status, model registry, retrain jobs, deployments and rollout requests (the API asks, the trainer's
+rollout controller acts).
 
 Authenticate with `Authorization: Bearer <token>`. Roles: **supervisor** (read + review) < **engineer**
 (+ retrain, deploy, rollback) < **admin** (+ tokens). Each operation states its least role in
@@ -118,5 +120,6 @@ def create_app(settings: ApiSettings | None = None, *, run_sink: bool | None = N
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_root)
     app.include_router(web_router)
+    app.include_router(rollouts_web_router)
     app.mount("/static", static_files(), name="static")
     return app

@@ -1,5 +1,6 @@
 """The dashboard in headless Chromium: log in with a token, see a defect produced on Kafka and sunk,
-review it, and find the Label on Kafka."""
+review it, and find the Label on Kafka; the rollout panel shows what the controller reported and asks it for
+a deploy."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ import re
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
 
 from api.security import Role
 from factoryloop.kafka import EventProducer
-from factoryloop.schemas import Box, Label, ReviewAction
+from factoryloop.schemas import Box, Label, ReviewAction, RolloutEvent, RolloutRequest, RolloutState
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 from tests.integration.api.helpers import read_topic, real_jpeg
@@ -52,7 +56,13 @@ def _free_port() -> int:
 def served(api_factory, kafka_settings: KafkaSettings) -> Iterator[tuple[str, object]]:
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (set FACTORYLOOP_TEST_CHROMIUM)")
-    api = api_factory(kafka_settings)
+    with serve(api_factory(kafka_settings)) as base:
+        yield base
+
+
+@contextmanager
+def serve(api: Any) -> Iterator[tuple[str, Any]]:
+    """The app of ``api`` served by uvicorn on a free port: (base URL, api)."""
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(api.client.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -63,9 +73,11 @@ def served(api_factory, kafka_settings: KafkaSettings) -> Iterator[tuple[str, ob
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", api
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}", api
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def draw_correction(page, item) -> None:  # type: ignore[no-untyped-def]
@@ -171,3 +183,79 @@ def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> No
     for e in (o.event_id, o2.event_id):
         (review,) = api.get(f"/api/v1/inspections/{e}").json()["reviews"]  # type: ignore[attr-defined]
         assert 0 < review["review_ms"] < 120_000
+
+
+@pytest.mark.mlflow
+def test_rollout_panel_shows_the_canary_and_asks_for_a_deploy(
+    api_factory, kafka_settings: KafkaSettings, mlflow_server: str
+) -> None:
+    from mlflow.tracking import MlflowClient
+    from playwright.sync_api import expect, sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (set FACTORYLOOP_TEST_CHROMIUM)")
+    product = f"tile{uuid.uuid4().hex[:6]}"
+    name = f"factoryloop-{product}"
+    client = MlflowClient(tracking_uri=mlflow_server)
+    client.create_registered_model(name, tags={"product": product})
+    for _ in range(2):
+        client.create_model_version(name, source=f"s3://models/{name}/model", tags={"product": product})
+    client.set_registered_model_alias(name, "champion", "1")
+    client.set_registered_model_alias(name, "challenger", "2")
+    canary = RolloutEvent(
+        rollout_id="r" * 16,
+        product=product,
+        model_name=name,
+        model_version="2",
+        previous_version="1",
+        state=RolloutState.CANARY,
+        stages=2,
+        agents=("agent-7",),
+        reason="stage 1 of 2: one agent",
+        evidence={"outcomes": 250.0, "p99_ms": 21.5},
+    )
+    with EventProducer(kafka_settings) as producer:
+        producer.send_sync(TopicRole.ROLLOUTS, canary, key=product)
+
+    api = api_factory(kafka_settings, mlflow_tracking_uri=mlflow_server)
+    with serve(api) as (base, _), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            expect.set_options(timeout=30_000)
+            page.goto(f"{base}/ui/login")
+            page.fill("#token", api.tokens[Role.ENGINEER])
+            page.click("#login")
+            expect(page.locator("h1")).to_contain_text("Lines")
+            panel = page.locator("#in-flight")
+            for _ in range(100):  # the sink may still be catching up
+                page.goto(f"{base}/ui/rollouts?product={product}")
+                if panel.count():
+                    break
+                time.sleep(0.2)
+            expect(page.locator("#champion")).to_have_text("v1")
+            expect(page.locator("#challenger")).to_have_text("v2")
+            expect(panel).to_contain_text("canary")
+            expect(panel).to_contain_text("stage 1 of 2")
+            expect(panel.locator(".agents")).to_have_text("agent-7")
+            expect(panel.locator("table.evidence")).to_contain_text("p99_ms")
+            expect(page.locator("#rollout-history")).to_contain_text("stage 1 of 2: one agent")
+
+            form = page.locator("#deploy-form")
+            form.locator("input[name=version]").fill("2")
+            form.locator("input[name=staged]").uncheck()
+            form.locator("input[name=reason]").fill("canary looks good")
+            form.locator("button").click()
+            expect(page.locator("#rollout-message")).to_contain_text("stays 'requested'")
+            expect(page.locator(".pending")).to_contain_text("canary looks good")
+            page.locator("#rollback-form button").click()
+            expect(page.locator(".pending li")).to_have_count(2)
+        finally:
+            browser.close()
+
+    deploy, rollback = read_topic(kafka_settings, TopicRole.ROLLOUTS, 3)[1:]
+    assert isinstance(deploy, RolloutRequest) and deploy.product == product
+    assert (deploy.action.value, deploy.model_version, deploy.staged) == ("deploy", "2", False)
+    assert deploy.requested_by == "engineer-1" and deploy.reason == "canary looks good"
+    assert (rollback.action.value, rollback.to_version, rollback.reason) == ("rollback", None, None)

@@ -156,3 +156,25 @@ def test_without_kafka_a_request_is_503(api_factory) -> None:
     resp = api.post("/api/v1/rollouts", role=Role.ENGINEER, json={"product": "pcb", "action": "rollback"})
     assert resp.status_code == 503 and "Kafka" in resp.json()["error"]["message"]
     assert api.get("/api/v1/rollouts").json() == []  # nothing stored when nothing was published
+
+
+def test_rollout_page_roles_and_mlflow_down(api_factory, kafka_settings: KafkaSettings) -> None:
+    """The page without a browser: supervisors read, only engineers get (and may post) the forms; with MLflow
+    down the stored history still shows, with the error."""
+    api = api_factory(kafka_settings)  # MLflow unreachable
+    publish(kafka_settings, event("tiles", RolloutState.CANARY, reason="stage 1 of 2"))
+    api.client.cookies.set("fl_token", api.tokens[Role.SUPERVISOR])
+    page = wait_for(lambda: "stage 1 of 2" in (t := api.client.get("/ui/rollouts?product=tiles").text) and t)
+    assert "MLflow" in page and 'id="deploy-form"' not in page and "<b>tiles</b>" in page
+    form = {"product": "tiles", "action": "deploy", "version": "2"}
+    refused = api.client.post("/ui/rollouts", data=form)
+    assert refused.status_code == 403 and "needs role &#39;engineer&#39;" in refused.text
+    api.client.cookies.set("fl_token", api.tokens[Role.ENGINEER])
+    assert 'id="deploy-form"' in api.client.get("/ui/rollouts?product=tiles").text
+    bad = api.client.post("/ui/rollouts", data={**form, "version": "2/3"})
+    assert bad.status_code == 422 and "not requested: invalid request (model_version" in bad.text
+    cross = api.client.post("/ui/rollouts", data=form, headers={"Origin": "http://evil.example"})
+    assert cross.status_code == 403
+    sent = api.client.post("/ui/rollouts", data=form, follow_redirects=False)
+    assert sent.status_code == 303 and "requested=" in sent.headers["location"]
+    api.client.cookies.clear()
