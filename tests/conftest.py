@@ -37,6 +37,8 @@ from factoryloop.stack.mlflow_server import MlflowServer
 from factoryloop.stack.process import free_ports
 from factoryloop.stack.settings import StackSettings
 
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # offline, and thread-safe (training/__init__.py)
+
 logger = logging.getLogger(__name__)
 
 _MARKERS = {

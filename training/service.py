@@ -1,17 +1,22 @@
-"""The trainer service (``factoryloop train watch``): ingest + triggers + one retrain at a time per product.
+"""The trainer service (``factoryloop train watch``): ingest + triggers + one retrain at a time per product +
+the rollout controller, the one owner of each product's rollouts (training.rollout.controller).
 
 Threads: the ingest consumer keeps the dataset store current and hands each stored batch's events to the
 triggers (drift, override rate); the trigger checker evaluates the triggers every ``check_every_s`` (the
 ``new_labels`` trigger counts the reviews in the store, so it never fires before they are stored) and
 queues retrains; optionally an API poller claims jobs engineers queued with ``POST /api/v1/retrains``; the
 calling thread runs the queued retrains (fine-tune from the champion, or the recipe's model for a product's
-first model) and gates each one. What ships stays an engineer's decision (``factoryloop train deploy`` or
-the API's promote).
+first model) and gates each one. A promoted challenger goes to the rollout controller, which ships it through
+the product's canary stages (policy ``auto``) or holds it for an engineer (``manual``); the controller also
+carries out the deploy and rollback requests of the API and of ``factoryloop train deploy|rollback``.
+
+Two trainers started by mistake: the one whose controller owns the rollouts partition acts; the other waits
+(no ingest, no retrain) until the first goes away.
 
 What survives a restart: the review counts and marks (the dataset store), the retrain queue - waiting
 requests, and a retrain that was running, queued again - and the schedule's last runs
 (``<state_dir>/trainer-state.sqlite``), the ingest's offsets (Kafka). The drift triggers' windows start
-empty again.
+empty again. A rollout in its canary stages (MLflow: alias ``canary`` and its tags) is resumed.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from training.errors import TrainingError
 from training.ingest import Ingestor
 from training.pipeline import RetrainOutcome, retrain
 from training.registry import CHAMPION, ModelRegistry
+from training.rollout.controller import RolloutController
+from training.rollout.policy import RolloutPolicies, default_policies
 from training.settings import TrainSettings
 from training.triggers import (
     RetrainQueue,
@@ -78,7 +85,11 @@ class TrainerService:
         *,
         api: ApiJobSource | None = None,
         run: Callable[[RetrainRequest], str] | None = None,
+        policies: RolloutPolicies | None = None,
+        controller: RolloutController | None = None,
     ) -> None:
+        """``policies``: the rollout policies (default: ``default_policies(settings)``); ``controller``: one
+        built by the caller (tests: a short session timeout)."""
         self.store = store
         self.settings = settings
         self.state = TrainerState(state_path(settings.state_dir))
@@ -95,6 +106,11 @@ class TrainerService:
         self.api = api
         self.worker = RetrainWorker(self.queue, run or self._retrain, on_done=self._done)
         self.errors: dict[str, BaseException] = {}
+        self.controller = controller or RolloutController(
+            settings.kafka,
+            ModelRegistry(settings.mlflow_tracking_uri, settings.registered_model_prefix),
+            policies or default_policies(settings),
+        )
 
     def _guard(self, name: str, target: Callable[[], object]) -> Callable[[], None]:
         def body() -> None:
@@ -115,7 +131,10 @@ class TrainerService:
                     "could not report progress of jobs %s to the API", request.job_ids, exc_info=True
                 )
         reason = f"{request.trigger}: {request.reason}"
-        return describe(retrain_product(request.product, self.store, self.settings, reason=reason))
+        out = retrain_product(request.product, self.store, self.settings, reason=reason)
+        if out.decision is not None and out.decision.promote:
+            self.controller.promoted(request.product, out.version.version, f"gate: {out.decision.reason}")
+        return describe(out)
 
     def _done(self, report: RetrainReport) -> None:
         if self.api is not None:
@@ -132,7 +151,34 @@ class TrainerService:
             except Exception:  # thread boundary: log, retry on the next round
                 logger.exception("polling the API for retrain jobs failed; retrying in %.0f s", every_s)
 
+    def _wait_to_lead(self, stop: threading.Event) -> bool:
+        """Start the rollout controller; wait until it leads (False: stopped first)."""
+        threading.Thread(target=self.controller.run, args=(stop,), name="rollouts", daemon=True).start()
+        waited = 0.0
+        while not self.controller.leader.wait(1.0):
+            if stop.is_set():
+                return False
+            if self.controller.error is not None:
+                raise TrainingError(f"the trainer's rollout controller failed: {self.controller.error}")
+            waited += 1.0
+            if waited in (15.0, 60.0) or waited % 600 == 0:
+                logger.warning(
+                    "another trainer owns the rollouts partition (group %s): waiting %.0f s so far",
+                    self.controller.group_id,
+                    waited,
+                )
+        return True
+
     def run(self, stop: threading.Event, *, api_poll_s: float = 5.0) -> None:
+        try:
+            leading = self._wait_to_lead(stop)
+        except BaseException:
+            stop.set()
+            raise
+        if not leading:
+            self.ingestor.close()
+            self.state.close()
+            return
         threads = [
             threading.Thread(target=self._guard("ingest", lambda: self.ingestor.run(stop)), daemon=True),
             threading.Thread(target=self.checker.run, args=(stop,), name="triggers", daemon=True),
@@ -145,6 +191,10 @@ class TrainerService:
             while not stop.is_set():
                 if self.checker.error is not None:
                     self.errors["triggers"] = self.checker.error
+                if self.controller.error is not None:
+                    self.errors["rollouts"] = self.controller.error
+                elif not self.controller.leader.is_set():
+                    raise TrainingError("another trainer took the rollouts partition: this one stops")
                 for name, exc in self.errors.items():
                     raise TrainingError(f"the trainer's {name} thread failed: {exc}") from exc
                 self.worker.step(timeout_s=1.0)

@@ -80,7 +80,9 @@ class TrainSettings(BaseSettings):
     int8_max_drop: float = Field(default=0.02, ge=0.0, le=1.0, description="Largest mAP50-95 loss allowed.")
     int8_max_class_drop: float = Field(default=0.05, ge=0.0, le=1.0, description="Largest class AP50 loss.")
     int8_calibration_images: int = Field(default=64, ge=1, le=1000, description="Calibration images.")
-    # Rollout policy.
+    # Rollout policy: a YAML per product (training.rollout.policy); without one, the default policy with the
+    # window and limits below.
+    rollout_policy_file: Path | None = Field(default=None, description="Rollout policy YAML (train watch).")
     canary_window_s: float = Field(default=300.0, gt=0.0)
     canary_max_errors: int = Field(default=0, ge=0)
     canary_max_latency_p99_ms: float = Field(default=200.0, gt=0.0)

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
+CANARY = "canary"  # the version a rollout is taking through its canary stages (training.rollout.ledger)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,16 @@ class ModelRegistry:
             ) from exc
         logger.info("%s: %s -> version %s", self.name(product), alias, version)
 
+    def delete_alias(self, product: str, alias: str) -> None:
+        """Remove ``alias`` (no error when it is not set)."""
+        try:
+            self._client.delete_registered_model_alias(self.name(product), alias)
+        except Exception as exc:
+            if _is_not_found(exc):
+                return
+            raise RegistryError(f"deleting alias {alias} of {self.name(product)} failed: {exc}") from exc
+        logger.info("%s: %s removed", self.name(product), alias)
+
     def tag(self, product: str, version: str, tags: dict[str, str]) -> None:
         try:
             for key, value in tags.items():
@@ -157,6 +168,14 @@ class ModelRegistry:
         except Exception as exc:
             raise RegistryError(f"downloading {version.source} failed: {exc}") from exc
         return Path(local)
+
+    def products(self) -> list[str]:
+        """The products that have a registered model (its name with this registry's prefix)."""
+        try:
+            found = self._client.search_registered_models(f"name LIKE '{self.prefix}%'")
+        except Exception as exc:
+            raise RegistryError(f"listing registered models failed: {exc}") from exc
+        return sorted(m.name[len(self.prefix) :] for m in found if m.name.startswith(self.prefix))
 
     def versions(self, product: str) -> list[RegisteredVersion]:
         try:

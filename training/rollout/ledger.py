@@ -1,0 +1,122 @@
+"""A rollout's durable state, in the MLflow registry: alias ``canary`` marks the version in flight and its
+``rollout.*`` version tags hold the stage, the agents of every stage, the version to go back to and who asked.
+
+A restarted trainer (kill -9 included) reads it back (:meth:`RolloutLedger.in_flight`) and resumes the stage's
+window; when the rollout ends the alias goes and ``rollout.decision`` / ``rollout.reason`` /
+``rollout.evidence`` stay on the version: its history, where ``factoryloop train status`` and the API read it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from factoryloop.schemas import FLEET_KEY, RolloutState
+from training.errors import RolloutError, TrainingError
+from training.registry.models import CANARY, CHAMPION, ModelRegistry, RegisteredVersion
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rollout:
+    rollout_id: str
+    product: str
+    version: RegisteredVersion
+    previous: RegisteredVersion | None
+    stages: tuple[tuple[str, ...], ...]  # the agents of each stage, cumulative; the last, () = every agent
+    stage: int = 0
+    target: str = FLEET_KEY
+    request_id: str | None = None
+    actor: str = "trainer"
+
+    @property
+    def last_stage(self) -> bool:
+        return self.stage >= len(self.stages) - 1
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        return self.stages[self.stage]
+
+    def next_stage(self) -> Rollout:
+        return replace(self, stage=self.stage + 1)
+
+
+class RolloutLedger:
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+
+    def save(self, r: Rollout, state: RolloutState) -> None:
+        """Record the rollout at its current stage (before its deployment is published)."""
+        self.registry.tag(
+            r.product,
+            r.version.version,
+            {
+                "rollout.id": r.rollout_id,
+                "rollout.state": state.value,
+                "rollout.stage": str(r.stage),
+                "rollout.stages": json.dumps([list(s) for s in r.stages]),
+                "rollout.previous": r.previous.version if r.previous else "",
+                "rollout.target": r.target,
+                "rollout.request_id": r.request_id or "",
+                "rollout.actor": r.actor,
+                "rollout.stage_started": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+        )
+        self.registry.set_alias(r.product, CANARY, r.version.version)
+
+    def finish(self, r: Rollout, state: RolloutState, reason: str, evidence: dict[str, float]) -> None:
+        """The rollout ended: decision and evidence on the version, ``champion`` moved, ``canary`` removed."""
+        self.registry.tag(
+            r.product,
+            r.version.version,
+            {
+                "rollout.id": r.rollout_id,
+                "rollout.state": state.value,
+                "rollout.decision": state.value,
+                "rollout.reason": reason[:4000],
+                "rollout.evidence": json.dumps(evidence)[:4000],
+                "rollout.ended": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+        )
+        if state is RolloutState.FULL:
+            champion = self.registry.alias(r.product, CHAMPION)
+            if champion is None or champion.version != r.version.version:
+                self.registry.set_alias(r.product, CHAMPION, r.version.version)
+            if r.previous is not None and r.previous.version != r.version.version:
+                self.registry.tag(r.product, r.version.version, {"previous_champion": r.previous.version})
+        elif state is RolloutState.ROLLED_BACK and r.previous is not None:
+            self.registry.set_alias(r.product, CHAMPION, r.previous.version)
+        canary = self.registry.alias(r.product, CANARY)
+        if canary is not None and canary.version == r.version.version:
+            self.registry.delete_alias(r.product, CANARY)
+
+    def in_flight(self, product: str) -> Rollout | None:
+        """The product's rollout a previous trainer left in flight, or None."""
+        version = self.registry.alias(product, CANARY)
+        if version is None:
+            return None
+        t = version.tags
+        try:
+            stages = tuple(tuple(s) for s in json.loads(t["rollout.stages"]))
+            back = t.get("rollout.previous")
+            previous = self.registry.get(product, back) if back else None
+            return Rollout(
+                rollout_id=t["rollout.id"],
+                product=product,
+                version=version,
+                previous=previous,
+                stages=stages,
+                stage=min(int(t["rollout.stage"]), len(stages) - 1),
+                target=t.get("rollout.target") or FLEET_KEY,
+                request_id=t.get("rollout.request_id") or None,
+                actor=t.get("rollout.actor") or "trainer",
+            )
+        except (KeyError, ValueError, TypeError, TrainingError) as exc:
+            raise RolloutError(
+                f"{self.registry.name(product)} v{version.version} carries alias {CANARY} but its rollout "
+                f"tags are unreadable ({exc!r}); remove the alias (MLflow UI) or roll back with "
+                f"`factoryloop train rollback {product}`"
+            ) from exc
