@@ -1,4 +1,4 @@
-"""``factoryloop train``: ingest, retrain, gate, deploy, rollback, status."""
+"""``factoryloop train``: ingest, retrain, gate, deploy, rollback, status, watch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from factoryloop.schemas import FLEET_KEY, Strategy
+from training import cli_rollout
 from training.cli_retrain import retrain
 from training.errors import TrainingError
 
@@ -64,6 +64,9 @@ def ingest(
 
 
 app.command()(retrain)
+app.command()(cli_rollout.deploy)
+app.command()(cli_rollout.rollback)
+app.command("validate-policy")(cli_rollout.validate_policy)
 
 
 @app.command("gate")
@@ -84,94 +87,6 @@ def gate_cmd(product: Product, store: Store = None) -> None:
     except TrainingError as exc:
         raise _fail(exc) from exc
     typer.echo(f"{'PROMOTED' if decision.promote else 'REFUSED'}: {decision.reason}")
-
-
-@app.command()
-def deploy(
-    product: Product,
-    version: Annotated[str | None, typer.Option(help="Model version (default: the champion).")] = None,
-    target: Annotated[str, typer.Option(help="A line id or 'fleet'.")] = FLEET_KEY,
-    canary: Annotated[str | None, typer.Option(help="Comma-separated canary agent ids.")] = None,
-    window: Annotated[float | None, typer.Option(help="Canary window in seconds.")] = None,
-) -> None:
-    """Publish a deployment: straight to the target, or through a canary with automatic rollback."""
-    from factoryloop.kafka import EventProducer
-    from training.registry import CHAMPION
-    from training.rollout import CanaryPolicy, deployment_for, publish, run_canary
-    from training.settings import get_settings
-
-    s, reg = get_settings(), _registry()
-    try:
-        chosen = reg.get(product, version) if version else reg.alias(product, CHAMPION)
-        if chosen is None:
-            raise TrainingError(f"{reg.name(product)} has no champion; pass --version")
-        previous_no = chosen.tags.get("previous_champion")
-        previous = reg.get(product, previous_no) if previous_no else None
-        if canary:
-            policy = CanaryPolicy(
-                window_s=window or s.canary_window_s,
-                max_errors=s.canary_max_errors,
-                max_latency_p99_ms=s.canary_max_latency_p99_ms,
-                max_defect_rate_jump=s.canary_max_defect_rate_jump,
-                max_override_rate=s.canary_max_override_rate,
-            )
-            agents = [a.strip() for a in canary.split(",") if a.strip()]
-            result = run_canary(
-                s.kafka,
-                chosen,
-                previous,
-                canary_agents=agents,
-                policy=policy,
-                target=target,
-                registry=reg,
-                product=product,
-            )
-            typer.echo(f"{result.outcome}: {'; '.join(result.reasons) or 'canary healthy'}")
-            return
-        with EventProducer(s.kafka) as producer:
-            publish(
-                producer,
-                deployment_for(chosen, target=target, strategy=Strategy.FULL, previous_version=previous_no),
-            )
-    except TrainingError as exc:
-        raise _fail(exc) from exc
-    typer.echo(f"deployed {chosen.name} v{chosen.version} to {target}")
-
-
-@app.command()
-def rollback(
-    product: Product,
-    to_version: Annotated[str, typer.Option("--to-version", help="The version to go back to.")],
-    target: Annotated[str, typer.Option(help="A line id or 'fleet'.")] = FLEET_KEY,
-    reason: Annotated[
-        str, typer.Option(help="Why (sent to the agents and the registry).")
-    ] = "engineer decision",
-) -> None:
-    """Publish a rollback deployment to ``--to-version`` and make it the champion again."""
-    from factoryloop.kafka import EventProducer
-    from training.registry import CHAMPION
-    from training.rollout import deployment_for, publish
-    from training.settings import get_settings
-
-    reg = _registry()
-    try:
-        back = reg.get(product, to_version)
-        current = reg.alias(product, CHAMPION)
-        with EventProducer(get_settings().kafka) as producer:
-            publish(
-                producer,
-                deployment_for(
-                    back,
-                    target=target,
-                    strategy=Strategy.ROLLBACK,
-                    reason=reason,
-                    previous_version=current.version if current else None,
-                ),
-            )
-        reg.set_alias(product, CHAMPION, back.version)
-    except TrainingError as exc:
-        raise _fail(exc) from exc
-    typer.echo(f"rolled back {back.name} to v{back.version} on {target}")
 
 
 @app.command()
@@ -205,12 +120,18 @@ def watch(
         Path | None,
         typer.Option(help="Triggers YAML (default: FACTORYLOOP_TRAIN_TRIGGERS_FILE, else new_labels)."),
     ] = None,
+    rollout_policy: Annotated[
+        Path | None,
+        typer.Option(help="Rollout policy YAML (default: FACTORYLOOP_TRAIN_ROLLOUT_POLICY_FILE)."),
+    ] = None,
 ) -> None:
-    """The trainer: ingest from Kafka, evaluate the triggers, take API jobs, retrain one product at a time."""
+    """The trainer: ingest from Kafka, evaluate the triggers, take API jobs, retrain one product at a time,
+    and own every rollout (canary stages, widening, rollback)."""
     import signal
     import threading
 
     from training.datasets import DatasetStore
+    from training.rollout.policy import load_policies
     from training.service import TrainerService
     from training.settings import get_settings
     from training.triggers import NewLabelsTriggerConfig, TriggersConfig, load_triggers
@@ -235,7 +156,8 @@ def watch(
                         "FACTORYLOOP_TRAIN_API_URL is set: set FACTORYLOOP_TRAIN_API_TOKEN too"
                     )
                 api = ApiJobSource(s.api_url, s.api_token)
-            service = TrainerService(ds, s, config, api=api)
+            policies = load_policies(rollout_policy) if rollout_policy else None
+            service = TrainerService(ds, s, config, api=api, policies=policies)
             typer.echo(
                 f"trainer watching ({', '.join(t.name for t in service.evaluator.triggers)}); Ctrl-C stops"
             )

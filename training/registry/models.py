@@ -169,6 +169,20 @@ class ModelRegistry:
             raise RegistryError(f"downloading {version.source} failed: {exc}") from exc
         return Path(local)
 
+    def reachable(self, timeout_s: float = 2.0) -> bool:
+        """Whether the tracking server answers its health check now (a local store always does): lets a
+        caller skip work instead of waiting out the MLflow client's minutes of retries."""
+        if not self.tracking_uri.startswith(("http://", "https://")):
+            return True
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.tracking_uri.rstrip('/')}/health", timeout=timeout_s) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
     def products(self) -> list[str]:
         """The products that have a registered model (its name with this registry's prefix)."""
         try:

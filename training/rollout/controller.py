@@ -186,6 +186,13 @@ class RolloutController:
         if self._resume_at is None or self.clock() < self._resume_at:
             return
         assert self._t is not None
+        if not self.registry.reachable():
+            logger.warning(
+                "MLflow (%s) does not answer: rollouts in flight not resumed yet; retrying in 30 s",
+                self.registry.tracking_uri,
+            )
+            self._resume_at = self.clock() + 30.0
+            return
         try:
             for product in self.registry.products():
                 if product in self._t.active:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from factoryloop.yamlpath import read_yaml, validate_mapping
 from training.errors import TrainingError
@@ -98,13 +98,14 @@ class RolloutPolicy(_Strict):
     stages: tuple[Stage, ...] = (AgentsStage(count=1), AllStage())
     judge: Judge = Judge()
 
-    @model_validator(mode="after")
-    def _ends_with_all(self) -> RolloutPolicy:
-        if any(isinstance(s, AllStage) for s in self.stages[:-1]):
+    @field_validator("stages")
+    @classmethod
+    def _ends_with_all(cls, stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
+        if any(isinstance(s, AllStage) for s in stages[:-1]):
             raise ValueError("{type: all} can only be the last stage")
-        if not self.stages or not isinstance(self.stages[-1], AllStage):
-            object.__setattr__(self, "stages", (*self.stages, AllStage()))
-        return self
+        if not stages or not isinstance(stages[-1], AllStage):
+            return (*stages, AllStage())
+        return stages
 
 
 class RolloutPolicies(_Strict):

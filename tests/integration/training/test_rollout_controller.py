@@ -5,33 +5,35 @@ one agent to both and becomes the champion; two controllers of one installation:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from mlflow.tracking import MlflowClient
 
 from edge_agent.agent import Agent
-from edge_agent.settings import AgentSettings
 from factoryloop.kafka import EventProducer
 from factoryloop.schemas import RolloutAction, RolloutEvent, RolloutRequest, RolloutState
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
-from tests.integration.edge_agent.support import agent_config, read_topic, wait_until, with_product
-from tests.support.edge_onnx import fail_model, pass_model
+from tests.integration.edge_agent.support import wait_until
+from tests.support.rollout_site import (
+    PRODUCT,
+    register_models,
+    request,
+    rollout_events,
+    serving,
+    start_agents,
+)
 from training.registry.models import CANARY, CHAMPION, ModelRegistry
 from training.rollout.controller import RolloutController
 from training.rollout.policy import AgentsStage, AllStage, Judge, RolloutPolicies, RolloutPolicy
 
 pytest.importorskip("onnx")
-PRODUCT = "steel_plate"
-CLASSES = ["scratch", "dent", "stain", "crack", "missing_hole"]
 POLICY = RolloutPolicy(
     window_s=8.0,
     stages=(AgentsStage(count=1), AllStage()),
@@ -48,75 +50,20 @@ class Site:
     agents: list[Agent]
 
     def serving(self) -> list[str]:
-        return [a.models.current.ref.version for a in self.agents]
+        return serving(self.agents)
 
     def events(self) -> list[RolloutEvent]:
-        got = read_topic(self.kafka, TopicRole.ROLLOUTS, timeout_s=20, idle_s=2)
-        return [e for e in got if isinstance(e, RolloutEvent)]
-
-
-def _register(registry: ModelRegistry, version: str, onnx: Path) -> None:
-    """``onnx`` logged to a run of its own (the agents fetch it through MLflow's artifact proxy) and
-    registered as ``version`` with the tags training writes."""
-    client = MlflowClient(tracking_uri=registry.tracking_uri)
-    exp = client.get_experiment_by_name("test-rollouts") or client.create_experiment("test-rollouts")
-    run = client.create_run(exp if isinstance(exp, str) else exp.experiment_id)
-    client.log_artifacts(run.info.run_id, str(onnx.parent), "model")
-    client.set_terminated(run.info.run_id)
-    sha = hashlib.sha256(onnx.read_bytes()).hexdigest()
-    mv = client.create_model_version(
-        registry.name(PRODUCT),
-        source=f"{run.info.artifact_uri}/model",
-        run_id=run.info.run_id,
-        tags={"onnx_sha256": sha, "class_names": json.dumps(CLASSES), "imgsz": "160", "product": PRODUCT},
-    )
-    assert str(mv.version) == version
-
-
-def _stamped(path: Path, version: str) -> Path:
-    import onnx
-
-    model = onnx.load(str(with_product(path, PRODUCT)))
-    entry = model.metadata_props.add()
-    entry.key, entry.value = "test_version", version
-    onnx.save(model, str(path))
-    return path
+        return rollout_events(self.kafka)
 
 
 @pytest.fixture
 def site(kafka_settings: KafkaSettings, mlflow_server: str, tmp_path: Path) -> Iterator[Site]:
-    models = tmp_path / "models"
-    files = {  # distinct bytes per version (agents know a model by its sha256)
-        "0": _stamped(pass_model(models / "0" / "model.onnx"), "0"),  # what the agents start with
-        "1": _stamped(pass_model(models / "1" / "model.onnx"), "1"),
-        "2": _stamped(fail_model(models / "2" / "model.onnx"), "2"),  # flags every frame
-        "3": _stamped(pass_model(models / "3" / "model.onnx"), "3"),
-    }
-    registry = ModelRegistry(mlflow_server, f"t{uuid.uuid4().hex[:8]}-")
-    MlflowClient(tracking_uri=mlflow_server).create_registered_model(registry.name(PRODUCT))
-    stop = threading.Event()
-    for v in ("1", "2", "3"):
-        _register(registry, v, files[v])
-    registry.set_alias(PRODUCT, CHAMPION, "1")
-    agents = [
-        Agent(
-            agent_config(
-                kafka_settings,
-                files["0"],
-                tmp_path / name,
-                agent_id=name,
-                line_id=line,
-                source={"fps": 8, "max_frames": 100_000},
-            ),
-            AgentSettings(state_dir=tmp_path / name / "state", mlflow_tracking_uri=mlflow_server),
-        )
-        for name, line in (("agent-a", "line-1"), ("agent-b", "line-2"))
-    ]
-    for agent in agents:
-        agent.start()
+    registry, first_model = register_models(mlflow_server, tmp_path / "models")
+    agents = start_agents(kafka_settings, mlflow_server, first_model, tmp_path)
     controller = RolloutController(
         kafka_settings, registry, RolloutPolicies(default=POLICY), session_timeout_ms=6000
     )
+    stop = threading.Event()
     thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
     thread.start()
     try:
@@ -132,10 +79,7 @@ def site(kafka_settings: KafkaSettings, mlflow_server: str, tmp_path: Path) -> I
 
 
 def _request(kafka: KafkaSettings, **fields: object) -> RolloutRequest:
-    req = RolloutRequest(request_id=uuid.uuid4().hex, product=PRODUCT, requested_by="engineer", **fields)
-    with EventProducer(kafka) as producer:
-        producer.send_sync(TopicRole.ROLLOUTS, req, key=PRODUCT)
-    return req
+    return request(kafka, **fields)
 
 
 def test_bad_canary_rolled_back_then_a_good_one_widens_to_full(site: Site) -> None:
@@ -186,7 +130,7 @@ def test_requests_that_cannot_be_carried_out_are_refused_with_the_reason(site: S
         action=RolloutAction.DEPLOY,
         model_version="3",
         requested_by="engineer",
-        ts=RolloutRequest.model_fields["ts"].default_factory().replace(year=2020),  # type: ignore[misc]
+        ts=datetime(2020, 1, 1, tzinfo=UTC),
     )
     with EventProducer(site.kafka) as producer:
         producer.send_sync(TopicRole.ROLLOUTS, stale, key=PRODUCT)

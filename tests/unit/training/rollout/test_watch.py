@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from factoryloop.schemas import ModelRef, ReviewAction
+from factoryloop.schemas import ModelRef, ReviewAction, Verdict
 from tests.support.events import heartbeat, label, outcome
 from training.rollout import CanaryPolicy, CanaryWatch
 
@@ -60,3 +60,48 @@ def test_overridden_reviews_fail_the_canary() -> None:
         w.observe(o)
         w.observe(label(outcome_event_id=o.event_id, action=ReviewAction.CORRECT))
     assert any("override rate 1.00" in p for p in w.problems())
+
+
+def on(version: str, errors: int = 0, p99: float | None = None) -> object:
+    return heartbeat(model=ModelRef(name="m", version=version), errors=errors, latency_p99_ms=p99)
+
+
+@pytest.mark.parametrize(
+    ("before_ms", "canary_ms", "ratio", "bad"),
+    [(20.0, 30.0, 2.0, False), (20.0, 50.0, 2.0, True), (20.0, 50.0, None, False), (None, 90.0, 2.0, False)],
+)
+def test_latency_against_the_same_agent_on_the_champion(
+    before_ms: float | None, canary_ms: float, ratio: float | None, bad: bool
+) -> None:
+    w = watch(max_latency_p99_ratio=ratio) if ratio else watch()
+    w.observe(on("6", p99=before_ms))
+    w.observe(on(VERSION, p99=canary_ms))
+    assert any("the champion's" in p for p in w.problems()) is bad
+    assert w.failures() == []  # latency is judged at the end of the window only
+
+
+def test_defect_rate_against_the_same_agents_before_the_switch_when_alone() -> None:
+    w = CanaryWatch(
+        frozenset({"agent-1"}),
+        VERSION,
+        "d" * 32,
+        CanaryPolicy(min_outcomes=3, max_defect_rate_jump=0.2),
+        model_name="m",
+    )
+    for _ in range(3):
+        w.observe(outcome(model=ModelRef(name="m", version="6"), verdict=Verdict.PASS))
+        w.observe(outcome(model=ModelRef(name="other-product", version="1"), verdict=Verdict.FAIL))
+    assert w.baseline_fail_rate() == 0.0  # another product's outcomes are not the champion's
+    for _ in range(3):
+        w.observe(outcome(model=ModelRef(name="m", version=VERSION), verdict=Verdict.FAIL))
+    assert any("defect rate 1.00 vs the champion's 0.00" in f for f in w.failures())
+    assert w.evidence()["canary_fail_rate"] == 1.0 and w.evidence()["champion_fail_rate"] == 0.0
+
+
+@pytest.mark.parametrize(("resumed", "failed"), [(False, True), (True, False)])
+def test_a_resumed_watch_counts_errors_from_what_it_first_sees(resumed: bool, failed: bool) -> None:
+    w = CanaryWatch(frozenset({"agent-1"}), VERSION, "d" * 32, CanaryPolicy(), resumed=resumed)
+    w.observe(on(VERSION, errors=4))  # the agent switched before this watch began
+    assert bool(w.failures()) is failed
+    w.observe(on(VERSION, errors=5))
+    assert w.failures() != []

@@ -1,0 +1,51 @@
+"""The fleet as heartbeats tell it, and how a policy's stages resolve to cumulative agent sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from factoryloop.schemas import ModelRef
+from tests.support.events import heartbeat
+from training.rollout.fleet import AgentSeen, FleetView, resolve_stages
+from training.rollout.policy import AgentsStage, AllStage, FractionStage, LinesStage, RolloutPolicy
+
+
+def agents(n: int, lines: int = 2) -> list[AgentSeen]:
+    return [AgentSeen(f"a{i}", f"line-{i % lines}", "p", "m", "1", 0.0) for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("stages", "n", "expected"),
+    [
+        ((AgentsStage(count=1),), 4, [("a0",), ()]),
+        ((AgentsStage(count=1),), 1, [()]),  # one agent: straight to all
+        ((AgentsStage(count=1),), 0, [()]),
+        ((AgentsStage(agents=("a2", "zz")),), 4, [("a2",), ()]),  # unknown names ignored
+        ((AgentsStage(agents=("zz",)),), 4, [()]),  # a stage that adds nobody is dropped
+        ((AgentsStage(count=1), FractionStage(fraction=0.5)), 4, [("a0",), ("a0", "a1"), ()]),
+        ((FractionStage(fraction=0.01),), 10, [("a0",), ()]),  # at least one agent
+        ((FractionStage(fraction=1.0),), 3, [()]),  # everyone: that is the last stage
+        ((AgentsStage(count=1), LinesStage(lines=("line-1",))), 4, [("a0",), ("a0", "a1", "a3"), ()]),
+        ((AgentsStage(count=2), AgentsStage(count=1)), 4, [("a0", "a1"), ()]),  # never narrower
+    ],
+)
+def test_stages_are_cumulative_and_end_with_everyone(
+    stages: tuple[object, ...], n: int, expected: list[tuple[str, ...]]
+) -> None:
+    policy = RolloutPolicy(stages=(*stages, AllStage()))  # type: ignore[arg-type]
+    assert resolve_stages(policy, agents(n)) == expected
+
+
+def test_fleet_view_keeps_live_agents_of_the_product_on_the_target() -> None:
+    now = [0.0]
+    fleet = FleetView(stale_s=10, clock=lambda: now[0])
+    v2 = ModelRef(name="m", version="2")
+    fleet.observe(heartbeat(agent_id="a1", line_id="line-1", product="p", model=v2))
+    fleet.observe(heartbeat(agent_id="a2", line_id="line-2", product="p"))
+    fleet.observe(heartbeat(agent_id="b1", line_id="line-1", product="q"))
+    assert [a.agent_id for a in fleet.agents("p")] == ["a1", "a2"]
+    assert [a.agent_id for a in fleet.agents("p", "line-2")] == ["a2"]
+    assert fleet.agents("p")[0].model_version == "2" and fleet.agents("p")[1].model_version is None
+    now[0] = 11.0
+    fleet.observe(heartbeat(agent_id="a2", line_id="line-2", product="p"))
+    assert [a.agent_id for a in fleet.agents("p")] == ["a2"]  # a1 went quiet
