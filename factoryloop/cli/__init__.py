@@ -36,6 +36,12 @@ _GROUPS: list[tuple[str, str, str, str]] = [
     ("model", "training.model_cli", "app", "Evaluate a model on labelled data and look at its predictions."),
     ("api", "api.cli", "app", "Serve the defect API and manage tokens."),
     ("demo", "factoryloop.cli.demo", "app", "Run the closed-loop demo on the local stack."),
+    (
+        "deploy",
+        "factoryloop.cli.deploy",
+        "app",
+        "Install a site: Kafka node configs, offline wheelhouses, Kubernetes topics.",
+    ),
 ]
 
 # Top-level shortcuts to one command of a group: (name, module path, function, help).

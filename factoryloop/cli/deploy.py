@@ -1,0 +1,155 @@
+"""``factoryloop deploy``: what installing a site needs (Kafka node configs, offline wheelhouses, K8s topics).
+
+The systemd units in ``deploy/systemd`` run ``kafka-run``; ``docs/operations.md`` walks through a site.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from factoryloop.stack.errors import StackError
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(code=1)
+
+
+@app.command("kafka-cluster-id")
+def kafka_cluster_id() -> None:
+    """Print a new Kafka cluster id (once per site; every node's kafka-config gets the same one)."""
+    from factoryloop.stack.kafka_config import new_cluster_id
+
+    typer.echo(new_cluster_id())
+
+
+@app.command("kafka-config")
+def kafka_config(
+    role: Annotated[str, typer.Option(help="controller or broker.")],
+    node_id: Annotated[int, typer.Option(min=0, help="This node's id (unique in the cluster).")],
+    quorum: Annotated[str, typer.Option(help="The controllers: 1@kafka-1:9093,2@kafka-2:9093,...")],
+    host: Annotated[str, typer.Option(help="Name others reach this node by (advertised listener).")],
+    out: Annotated[Path, typer.Option(help="server.properties to write (log4j2, cluster-id beside it).")],
+    data_dir: Annotated[Path, typer.Option(help="Kafka's log.dirs (the unit's StateDirectory).")],
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Listener port (9092 broker, 9093 controller)."),
+    ] = None,
+    bind: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    replication_factor: Annotated[int, typer.Option(min=1, help="Topics' RF (min ISR 2 from 3 on).")] = 3,
+    cluster_id: Annotated[
+        str | None, typer.Option(help="From `kafka-cluster-id`; written to cluster-id beside --out.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
+) -> None:
+    """Write one site node's server.properties (a KRaft controller or a broker), unless it exists."""
+    from factoryloop.site.kafka_node import NodeRole, SiteNode, parse_quorum, render_node_config
+    from factoryloop.site.kafka_run import write_node_files
+
+    try:
+        node_role = NodeRole(role)
+        node = SiteNode(
+            node_role,
+            node_id,
+            host,
+            port or (9093 if node_role is NodeRole.CONTROLLER else 9092),
+            data_dir,
+            bind_host=bind,
+        )
+        config = render_node_config(node, parse_quorum(quorum), replication_factor)
+        written = write_node_files(config, out, cluster_id, force=force)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    except StackError as exc:
+        raise _fail(exc) from exc
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+@app.command("kafka-run")
+def kafka_run(
+    config: Annotated[Path, typer.Option(help="The node's server.properties (from kafka-config).")],
+    format_storage: Annotated[
+        bool, typer.Option("--format/--no-format", help="Format the storage first when it is new.")
+    ] = True,
+) -> None:
+    """Run one Kafka node in the foreground as the local stack does (java replaces this process).
+
+    Jars: FACTORYLOOP_STACK_JARS (else FACTORYLOOP_HOME/jars/kafka-<v>); heap: FACTORYLOOP_STACK_KAFKA_HEAP.
+    """
+    from factoryloop.site.kafka_run import exec_node
+    from factoryloop.site.kafka_run import format_storage as do_format
+    from factoryloop.stack.settings import StackSettings
+
+    settings = StackSettings()
+    try:
+        if format_storage:
+            do_format(config, settings.jars_dir)
+        exec_node(config, settings.jars_dir, settings.kafka_heap)
+    except StackError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command("wheelhouse")
+def wheelhouse(
+    out: Annotated[Path, typer.Option(help="Folder to fill with wheels (created).")],
+    extra: Annotated[
+        list[str] | None, typer.Option(help="Extras to include (repeat); default edge (the line PC's).")
+    ] = None,
+    project: Annotated[Path | None, typer.Option(help="factoryloop source folder (default: found).")] = None,
+    python_version: Annotated[
+        str | None, typer.Option(help="Target Python, e.g. 3.11 (wheels only).")
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option(help="Target platform tag, e.g. manylinux2014_x86_64 (wheels only).")
+    ] = None,
+    constraints: Annotated[
+        bool, typer.Option("--constraints/--no-constraints", help="Pin versions to constraints.txt.")
+    ] = True,
+    verify: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Dry-run the offline install here afterwards.")
+    ] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the pip commands only.")] = False,
+) -> None:
+    """Build an offline wheelhouse for air-gapped machines (pip wheel / pip download, one folder)."""
+    from factoryloop.site import wheelhouse as wh
+
+    extras = tuple(extra) if extra else ("edge",)
+    try:
+        p = wh.plan(out, extras, project, python_version, platform, use_constraints=constraints)
+        if dry_run:
+            for cmd in p.commands:
+                typer.echo(" ".join(cmd))
+            return
+        wheels = wh.build(p, verify=verify and not (python_version or platform))
+    except wh.WheelhouseError as exc:
+        raise _fail(exc) from exc
+    size = sum(w.stat().st_size for w in wheels)
+    typer.echo(f"{len(wheels)} wheels, {size / 2**20:.0f} MiB in {out}")
+    typer.echo(f"on the target: {p.install_command(str(out))}")
+
+
+@app.command("k8s-topics")
+def k8s_topics(
+    out: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+    cluster: Annotated[str, typer.Option(help="Strimzi Kafka resource name.")] = "factoryloop",
+    prefix: Annotated[str, typer.Option(help="Topic name prefix.")] = "factoryloop.",
+    replicas: Annotated[int, typer.Option(min=1, help="Replication factor.")] = 3,
+) -> None:
+    """Strimzi KafkaTopic resources for factoryloop's topics (RF 3, min ISR 2)."""
+    from factoryloop.site.k8s import kafka_topics, render
+
+    text = render(kafka_topics(cluster, prefix, replicas))
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}")
