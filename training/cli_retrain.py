@@ -126,7 +126,8 @@ def retrain(
     typer.echo(
         f"{out.version.name} v{out.version.version}: mAP50 {out.train.metrics['mAP50']:.3f}, "
         f"mAP50-95 {out.train.metrics['mAP50-95']:.3f} (imgsz {out.version.imgsz}, "
-        f"{len(out.train.epochs)} epochs in {_fmt(out.train.wall_s)})"
+        f"{len(out.train.epochs)} epochs in {_fmt(out.train.wall_s)}); measured on "
+        f"{out.version.tags.get('validation', 'its val split')}"
     )
     why = out.version.tags.get("int8.reason", "INT8 export off")
     typer.echo(f"edge file: {out.version.edge_uri.rsplit('/', 1)[-1]} ({out.version.precision}; {why})")

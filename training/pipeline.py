@@ -27,7 +27,7 @@ from training.registry import (
     log_training,
     run_gate,
 )
-from training.registry.golden import TRUTH
+from training.registry.golden import TRUTH, VALIDATION_TAG
 from training.settings import TrainSettings
 from training.triggers import retrain_lock
 from training.yolo import TrainResult, export_onnx, train_yolo, verify_onnx_parity
@@ -112,7 +112,7 @@ def retrain(
             test_fraction=settings.golden_fraction,
             max_train=settings.max_train_images,
         )
-        data = export_training(store, version, golden, work / "data")
+        data, validation = export_training(store, version, golden, work / "data")
         repeats = repeat_rare_classes(
             data.parent, min_share=settings.rare_class_min_share, max_repeat=settings.rare_class_max_repeat
         )
@@ -174,6 +174,7 @@ def retrain(
                 "dataset_version": version.name,
                 "dataset_sha256": version.sha256,
                 **edge_tags,
+                VALIDATION_TAG: validation,
             },
         )
         registry.set_alias(product, CHALLENGER, mv.version)

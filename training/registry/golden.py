@@ -77,21 +77,54 @@ def export_golden(
     return data
 
 
+VALIDATION_TAG = "validation"  # registered-version tag: which images the training's own mAP was measured on
+MIN_TRAIN_FOR_SLICE = 10  # below this many train images, a validation slice would starve the training
+
+
 def export_training(
     store: DatasetStore, version: DatasetVersion, golden: DatasetVersion, out_dir: Path
-) -> Path:
-    """Export ``version`` without any golden image; if its val split ends up empty, validate on train."""
+) -> tuple[Path, str]:
+    """Export ``version`` without any golden image; returns the data.yaml and which images the training
+    validates on (the number its metrics are measured on: kept as the version's ``validation`` tag).
+
+    When no validation image is left outside the golden set (a first import with no split of its own: every
+    held-out image is golden, which training never sees), ~10 % of the train images (by hash, so the same
+    images in every export of the version) are moved to val: the training's mAP is then a held-out score,
+    not a train score. With fewer than 10 train images it validates on train, and says so.
+    """
     data = store.export_yolo(version, out_dir)
     banned = golden_hashes(golden)
     _drop(out_dir, lambda h, split: h in banned)
-    if not any((out_dir / "images" / "train").iterdir()):
+    train = sorted((out_dir / "images" / "train").glob("*.jpg"))
+    if not train:
         raise GateError(f"training version {version.name} has no images outside the golden set")
-    if not any((out_dir / "images" / "val").iterdir()):
+    val = list((out_dir / "images" / "val").glob("*.jpg"))
+    if val:
+        return data, f"val split: {len(val)} held-out images"
+    if len(train) < MIN_TRAIN_FOR_SLICE:
         cfg = yaml.safe_load(data.read_text())
         cfg["val"] = "images/train"
         data.write_text(yaml.safe_dump(cfg, sort_keys=False))
         logger.warning("%s: no validation images outside the golden set; validating on train", version.name)
-    return data
+        return data, f"train: {len(train)} images (too few to hold any out); a train score"
+    carved = _carve(out_dir, train)
+    logger.info("%s: %d of %d train images held out for validation", version.name, carved, len(train))
+    return data, f"{carved} images held out of train (no val images outside the golden set)"
+
+
+def _carve(root: Path, train: list[Path], every: int = 10) -> int:
+    """Move one train image in ``every`` (by hash order) to val, with its label; returns how many."""
+    chosen = [img for img in train if int(img.stem[:8], 16) % every == 0] or train[::every][:1]
+    want = max(1, len(train) // every)
+    chosen = (chosen + [i for i in train if i not in chosen])[:want]
+    for sub in ("images", "labels"):
+        (root / sub / "val").mkdir(parents=True, exist_ok=True)
+    for img in chosen:
+        img.rename(root / "images" / "val" / img.name)
+        label = root / "labels" / "train" / f"{img.stem}.txt"
+        if label.exists():
+            label.rename(root / "labels" / "val" / label.name)
+    return len(chosen)
 
 
 def export_recent(

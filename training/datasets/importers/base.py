@@ -7,6 +7,7 @@ through rich, which reads ``[...]`` as markup and swallows it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -39,9 +40,32 @@ def ordered_classes(found: set[str], given: tuple[str, ...] | None) -> tuple[str
     return tuple(sorted(found))
 
 
+#: Words that may stand beside a split word in a folder name (``Validation_Images``, ``train-labels``).
+GENERIC_WORDS = frozenset(
+    {
+        "images",
+        "image",
+        "imgs",
+        "img",
+        "jpegimages",
+        "annotations",
+        "annotation",
+        "labels",
+        "label",
+        "set",
+        "data",
+    }
+)
+
+
 def split_word(name: str) -> str | None:
-    """``train``/``val``/``test`` for a split word (``Validation``, ``valid``, ...), else None."""
-    return SPLIT_WORDS.get(name.strip().lower())
+    """``train``/``val``/``test`` for a split word (``Validation``, ``valid``, ...), or a name made of one
+    split word and generic ones (``Validation_Images``, ``train-labels``, ``images_val``), else None."""
+    words = [w for w in re.split(r"[\s_.\-]+", name.strip().lower()) if w]
+    splits = [SPLIT_WORDS[w] for w in words if w in SPLIT_WORDS]
+    if len(splits) == 1 and all(w in SPLIT_WORDS or w in GENERIC_WORDS for w in words):
+        return splits[0]
+    return None
 
 
 def split_from_dirs(path: Path, root: Path) -> str | None:

@@ -1,4 +1,9 @@
-"""Pascal VOC importer: one XML per image (``<object><name>``, ``<bndbox>`` 1-based inclusive pixels)."""
+"""Pascal VOC importer: one XML per image (``<object><name>``, ``<bndbox>`` 1-based inclusive pixels).
+
+The dataset's own split, when it gives one: VOC's ``ImageSets/Main/{train,val,test}.txt`` lists (``trainval``
+means train), else a split word in the folders of the annotation or the image (``Validation_Images/``,
+``val/``, ...). ``val``/``test`` images become the product's fixed evaluation set.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,13 @@ from pathlib import Path
 
 from training.datasets.errors import CorruptFileError, DatasetError
 from training.datasets.imaging import list_images, read_image
-from training.datasets.importers.base import Progress, check_known, ordered_classes, tick
+from training.datasets.importers.base import (
+    Progress,
+    check_known,
+    ordered_classes,
+    split_from_dirs,
+    tick,
+)
 from training.datasets.types import Box, ImportPlan, PlannedImage
 
 
@@ -55,6 +66,19 @@ def _find_image(xml: Path, filename: str, index: dict[str, list[Path]]) -> Path:
     raise CorruptFileError(f"{xml}: image {filename!r} is ambiguous: {', '.join(map(str, candidates))}")
 
 
+def _image_sets(root: Path) -> dict[str, str]:
+    """Image stem -> split from VOC ``ImageSets/Main/<split>.txt`` files (the first split that names it)."""
+    out: dict[str, str] = {}
+    for folder in root.rglob("ImageSets"):
+        for name, split in (("test", "test"), ("val", "val"), ("train", "train"), ("trainval", "train")):
+            listed = folder / "Main" / f"{name}.txt"
+            if listed.is_file():
+                for line in listed.read_text(encoding="utf-8", errors="replace").splitlines():
+                    if line.split():
+                        out.setdefault(line.split()[0], split)
+    return out
+
+
 def import_voc(
     root: Path, *, progress: Progress | None = None, class_names: tuple[str, ...] | None = None
 ) -> ImportPlan:
@@ -71,6 +95,7 @@ def import_voc(
     found = {obj[0] for _, _, objs in parsed for obj in objs}
     names = ordered_classes(found, class_names)
     check_known(found, names, root)
+    sets = _image_sets(root)
     planned: list[PlannedImage] = []
     for xml, filename, objs in parsed:
         img = _find_image(xml, filename, index)
@@ -83,6 +108,7 @@ def import_voc(
                     f"{xml}: object {name} box {(x1, y1, x2, y2)} is empty or outside {w}x{h}"
                 )
             boxes.append(box)
-        planned.append(PlannedImage(img, data, w, h, tuple(boxes), str(xml)))
+        split = sets.get(img.stem) or split_from_dirs(xml, root) or split_from_dirs(img, root)
+        planned.append(PlannedImage(img, data, w, h, tuple(boxes), str(xml), split))
         tick(progress)
     return ImportPlan("voc", root, names, tuple(planned))

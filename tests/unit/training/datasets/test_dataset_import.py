@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +129,38 @@ def test_mixed_yolo_polygons_import_into_the_store(make_source, tmp_path) -> Non
     store = DatasetStore(tmp_path / "store")
     store.import_plan(get_importer("yolo")(root), product="plate")
     assert len(store.images()) == 6
+
+
+def _voc_file(folder: Path, stem: str) -> None:
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(folder / f"{stem}.jpg"), np.zeros((20, 30, 3), np.uint8))
+
+
+def _voc_xml(folder: Path, stem: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.xml").write_text(
+        f"<annotation><filename>{stem}.jpg</filename><object><name>crazing</name>"
+        "<bndbox><xmin>2</xmin><ymin>2</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>"
+    )
+
+
+def test_voc_splits_from_folder_names_and_image_sets(tmp_path: Path) -> None:
+    # NEU-DET's layout: IMAGES + ANNOTATIONS (no split), Validation_Images + Validation_Annotations (val)
+    root = tmp_path / "neu"
+    for stem in ("a1", "a2", "a3"):
+        _voc_file(root / "IMAGES", stem)
+        _voc_xml(root / "ANNOTATIONS", stem)
+    _voc_file(root / "Validation_Images", "v1")
+    _voc_xml(root / "Validation_Annotations", "v1")
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    (root / "ImageSets" / "Main" / "test.txt").write_text("a2\n")
+    (root / "ImageSets" / "Main" / "trainval.txt").write_text("a1\n")
+    plan = get_importer("voc")(root)
+    assert {p.path.stem: p.split for p in plan.images} == {
+        "a1": "train",
+        "a2": "test",
+        "a3": None,
+        "v1": "val",
+    }

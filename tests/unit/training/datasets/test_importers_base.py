@@ -33,6 +33,13 @@ def test_ordered_classes(found, given, want) -> None:
         ("VAL", "val"),
         (" test ", "test"),
         ("all", None),
+        ("Validation_Images", "val"),  # NEU-DET's held-out folder
+        ("Validation_Annotations", "val"),
+        ("train-labels", "train"),
+        ("images_val", "val"),
+        ("IMAGES", None),
+        ("train_val", None),  # two splits: says nothing
+        ("test_run_photos", None),  # not only generic words
     ],
 )
 def test_split_words(word, want) -> None:
