@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.agent import Agent
-from factoryloop.kafka import EventProducer
+from factoryloop.kafka import EventProducer, TypedConsumer
 from factoryloop.schemas import RolloutAction, RolloutEvent, RolloutRequest, RolloutState
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
@@ -120,6 +120,13 @@ def test_bad_canary_rolled_back_then_a_good_one_widens_to_full(site: Site) -> No
     assert site.registry.alias(PRODUCT, CHAMPION).version == "1"  # type: ignore[union-attr]
     done = [e for e in site.events() if e.request_id == back.request_id]
     assert [e.state for e in done] == [RolloutState.ROLLED_BACK] and "engineer's call" in done[0].reason
+
+    # Every deployment names the product and is keyed by it: another product's agents never take it, and
+    # compaction keeps one record per product and target (a fleet deployment of A never erases B's).
+    with TypedConsumer(site.kafka, [TopicRole.DEPLOYMENTS], None) as consumer:
+        records = [r for _ in range(10) for r in consumer.poll(timeout_ms=500)]
+    assert len(records) == 6  # v1 full; v2 canary, rollback; v3 canary, full; rollback
+    assert {(r.key, r.event.product) for r in records} == {(f"{PRODUCT}/fleet".encode(), PRODUCT)}
 
 
 def test_requests_that_cannot_be_carried_out_are_refused_with_the_reason(site: Site) -> None:
