@@ -153,3 +153,19 @@ def k8s_topics(
     else:
         out.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {out}")
+
+
+@app.command("check-env")
+def check_env(
+    files: Annotated[list[Path], typer.Argument(help="Env files, e.g. /etc/factoryloop/*.env.")],
+) -> None:
+    """Report names no factoryloop process reads (the settings ignore unknown variables: a typo is silent)."""
+    from factoryloop.site.env_names import check_file
+
+    bad = 0
+    for path in files:
+        unknown = check_file(path)
+        bad += len(unknown)
+        typer.echo(f"{path}: {'OK' if not unknown else 'unknown ' + ', '.join(unknown)}")
+    if bad:
+        raise typer.Exit(code=1)

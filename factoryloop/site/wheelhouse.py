@@ -9,8 +9,10 @@ project folder has one.
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,17 +125,45 @@ def verify_command(p: WheelhousePlan) -> tuple[str, ...]:
     )
 
 
+_SKIP_IN_COPY = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "*.onnx", "*.pt")
+_PROJECT_FILES = ("pyproject.toml", "README.md", "LICENSE")
+
+
+def _copy_sources(root: Path, dest: Path) -> Path:
+    """What the wheel is built from (the packages pyproject.toml includes and the metadata files), no more."""
+    data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    found = data.get("tool", {}).get("setuptools", {}).get("packages", {}).get("find", {})
+    tops = {pattern.split(".")[0].rstrip("*") for pattern in found.get("include", [PROJECT])}
+    dest.mkdir(parents=True)
+    for name in _PROJECT_FILES:
+        if (root / name).is_file():
+            shutil.copy2(root / name, dest / name)
+    for top in sorted(tops):
+        if (root / top).is_dir():
+            shutil.copytree(root / top, dest / top, ignore=_SKIP_IN_COPY)
+    return dest
+
+
+def _run(cmd: tuple[str, ...], timeout_s: float) -> None:
+    logger.info("running %s", " ".join(cmd))
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        raise WheelhouseError(f"{' '.join(cmd[2:4])} failed (exit {proc.returncode}):\n{tail}")
+
+
 def build(p: WheelhousePlan, verify: bool = True, timeout_s: float = 1800.0) -> list[Path]:
     """Run the plan (and the offline dry run when ``verify``); the wheels now in ``out``."""
     p.out.mkdir(parents=True, exist_ok=True)
     (p.out / REQUIREMENTS).write_text("\n".join(p.requirements) + "\n", encoding="utf-8")
     commands = list(p.commands) + ([verify_command(p)] if verify else [])
-    for cmd in commands:
-        logger.info("running %s", " ".join(cmd))
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
-            raise WheelhouseError(f"{' '.join(cmd[2:4])} failed (exit {proc.returncode}):\n{tail}")
+    with tempfile.TemporaryDirectory(prefix="factoryloop-src-") as tmp:
+        # pip builds a local project in place, and setuptools' build/ may hold modules deleted since: build
+        # from a clean copy of the sources instead.
+        source = _copy_sources(p.project, Path(tmp) / "src")
+        commands[0] = (*commands[0][:-1], str(source))
+        for cmd in commands:
+            _run(cmd, timeout_s)
     note = (
         f"Offline install of {p.target} (copy this folder to the machine, then):\n"
         f"  python3 -m venv /opt/factoryloop/venv\n"
