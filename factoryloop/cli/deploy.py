@@ -98,6 +98,32 @@ def kafka_run(
         raise _fail(exc) from exc
 
 
+@app.command("kafka-health")
+def kafka_health(
+    bootstrap: Annotated[
+        str | None, typer.Option(help="host:port list (default FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS).")
+    ] = None,
+    brokers: Annotated[int, typer.Option(min=1, help="Brokers the cluster should have.")] = 3,
+) -> None:
+    """Exit 0 when every broker is up and no factoryloop partition is under-replicated (rolling restarts)."""
+    from factoryloop.errors import KafkaUnavailableError
+    from factoryloop.settings import KafkaSettings
+    from factoryloop.site.kafka_health import cluster_health
+
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    settings = KafkaSettings(bootstrap_servers=bootstrap) if bootstrap else KafkaSettings()
+    try:
+        live, partitions = cluster_health(settings)
+    except KafkaUnavailableError as exc:
+        raise _fail(exc) from exc
+    under = [p for p in partitions if p.under_replicated]
+    for p in under:
+        typer.echo(f"under-replicated: {p.topic}-{p.partition} replicas {p.replicas} isr {p.isr}")
+    typer.echo(f"brokers {live}/{brokers}, partitions {len(partitions)}, under-replicated {len(under)}")
+    if live < brokers or under:
+        raise typer.Exit(code=1)
+
+
 @app.command("wheelhouse")
 def wheelhouse(
     out: Annotated[Path, typer.Option(help="Folder to fill with wheels (created).")],

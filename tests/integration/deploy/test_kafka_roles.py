@@ -123,6 +123,13 @@ def test_controller_and_broker_from_the_units_commands(site: tuple[str, Node, No
     settings = KafkaSettings(bootstrap_servers=bootstrap)
     created = ensure_topics(settings, replication_factor=1)
     assert set(created) == {spec.name() for spec in TOPIC_SPECS.values()}
+    health = subprocess.run(
+        [*CLI, "kafka-health", "--bootstrap", bootstrap, "--brokers", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert health.returncode == 0 and "under-replicated 0" in health.stdout, health.stdout + health.stderr
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     producer.send(settings.topics.outcomes, b"kept", key=b"line-1").get(timeout=30)
     producer.close()
