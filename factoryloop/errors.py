@@ -19,3 +19,11 @@ class KafkaUnavailableError(FactoryloopError):
 
 class DeliveryError(FactoryloopError):
     """A record was not acknowledged by the Kafka cluster."""
+
+
+class KafkaAuthError(KafkaUnavailableError):
+    """The cluster refused this client's credentials or TLS handshake; the message says what to check."""
+
+
+class KafkaNotAuthorizedError(DeliveryError):
+    """The cluster's ACLs do not allow this client's principal to write to a topic."""

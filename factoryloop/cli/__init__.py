@@ -36,6 +36,7 @@ _GROUPS: list[tuple[str, str, str, str]] = [
     ("model", "training.model_cli", "app", "Evaluate a model on labelled data and look at its predictions."),
     ("api", "api.cli", "app", "Serve the defect API and manage tokens."),
     ("demo", "factoryloop.cli.demo", "app", "Run the closed-loop demo on the local stack."),
+    ("site", "factoryloop.site.security_cli", "app", "A site's security: keys, passwords, ACLs."),
     (
         "deploy",
         "factoryloop.cli.deploy",

@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from factoryloop.errors import KafkaUnavailableError
+from factoryloop.errors import KafkaAuthError, KafkaUnavailableError
+from factoryloop.kafka.diagnose import connect_error, explained
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TOPIC_SPECS, TopicSpec
 
@@ -17,13 +18,17 @@ logger = logging.getLogger(__name__)
 
 
 def admin_client(settings: KafkaSettings, timeout_s: float = 15.0) -> KafkaAdminClient:
-    try:
-        return KafkaAdminClient(**settings.client_config(), bootstrap_timeout_ms=int(timeout_s * 1000))
-    except KafkaError as exc:
-        raise KafkaUnavailableError(
-            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc!r}. Start it with "
-            "'factoryloop stack up' or set FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS to your cluster"
-        ) from exc
+    with explained(settings) as log:
+        try:
+            return KafkaAdminClient(**settings.client_config(), bootstrap_timeout_ms=int(timeout_s * 1000))
+        except KafkaError as exc:
+            error = connect_error(settings, "for an admin client", exc, log)
+            if not isinstance(error, KafkaAuthError):
+                error = KafkaUnavailableError(
+                    f"{error}. Start it with 'factoryloop stack up' or set "
+                    "FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS to your cluster"
+                )
+            raise error from exc
 
 
 def wait_for_cluster(settings: KafkaSettings, timeout_s: float = 60.0) -> None:
@@ -38,6 +43,8 @@ def wait_for_cluster(settings: KafkaSettings, timeout_s: float = 60.0) -> None:
                 return
             finally:
                 client.close()
+        except KafkaAuthError:
+            raise  # retrying cannot fix a refused password or certificate
         except (KafkaUnavailableError, KafkaError) as exc:
             last = exc
             time.sleep(0.5)

@@ -15,7 +15,8 @@ from typing import Any
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
-from factoryloop.errors import KafkaUnavailableError, SchemaError
+from factoryloop.errors import SchemaError
+from factoryloop.kafka.diagnose import connect_error, explained
 from factoryloop.kafka.producer import EventProducer
 from factoryloop.schemas.codec import decode
 from factoryloop.schemas.dead_letters import DeadLetter
@@ -55,8 +56,22 @@ class TypedConsumer:
         self._dead_letters = dead_letters
         self._owns_dlq = dead_letters is None
         self.dead_lettered = 0
+        with explained(settings) as log:
+            self._consumer = self._connect(
+                settings, group_id, auto_offset_reset, max_poll_records, log, overrides
+            )
+
+    def _connect(
+        self,
+        settings: KafkaSettings,
+        group_id: str | None,
+        auto_offset_reset: str,
+        max_poll_records: int,
+        log: list[str],
+        overrides: dict[str, Any],
+    ) -> KafkaConsumer:
         try:
-            self._consumer = KafkaConsumer(
+            return KafkaConsumer(
                 *(self.topics[r] for r in self.roles),
                 **settings.client_config(),
                 group_id=group_id,
@@ -68,9 +83,8 @@ class TypedConsumer:
                 **overrides,
             )
         except KafkaError as exc:
-            raise KafkaUnavailableError(
-                f"cannot reach Kafka at {settings.bootstrap_servers} to consume {self.roles}: {exc!r}"
-            ) from exc
+            roles = ", ".join(r.value for r in self.roles)
+            raise connect_error(settings, f"to consume {roles}", exc, log) from exc
 
     @property
     def raw(self) -> KafkaConsumer:

@@ -16,7 +16,8 @@ from kafka.errors import KafkaConfigurationError, KafkaError, KafkaTimeoutError
 from kafka.producer.future import FutureRecordMetadata
 from pydantic import BaseModel
 
-from factoryloop.errors import ConfigError, DeliveryError, KafkaUnavailableError
+from factoryloop.errors import ConfigError, DeliveryError
+from factoryloop.kafka.diagnose import connect_error, explained, not_authorized
 from factoryloop.schemas.codec import encode, encode_frame
 from factoryloop.schemas.frames import FrameMeta
 from factoryloop.settings import KafkaSettings
@@ -67,14 +68,13 @@ class EventProducer:
             "bootstrap_timeout_ms": int(bootstrap_timeout_s * 1000),
             **overrides,
         }
-        try:
-            self._producer = KafkaProducer(**config)
-        except KafkaConfigurationError as exc:
-            raise ConfigError(f"invalid Kafka producer configuration: {exc}") from exc
-        except KafkaError as exc:
-            raise KafkaUnavailableError(
-                f"cannot reach Kafka at {settings.bootstrap_servers} to create a producer: {exc!r}"
-            ) from exc
+        with explained(settings) as log:
+            try:
+                self._producer = KafkaProducer(**config)
+            except KafkaConfigurationError as exc:
+                raise ConfigError(f"invalid Kafka producer configuration: {exc}") from exc
+            except KafkaError as exc:
+                raise connect_error(settings, "to create a producer", exc, log) from exc
 
     @property
     def idempotent(self) -> bool:
@@ -83,7 +83,8 @@ class EventProducer:
     def _failed(self, topic: str, exc: BaseException) -> None:
         with self._lock:
             self.failed += 1
-        logger.error("delivery to %s failed: %r", topic, exc)
+        refused = not_authorized(self.settings, topic, exc)
+        logger.error("delivery to %s failed: %s", topic, refused if refused is not None else repr(exc))
         if self._on_error is not None:
             self._on_error(topic, exc)
 
@@ -136,6 +137,9 @@ class EventProducer:
         try:
             return future.get(timeout=timeout_s)
         except KafkaError as exc:
+            refused = not_authorized(self.settings, self.topics[role], exc)
+            if refused is not None:
+                raise refused from exc
             raise DeliveryError(f"{self.topics[role]}: record not acknowledged: {exc!r}") from exc
 
     def flush(self, timeout_s: float | None = None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +20,11 @@ from factoryloop.stack.errors import ServiceStartError, StackError
 from factoryloop.stack.jars import require_jars, require_java
 from factoryloop.stack.kafka_config import (
     LOG4J2_PROPERTIES,
+    BrokerSecurity,
     NodeSpec,
     new_cluster_id,
     render_server_config,
+    secure_server_config,
     to_properties,
 )
 from factoryloop.stack.process import ManagedProcess, check_ports, log_tail, port_open
@@ -43,9 +46,16 @@ class KafkaNode:
     """One combined broker+controller process."""
 
     def __init__(
-        self, spec: NodeSpec, voters: list[NodeSpec], node_dir: Path, jars_dir: Path, heap: str
+        self,
+        spec: NodeSpec,
+        voters: list[NodeSpec],
+        node_dir: Path,
+        jars_dir: Path,
+        heap: str,
+        security: BrokerSecurity | None = None,
     ) -> None:
         self.spec = spec
+        self.security = security  # None: the plaintext local stack
         self.voters = voters
         self.node_dir = node_dir
         self.jars_dir = jars_dir
@@ -84,11 +94,22 @@ class KafkaNode:
     def prepare(self, cluster_id: str) -> None:
         """Write the configuration and format the storage unless it already is."""
         self.node_dir.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(to_properties(render_server_config(self.spec, self.voters)))
+        config = render_server_config(self.spec, self.voters)
+        if self.security is not None:
+            config = secure_server_config(config, self.spec, self.security)
+            # Secured: the file holds the keystore and inter-broker passwords.
+            fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(to_properties(config))
+        else:
+            self.config_file.write_text(to_properties(config))
         self.log4j_file.write_text(LOG4J2_PROPERTIES)
         if (self.spec.data_dir / "meta.properties").is_file():
             return
         args = ["format", f"--cluster-id={cluster_id}", "-c", str(self.config_file)]  # ids may start with "-"
+        for user in self.security.all_users if self.security is not None else ():
+            args += ["--add-scram", user.format_arg()]  # SCRAM users exist before the first start
         cmd = self._java("kafka.tools.StorageTool", *args, jvm_opts=_TOOL_OPTS)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if proc.returncode != 0:
@@ -126,13 +147,14 @@ class KafkaNode:
             )
 
 
-def broker_count(bootstrap: str, timeout_ms: int = 5000) -> int:
+def broker_count(bootstrap: str, timeout_ms: int = 5000, client_config: dict[str, str] | None = None) -> int:
     """Number of live brokers the cluster at ``bootstrap`` reports (0 when unreachable)."""
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap,
             request_timeout_ms=timeout_ms,
             client_id="factoryloop-stack-probe",
+            **(client_config or {}),
         )
     except Exception as exc:  # kafka-python raises NoBrokersAvailable and friends while a broker boots
         logger.debug("probe of %s failed: %r", bootstrap, exc)
@@ -153,6 +175,8 @@ class KafkaCluster:
     def __init__(self, state_dir: Path, nodes: list[KafkaNode]) -> None:
         self.state_dir = state_dir
         self.nodes = nodes
+        security = nodes[0].security if nodes else None
+        self.probe_config = security.client_config() if security is not None else None
         self.start_seconds: float | None = None  # how long the last full start took (measurements, logs)
 
     @classmethod
@@ -163,13 +187,19 @@ class KafkaCluster:
         ports: list[tuple[int, int]],
         host: str = "127.0.0.1",
         heap: str = "-Xms256m -Xmx512m",
+        security: BrokerSecurity | None = None,
     ) -> KafkaCluster:
-        """A cluster of ``len(ports)`` nodes; ``ports[i]`` is (client port, controller port) of node i+1."""
+        """A cluster of ``len(ports)`` nodes; ``ports[i]`` is (client port, controller port) of node i+1.
+
+        ``security`` (from a site folder: :meth:`factoryloop.site.security.Site.broker_security`): TLS,
+        SASL/SCRAM and ACLs instead of the plaintext local stack."""
         specs = [
             NodeSpec(i + 1, host, port, cport, state_dir / f"kafka-{i + 1}" / "data")
             for i, (port, cport) in enumerate(ports)
         ]
-        nodes = [KafkaNode(s, specs, state_dir / f"kafka-{s.node_id}", jars_dir, heap) for s in specs]
+        nodes = [
+            KafkaNode(s, specs, state_dir / f"kafka-{s.node_id}", jars_dir, heap, security) for s in specs
+        ]
         return cls(state_dir, nodes)
 
     @property
@@ -216,7 +246,8 @@ class KafkaCluster:
                 node.check_alive()
             if all(port_open(n.spec.host, n.spec.port) for n in nodes):
                 live = [n for n in self.nodes if n.running()]
-                if broker_count(",".join(n.bootstrap for n in live)) >= len(live):
+                live_bootstrap = ",".join(n.bootstrap for n in live)
+                if broker_count(live_bootstrap, client_config=self.probe_config) >= len(live):
                     logger.info("Kafka ready at %s in %.1fs", self.bootstrap, time.monotonic() - started)
                     return
             time.sleep(0.5)

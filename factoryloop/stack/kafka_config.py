@@ -6,8 +6,10 @@ Pure functions: no I/O, so the rendered configuration is unit-tested table-drive
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # JPEG frames travel in records: allow up to 16 MiB batches.
@@ -74,6 +76,104 @@ def render_server_config(node: NodeSpec, voters: list[NodeSpec]) -> dict[str, st
         "num.io.threads": "4",
         "num.recovery.threads.per.data.dir": "1",
         "log.retention.hours": "168",
+    }
+
+
+# --- secured mode: TLS + SASL/SCRAM-SHA-512 + ACLs (the keys and passwords come from a site folder) ---------
+
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+SCRAM_ITERATIONS = 8192
+STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+BROKER_CERT_PRINCIPAL = "factoryloop-broker"  # CN of every broker certificate (controller listener, mTLS)
+
+
+@dataclass(frozen=True)
+class ScramUser:
+    """A SCRAM-SHA-512 principal created when the storage is formatted."""
+
+    name: str
+    password: str = field(repr=False)
+
+    def format_arg(self, salt: bytes | None = None) -> str:
+        """``--add-scram`` value with a salted password: the clear one never reaches a command line."""
+        salt = os.urandom(24) if salt is None else salt
+        salted = hashlib.pbkdf2_hmac("sha512", self.password.encode(), salt, SCRAM_ITERATIONS)
+        return (
+            f"{SCRAM_MECHANISM}=[name={self.name},iterations={SCRAM_ITERATIONS},"
+            f'salt="{base64.b64encode(salt).decode()}",saltedpassword="{base64.b64encode(salted).decode()}"]'
+        )
+
+
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """What a secured node needs: its PKCS12 keystore, the CA (PEM truststore), the inter-broker and admin
+    principals (super users) and the SCRAM users to create at format time."""
+
+    ca_file: Path
+    keystores: dict[int, Path]  # node id -> PKCS12 keystore (key + chain)
+    keystore_password: str = field(repr=False)
+    inter_broker: ScramUser
+    admin: ScramUser
+    users: tuple[ScramUser, ...] = ()  # the role principals (inter_broker and admin are added to these)
+
+    @property
+    def all_users(self) -> tuple[ScramUser, ...]:
+        seen = {u.name: u for u in (self.inter_broker, self.admin, *self.users)}
+        return tuple(seen.values())
+
+    @property
+    def super_users(self) -> tuple[str, ...]:
+        return (BROKER_CERT_PRINCIPAL, self.inter_broker.name, self.admin.name)
+
+    def client_config(self, user: ScramUser | None = None) -> dict[str, str]:
+        """kafka-python settings of a SASL_SSL client (default: the admin), e.g. the readiness probe."""
+        user = self.admin if user is None else user
+        return {
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": SCRAM_MECHANISM,
+            "sasl_plain_username": user.name,
+            "sasl_plain_password": user.password,
+            "ssl_cafile": str(self.ca_file),
+        }
+
+
+def secure_server_config(config: dict[str, str], node: NodeSpec, sec: BrokerSecurity) -> dict[str, str]:
+    """``config`` (from :func:`render_server_config`) with its client listener as SASL_SSL (SCRAM-SHA-512),
+    the controller listener on mutual TLS (the broker certificates), and the StandardAuthorizer denying what
+    no ACL allows. The result holds secrets: write it with mode 0600."""
+    if node.node_id not in sec.keystores:
+        raise ValueError(
+            f"no keystore for node {node.node_id} in the site (brokers: {sorted(sec.keystores)})"
+        )
+    ib = sec.inter_broker
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{ib.name}" password="{ib.password}";'
+    )
+    return {
+        **config,
+        "listeners": f"SASL_SSL://{node.host}:{node.port},CONTROLLER://{node.host}:{node.controller_port}",
+        "advertised.listeners": f"SASL_SSL://{node.host}:{node.port}",
+        "inter.broker.listener.name": "SASL_SSL",
+        "listener.security.protocol.map": "CONTROLLER:SSL,SASL_SSL:SASL_SSL",
+        "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
+        "listener.name.controller.ssl.client.auth": "required",
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": str(sec.keystores[node.node_id]),
+        "ssl.keystore.password": sec.keystore_password,
+        "ssl.key.password": sec.keystore_password,
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(sec.ca_file),
+        "ssl.endpoint.identification.algorithm": "https",
+        "ssl.principal.mapping.rules": "RULE:^CN=([^,]+)$/$1/,DEFAULT",
+        "authorizer.class.name": STANDARD_AUTHORIZER,
+        "super.users": ";".join(f"User:{u}" for u in sec.super_users),
+        "allow.everyone.if.no.acl.found": "false",
+        # Close a refused login after 1 s, not 100 ms: slows password guessing, and a busy client reads the
+        # broker's reason (invalid credentials) before it sees the connection close.
+        "connection.failed.authentication.delay.ms": "1000",
     }
 
 
