@@ -124,6 +124,31 @@ def kafka_health(
         raise typer.Exit(code=1)
 
 
+@app.command("kafka-rewind")
+def kafka_rewind(
+    group: Annotated[str, typer.Option(help="Consumer group, e.g. factoryloop-api-sink.")],
+    since: Annotated[str, typer.Option(help="ISO time with zone, e.g. 2026-11-30T06:00:00+00:00.")],
+    bootstrap: Annotated[
+        str | None, typer.Option(help="host:port list (default FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS).")
+    ] = None,
+) -> None:
+    """Rewind a stopped consumer group to a time (replay into a store restored from a backup)."""
+    from datetime import datetime
+
+    from factoryloop.errors import KafkaUnavailableError
+    from factoryloop.settings import KafkaSettings
+    from factoryloop.site.kafka_replay import rewind_group
+
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    settings = KafkaSettings(bootstrap_servers=bootstrap) if bootstrap else KafkaSettings()
+    try:
+        offsets = rewind_group(settings, group, datetime.fromisoformat(since))
+    except (ValueError, KafkaUnavailableError) as exc:
+        raise _fail(exc) from exc
+    for tp, offset in sorted(offsets.items()):
+        typer.echo(f"{tp.topic}-{tp.partition}: {offset}")
+
+
 @app.command("wheelhouse")
 def wheelhouse(
     out: Annotated[Path, typer.Option(help="Folder to fill with wheels (created).")],

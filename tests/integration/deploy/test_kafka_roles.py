@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,7 @@ def site(tmp_path: Path, kafka_jars: Path) -> Iterator[tuple[str, Node, Node]]:
 
 def test_controller_and_broker_from_the_units_commands(site: tuple[str, Node, Node]) -> None:
     bootstrap, controller, broker = site
+    started = datetime.now(UTC)
     ready_s = _wait_broker(bootstrap, [controller, broker])
     assert broker.proc is not None
     cmdline = Path(f"/proc/{broker.proc.pid}/cmdline").read_bytes().split(b"\0")
@@ -145,11 +147,33 @@ def test_controller_and_broker_from_the_units_commands(site: tuple[str, Node, No
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         consumer_timeout_ms=30000,
+        group_id="restored-store",
+        enable_auto_commit=False,
     )
     values = []
     for record in consumer:  # stops at the first record (or after 30 s without one)
         values.append(record.value)
+        consumer.commit()
         break
     consumer.close()
     assert values == [b"kept"]
+
+    # A store restored from a backup taken before the record: rewind the stopped group to the backup's time.
+    rewind = subprocess.run(
+        [
+            *CLI,
+            "kafka-rewind",
+            "--group",
+            "restored-store",
+            "--since",
+            started.isoformat(),
+            "--bootstrap",
+            bootstrap,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rewind.returncode == 0, rewind.stdout + rewind.stderr
+    assert f"{settings.topics.outcomes}-{record.partition}: 0" in rewind.stdout, rewind.stdout
     print(f"ready in {ready_s:.1f}s, broker stopped in {stop_s:.1f}s, back in {restart_s:.1f}s")
