@@ -93,13 +93,14 @@ def gate_cmd(product: Product, store: Store = None) -> None:
 def status(product: Product) -> None:
     """Registered versions of the product with their aliases and gate/rollout decisions."""
     from training.registry import CHALLENGER, CHAMPION
+    from training.registry.models import CANARY
     from training.settings import get_settings
     from training.triggers import lock_path
 
     reg = _registry()
     try:
         versions = reg.versions(product)
-        aliases = {a: reg.alias(product, a) for a in (CHAMPION, CHALLENGER)}
+        aliases = {a: reg.alias(product, a) for a in (CHAMPION, CHALLENGER, CANARY)}
     except TrainingError as exc:
         raise _fail(exc) from exc
     lock = lock_path(get_settings().state_dir, product)
@@ -109,7 +110,8 @@ def status(product: Product) -> None:
         marks = [a for a, mv in aliases.items() if mv is not None and mv.version == v.version]
         typer.echo(
             f"  v{v.version} {','.join(marks):<18} gate={v.tags.get('gate.decision', '-'):<8} "
-            f"rollout={v.tags.get('rollout.decision', '-'):<12} {v.tags.get('gate.reason', '')}"
+            f"rollout={v.tags.get('rollout.decision') or v.tags.get('rollout.state', '-'):<12} "
+            f"{v.tags.get('rollout.reason') or v.tags.get('gate.reason', '')}"
         )
 
 
