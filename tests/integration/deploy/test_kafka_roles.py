@@ -132,6 +132,17 @@ def test_controller_and_broker_from_the_units_commands(site: tuple[str, Node, No
         timeout=60,
     )
     assert health.returncode == 0 and "under-replicated 0" in health.stdout, health.stdout + health.stderr
+    # docs/operations.md lowers the outcomes retention with the jars' ConfigCommand.
+    jars = broker.env["FACTORYLOOP_STACK_JARS"]
+    alter = ["--alter", "--entity-type", "topics", "--entity-name", settings.topics.outcomes]
+    alter += ["--add-config", "retention.ms=1209600000"]
+    configs = subprocess.run(
+        ["java", "-cp", f"{jars}/*", "kafka.admin.ConfigCommand", "--bootstrap-server", bootstrap, *alter],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert configs.returncode == 0, configs.stdout + configs.stderr
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     producer.send(settings.topics.outcomes, b"kept", key=b"line-1").get(timeout=30)
     producer.close()
