@@ -129,3 +129,10 @@ def test_parse_env() -> None:
     assert parse_env("# c\n\nA=1\nB = x=y\n") == {"A": "1", "B": "x=y"}
     with pytest.raises(ConfigError, match="line 1"):
         parse_env("nonsense")
+
+
+def test_env_files_set_only_names_a_process_reads(site: Site) -> None:
+    from factoryloop.site.env_names import check_file
+
+    for role in ROLES:
+        assert check_file(site.env_file(role)) == [], role
