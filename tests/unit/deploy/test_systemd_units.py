@@ -124,3 +124,36 @@ def test_systemd_analyze_security(local_units: Path, unit: Path) -> None:
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout)
     assert proc.returncode == 0 and match, proc.stdout[-2000:] + proc.stderr
     assert float(match[1]) <= MAX_EXPOSURE, proc.stdout[-3000:]
+
+
+def _exec_lines() -> list[tuple[str, list[str]]]:
+    """Every ExecStart/ExecStartPre command line of the units, ``%i`` as ``cam1`` and ``${VAR}`` from env."""
+    env: dict[str, str] = {}
+    for path in (DEPLOY / "env").glob("*.env"):
+        for line in path.read_text().splitlines():
+            if line and not line.startswith("#") and "=" in line:
+                key, _, value = line.partition("=")
+                env[key] = value
+    out = []
+    for unit in SERVICES:
+        for line in re.findall(r"^ExecStart(?:Pre)?=(.+)$", unit.read_text(), re.M):
+            line = re.sub(r"\$\{(\w+)\}", lambda m: env[m[1]], line.replace("%i", "cam1"))
+            out.append((unit.name, line.split()))
+    return out
+
+
+EXEC_LINES = _exec_lines()
+
+
+@pytest.mark.parametrize(("unit", "argv"), EXEC_LINES, ids=[f"{u}:{' '.join(a[1:3])}" for u, a in EXEC_LINES])
+def test_command_lines_exist(unit: str, argv: list[str]) -> None:
+    """Each command, subcommand and option of the units is one the installed CLI accepts (``--help`` last)."""
+    assert argv[0].startswith(VENV_BIN), f"{unit}: {argv[0]} is not the site's venv"
+    tool = argv[0].removeprefix(VENV_BIN)
+    cmd = [sys.executable, "-m", "factoryloop.cli"] if tool == "factoryloop" else [shutil.which(tool) or tool]
+    if cmd[0] == tool:
+        pytest.skip(f"{tool} is not installed here")
+    # Options before --help are parsed first: an unknown one fails the call.
+    args = ["site.conf" if a.startswith("/etc/factoryloop/") else a for a in argv[1:]]  # files of a site
+    proc = subprocess.run([*cmd, *args, "--help"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, f"{unit}: {' '.join(argv)}\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}"
