@@ -4,8 +4,8 @@ Checked offline here: YAML structure and required fields of every resource, topi
 (RF 3, min ISR 2), the Kafka config equal to the stack's cluster defaults, probes on the API's real health
 route, resources on every container, secrets only through secretKeyRef, env names that are settings fields,
 ``kubectl kustomize`` when kubectl is installed, and the core kinds against the Kubernetes JSON schemas when
-``kubernetes-validate`` (PyPI) is on PATH. Not checked: the Strimzi resources against Strimzi's CRD schemas
-(not obtainable from a package registry here), and nothing is applied to a cluster.
+``kubernetes-validate`` (PyPI) is on PATH. Not checked here: the Strimzi resources against Strimzi's CRD
+schemas (in no package registry reachable here; see docs/operations.md), and nothing is applied to a cluster.
 """
 
 from __future__ import annotations
