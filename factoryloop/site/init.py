@@ -63,6 +63,7 @@ need it (docs/security.md). `factoryloop site init` never overwrites this folder
 - `broker/ca.key` SECRET: the CA's private key, only to issue broker certificates (keep it offline).
 - `broker/broker-N.p12` SECRET, `broker/broker-N.pem`: broker N's PKCS12 keystore (key + chain) and its
   certificate (broker N).
+- `broker/controller-N.p12` SECRET, `.pem`: the same for the N-th separate KRaft controller, if any.
 - `broker/keystore.password` SECRET: the keystores' password (brokers).
 - `broker/inter-broker.password` SECRET: SCRAM password of the brokers' own principal `broker` (brokers).
 
@@ -83,6 +84,7 @@ def init_site(
     topic_prefix: str = "factoryloop.",
     install_dir: Path | None = None,
     name: str = "factoryloop site",
+    controllers: list[str] | None = None,
 ) -> Site:
     """Create the site folder ``root``; :class:`ConfigError` if it exists and is not empty."""
     if not brokers:
@@ -96,6 +98,7 @@ def init_site(
         topic_prefix=topic_prefix,
         install_dir=(install_dir or root).expanduser().resolve(),
         groups=default_groups(topic_prefix),
+        controllers=tuple(controllers or ()),
     )
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     try:
@@ -126,6 +129,15 @@ def _write(site: Site, out: Path, name: str) -> None:
             out / "broker" / f"broker-{b.node_id}.pem",
             password_file,
         )
+    for i, host in enumerate(site.controllers, 1):  # separate controllers: mTLS on the controller listener
+        create_broker_keystore(
+            host,
+            out / CA_CERT,
+            out / "broker" / "ca.key",
+            out / "broker" / f"controller-{i}.p12",
+            out / "broker" / f"controller-{i}.pem",
+            password_file,
+        )
     write_secret(out / INTER_BROKER_PASSWORD, new_secret())
     signing_key = new_secret()
     write_secret(out / SIGNING_KEY, signing_key + "\n")
@@ -134,6 +146,7 @@ def _write(site: Site, out: Path, name: str) -> None:
     manifest = {
         "version": 1,
         "brokers": [{"node_id": b.node_id, "host": b.host, "port": b.port} for b in site.brokers],
+        "controllers": list(site.controllers),
         "topic_prefix": site.topic_prefix,
         "install_dir": str(site.install_dir),
         "principals": {role: role for role in ROLES} | {"inter-broker": "broker"},

@@ -8,6 +8,7 @@ A site folder (``factoryloop site init``, :mod:`factoryloop.site.init`) holds::
     env/<role>.env              client settings of one role, password included (0600)
     broker/ca.key               the CA private key (0600): only to add brokers
     broker/broker-<id>.p12      broker <id>'s PKCS12 keystore (0600); broker-<id>.pem its certificate
+    broker/controller-<n>.p12   the same for the n-th separate KRaft controller (``--controller``), if any
     broker/keystore.password    the keystores' password (0600)
     broker/inter-broker.password  SCRAM password of the brokers' own principal (0600)
 
@@ -93,6 +94,7 @@ class Site:
     topic_prefix: str
     install_dir: Path  # where the folder lives on the site's machines (paths in the env files)
     groups: dict[str, list[str]]  # role -> consumer group prefixes
+    controllers: tuple[str, ...] = ()  # hosts of separate KRaft controllers (none: combined nodes)
 
     @classmethod
     def load(cls, root: Path) -> Site:
@@ -108,11 +110,18 @@ class Site:
             topic_prefix=data["topic_prefix"],
             install_dir=Path(data["install_dir"]),
             groups={k: list(v) for k, v in data["groups"].items()},
+            controllers=tuple(data.get("controllers", [])),
         )
 
     @property
     def bootstrap(self) -> str:
         return ",".join(b.bootstrap for b in self.brokers)
+
+    def controller_keystore(self, index: int) -> Path:
+        """The keystore of the ``index``-th (1-based) separate controller given to ``site init``."""
+        if not 1 <= index <= len(self.controllers):
+            raise ConfigError(f"the site has {len(self.controllers)} separate controllers, not {index}")
+        return self.root / "broker" / f"controller-{index}.p12"
 
     def env_file(self, role: str) -> Path:
         if role not in ROLES:

@@ -25,6 +25,12 @@ def init(
         list[str] | None,
         typer.Option("--broker", "-b", help="HOST:PORT of a broker's client listener; repeat per broker."),
     ] = None,
+    controller: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--controller", "-c", help="HOST of a separate KRaft controller; repeat per controller."
+        ),
+    ] = None,
     topic_prefix: Annotated[str, typer.Option(help="The installation's topic prefix.")] = "factoryloop.",
     install_dir: Annotated[
         Path | None,
@@ -39,7 +45,9 @@ def init(
 
     try:
         brokers = [parse_broker(b) for b in (broker or ["127.0.0.1:9092"])]
-        site = init_site(folder, brokers, topic_prefix=topic_prefix, install_dir=install_dir)
+        site = init_site(
+            folder, brokers, topic_prefix=topic_prefix, install_dir=install_dir, controllers=controller
+        )
     except FactoryloopError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

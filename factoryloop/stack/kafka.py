@@ -24,6 +24,7 @@ from factoryloop.stack.kafka_config import (
     NodeSpec,
     new_cluster_id,
     render_server_config,
+    scram_format_args,
     secure_server_config,
     to_properties,
 )
@@ -108,8 +109,8 @@ class KafkaNode:
         if (self.spec.data_dir / "meta.properties").is_file():
             return
         args = ["format", f"--cluster-id={cluster_id}", "-c", str(self.config_file)]  # ids may start with "-"
-        for user in self.security.all_users if self.security is not None else ():
-            args += ["--add-scram", user.format_arg()]  # SCRAM users exist before the first start
+        if self.security is not None:
+            args += scram_format_args(self.security)  # SCRAM users exist before the first start
         cmd = self._java("kafka.tools.StorageTool", *args, jvm_opts=_TOOL_OPTS)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if proc.returncode != 0:

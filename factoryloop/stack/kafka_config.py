@@ -137,31 +137,53 @@ class BrokerSecurity:
         }
 
 
+def scram_format_args(sec: BrokerSecurity) -> list[str]:
+    """``kafka-storage format`` arguments that create every SCRAM user of ``sec`` (salted, fresh salts)."""
+    return [arg for user in sec.all_users for arg in ("--add-scram", user.format_arg())]
+
+
 def secure_server_config(config: dict[str, str], node: NodeSpec, sec: BrokerSecurity) -> dict[str, str]:
-    """``config`` (from :func:`render_server_config`) with its client listener as SASL_SSL (SCRAM-SHA-512),
-    the controller listener on mutual TLS (the broker certificates), and the StandardAuthorizer denying what
-    no ACL allows. The result holds secrets: write it with mode 0600."""
+    """``config`` (from :func:`render_server_config`) secured with node ``node``'s keystore: see
+    :func:`secure_config`."""
     if node.node_id not in sec.keystores:
         raise ValueError(
             f"no keystore for node {node.node_id} in the site (brokers: {sorted(sec.keystores)})"
         )
+    return secure_config(config, sec, sec.keystores[node.node_id])
+
+
+def _listener_names(listeners: str) -> list[str]:
+    return [item.split("://", 1)[0] for item in listeners.split(",") if "://" in item]
+
+
+def secure_config(config: dict[str, str], sec: BrokerSecurity, keystore: Path) -> dict[str, str]:
+    """A plaintext node config (combined, controller-only or broker-only; listeners named ``PLAINTEXT`` and
+    ``CONTROLLER``) secured: the client and inter-broker listener becomes SASL_SSL (SCRAM-SHA-512), the
+    controller listener mutual TLS (the broker certificates), and the StandardAuthorizer denies what no ACL
+    allows. The result holds secrets: write it with mode 0600."""
+    out = dict(config)
+    for key in ("listeners", "advertised.listeners"):
+        if key in out:
+            out[key] = out[key].replace("PLAINTEXT://", "SASL_SSL://")
+    if out.get("inter.broker.listener.name") == "PLAINTEXT":
+        out["inter.broker.listener.name"] = "SASL_SSL"
+    names = _listener_names(out.get("listeners", ""))
+    protocols = {"CONTROLLER": "SSL", "SASL_SSL": "SASL_SSL"}
+    # A broker-only node has no CONTROLLER listener but reaches the controllers through it: keep its mapping.
+    mapped = [n for n in ("CONTROLLER", "SASL_SSL") if n in names or n == "CONTROLLER"]
+    out["listener.security.protocol.map"] = ",".join(f"{n}:{protocols[n]}" for n in mapped)
     ib = sec.inter_broker
     jaas = (
         "org.apache.kafka.common.security.scram.ScramLoginModule required "
         f'username="{ib.name}" password="{ib.password}";'
     )
-    return {
-        **config,
-        "listeners": f"SASL_SSL://{node.host}:{node.port},CONTROLLER://{node.host}:{node.controller_port}",
-        "advertised.listeners": f"SASL_SSL://{node.host}:{node.port}",
-        "inter.broker.listener.name": "SASL_SSL",
-        "listener.security.protocol.map": "CONTROLLER:SSL,SASL_SSL:SASL_SSL",
+    out |= {
         "sasl.enabled.mechanisms": SCRAM_MECHANISM,
         "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
         "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
         "listener.name.controller.ssl.client.auth": "required",
         "ssl.keystore.type": "PKCS12",
-        "ssl.keystore.location": str(sec.keystores[node.node_id]),
+        "ssl.keystore.location": str(keystore),
         "ssl.keystore.password": sec.keystore_password,
         "ssl.key.password": sec.keystore_password,
         "ssl.truststore.type": "PEM",
@@ -171,10 +193,9 @@ def secure_server_config(config: dict[str, str], node: NodeSpec, sec: BrokerSecu
         "authorizer.class.name": STANDARD_AUTHORIZER,
         "super.users": ";".join(f"User:{u}" for u in sec.super_users),
         "allow.everyone.if.no.acl.found": "false",
-        # Close a refused login after 1 s, not 100 ms: slows password guessing, and a busy client reads the
-        # broker's reason (invalid credentials) before it sees the connection close.
-        "connection.failed.authentication.delay.ms": "1000",
+        "connection.failed.authentication.delay.ms": "1000",  # slows password guessing (default 100)
     }
+    return out
 
 
 def to_properties(config: dict[str, str]) -> str:

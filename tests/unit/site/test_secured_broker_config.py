@@ -13,6 +13,8 @@ from factoryloop.stack.kafka_config import (
     NodeSpec,
     ScramUser,
     render_server_config,
+    scram_format_args,
+    secure_config,
     secure_server_config,
     to_properties,
 )
@@ -71,3 +73,45 @@ def test_scram_format_arg_is_salted() -> None:
         f'SCRAM-SHA-512=[name=agent,iterations=8192,salt="{base64.b64encode(salt).decode()}",'
         f'saltedpassword="{salted}"]'
     )
+
+
+def test_split_roles_controller_and_broker() -> None:
+    """The site's separate controller and broker nodes (factoryloop deploy kafka-config's listeners)."""
+    controller = {
+        "process.roles": "controller",
+        "listeners": "CONTROLLER://0.0.0.0:9093",
+        "advertised.listeners": "CONTROLLER://kafka-c1:9093",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT",
+    }
+    broker = {
+        "process.roles": "broker",
+        "listeners": "PLAINTEXT://0.0.0.0:9092",
+        "advertised.listeners": "PLAINTEXT://kafka-1:9092",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    }
+    ks = Path("/etc/kafka/node.p12")
+    c = secure_config(controller, SEC, ks)
+    assert (
+        c["listeners"] == "CONTROLLER://0.0.0.0:9093"
+        and c["listener.security.protocol.map"] == "CONTROLLER:SSL"
+    )
+    assert c["listener.name.controller.ssl.client.auth"] == "required" and c["ssl.keystore.location"] == str(
+        ks
+    )
+    assert c["authorizer.class.name"].endswith("StandardAuthorizer")  # controllers authorize controller RPCs
+    b = secure_config(broker, SEC, ks)
+    assert (
+        b["listeners"] == "SASL_SSL://0.0.0.0:9092" and b["advertised.listeners"] == "SASL_SSL://kafka-1:9092"
+    )
+    assert b["inter.broker.listener.name"] == "SASL_SSL"
+    assert b["listener.security.protocol.map"] == "CONTROLLER:SSL,SASL_SSL:SASL_SSL"  # it reaches controllers
+    assert not any("PLAINTEXT" in v for v in (*b.values(), *c.values()))
+
+
+def test_scram_format_args_for_every_user() -> None:
+    args = scram_format_args(SEC)
+    assert args[::2] == ["--add-scram"] * 3
+    assert [a.split("name=")[1].split(",")[0] for a in args[1::2]] == ["broker", "admin", "agent"]

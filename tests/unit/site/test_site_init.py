@@ -21,18 +21,21 @@ from factoryloop.site.security_cli import app
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     root = tmp_path_factory.mktemp("sites") / "plant"
-    return init_site(root, [("10.0.0.11", 9094), ("kafka-2.plant.lan", 9094)], install_dir=Path("/etc/fl"))
+    brokers = [("10.0.0.11", 9094), ("kafka-2.plant.lan", 9094)]
+    return init_site(root, brokers, install_dir=Path("/etc/fl"), controllers=["kafka-c1.plant.lan"])
 
 
 def test_files_and_modes(site: Site) -> None:
     root = site.root
     assert root.stat().st_mode & 0o777 == 0o700
     public = {"site.json", "README.md", "ca.pem", "broker/broker-1.pem", "broker/broker-2.pem"}
+    public |= {"broker/controller-1.pem"}
     secret = {
         "signing.key",
         "broker/ca.key",
         "broker/broker-1.p12",
         "broker/broker-2.p12",
+        "broker/controller-1.p12",
         "broker/keystore.password",
         "broker/inter-broker.password",
         *(f"env/{r}.env" for r in ROLES),
@@ -71,8 +74,12 @@ def test_env_files_are_the_clients_settings(site: Site) -> None:
 
 
 def test_broker_certificates_name_their_hosts(site: Site) -> None:
-    for node, name in ((1, "IP Address:10.0.0.11"), (2, "DNS:kafka-2.plant.lan")):
-        cert = site.root / "broker" / f"broker-{node}.pem"
+    for node, name in (
+        ("broker-1", "IP Address:10.0.0.11"),
+        ("broker-2", "DNS:kafka-2.plant.lan"),
+        ("controller-1", "DNS:kafka-c1.plant.lan"),
+    ):
+        cert = site.root / "broker" / f"{node}.pem"
         text = subprocess.run(
             ["openssl", "x509", "-in", str(cert), "-noout", "-text"],
             capture_output=True,
@@ -89,6 +96,13 @@ def test_broker_security_from_the_folder(site: Site) -> None:
     assert sorted(sec.keystores) == [1, 2] and all(p.is_file() for p in sec.keystores.values())
     assert [u.name for u in sec.all_users] == ["broker", "admin", "agent", "api", "sink", "trainer"]
     assert sec.admin.password not in repr(sec) and sec.keystore_password not in repr(sec)
+
+
+def test_controller_keystores(site: Site) -> None:
+    assert site.controllers == ("kafka-c1.plant.lan",)
+    assert site.controller_keystore(1).is_file()
+    with pytest.raises(ConfigError, match="not 2"):
+        site.controller_keystore(2)
 
 
 def test_refuses_to_overwrite(site: Site) -> None:
