@@ -2,11 +2,11 @@
 what the controller did.
 
 The rollout controller (the trainer, ``factoryloop train watch``) is the one owner of each product's model
-lifecycle: the ``champion`` and ``canary`` aliases and the deployments it publishes. Anyone else - the API, the
-dashboard, the ``train deploy`` / ``train rollback`` commands - publishes a :class:`RolloutRequest` keyed by
-product; the controller carries it out and reports every transition as a :class:`RolloutEvent` (same key, so
-one product's story stays in order on one partition). The topic has one partition: the trainer that owns it in
-its consumer group is the one that acts (leader election by Kafka's group coordinator).
+lifecycle: the ``champion`` and ``canary`` aliases and the deployments it publishes. Anyone else (the API,
+the dashboard, ``train deploy`` / ``train rollback``) publishes a :class:`RolloutRequest` keyed by product;
+the controller carries it out and reports every transition as a :class:`RolloutEvent` (same key, so one
+product's story stays in order). The topic has one partition: the trainer that owns it in its consumer group
+is the one that acts (leader election by Kafka's group coordinator).
 """
 
 from __future__ import annotations
