@@ -1,0 +1,125 @@
+"""The central host from its unit files: the API and two sink instances started with the units' command lines
+and the example env files (site.env, api.env, secrets/api.env.example), on the session's Kafka and SQLite.
+
+What differs from a site is only where things are: the broker, a topic prefix, a database and folders under
+tmp_path, and 127.0.0.1 with a free port. systemd itself (users, namespaces, the syscall filter) is not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from factoryloop.kafka import EventProducer
+from factoryloop.settings import KafkaSettings
+from factoryloop.site.env_names import assignments
+from factoryloop.stack.process import free_ports
+from factoryloop.topics import TopicRole
+from tests.support.events import outcome
+
+pytestmark = pytest.mark.kafka
+SYSTEMD = Path(__file__).resolve().parents[3] / "deploy" / "systemd"
+VENV_BIN = "/opt/factoryloop/venv/bin/"
+OUTCOMES = 200
+
+
+def _unit(name: str, instance: str = "") -> tuple[list[str], dict[str, str]]:
+    """The unit's ExecStart as a local command, and the environment systemd would give it."""
+    text = (SYSTEMD / name).read_text().replace("%i", instance)
+    env: dict[str, str] = {}
+    for ref in re.findall(r"^EnvironmentFile=-?(\S+)$", text, re.M):
+        rel = Path(ref).relative_to("/etc/factoryloop")
+        example = SYSTEMD / "env" / (f"{rel}.example" if rel.parent.name == "secrets" else str(rel))
+        env |= assignments(example.read_text(), commented=False)
+    env |= dict(re.findall(r"^Environment=(\w+)=(.*)$", text, re.M))
+    (exec_start,) = re.findall(r"^ExecStart=(.+)$", text, re.M)
+    argv = exec_start.split()
+    assert argv[0] == VENV_BIN + "factoryloop"
+    return [sys.executable, "-m", "factoryloop.cli", *argv[1:]], env
+
+
+def _count(db: Path) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("SELECT count(*) FROM inspections").fetchone()[0])
+    except sqlite3.OperationalError:  # not migrated yet
+        return 0
+
+
+def _health(port: int) -> dict[str, str] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2) as resp:
+            return dict(json.loads(resp.read()))
+    except OSError:
+        return None
+
+
+def test_api_and_sinks_from_the_units(kafka_settings: KafkaSettings, tmp_path: Path) -> None:
+    (port,) = free_ports(1)
+    db = tmp_path / "api.sqlite"
+    local = {  # where this machine differs from the site in the example files
+        "FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+        "FACTORYLOOP_KAFKA_TOPIC_PREFIX": kafka_settings.topic_prefix,
+        "FACTORYLOOP_HOME": str(tmp_path / "home"),
+        "FACTORYLOOP_DATASETS": str(tmp_path / "datasets"),
+        "FACTORYLOOP_API_DATABASE_URL": f"sqlite:///{db}",
+        "FACTORYLOOP_API_FRAMES_DIR": str(tmp_path / "frames"),
+        "FACTORYLOOP_API_PRODUCTS_DIR": str(tmp_path / "datasets" / "products"),
+        "FACTORYLOOP_API_MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+        "FACTORYLOOP_API_HOST": "127.0.0.1",
+        "FACTORYLOOP_API_PORT": str(port),
+        "FACTORYLOOP_API_SINK_GROUP_ID": f"sink-{uuid.uuid4().hex[:8]}",
+    }
+    procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+
+    def start(name: str, instance: str = "") -> None:
+        argv, env = _unit(name, instance)
+        log = tmp_path / f"{name}{instance}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                argv, env={**os.environ, **env, **local}, stdout=out, stderr=subprocess.STDOUT
+            )
+        procs.append((name + instance, proc, log))
+
+    try:
+        start("factoryloop-api.service")
+        deadline = time.monotonic() + 120
+        while (health := _health(port)) is None and time.monotonic() < deadline:
+            assert procs[0][1].poll() is None, procs[0][2].read_text()[-3000:]
+            time.sleep(0.5)
+        expected = {"status": "ok", "database": "ok", "sink": "disabled"}  # FACTORYLOOP_API_RUN_SINK=false
+        assert health is not None and expected.items() <= health.items(), health
+        start("factoryloop-sink@.service", "1")
+        start("factoryloop-sink@.service", "2")
+        with EventProducer(kafka_settings) as producer:
+            for i in range(OUTCOMES):
+                event = outcome(line_id=f"line-{i % 3}", station_id=f"st-{i % 4}", frame_id=f"f-{i}")
+                producer.send(TopicRole.OUTCOMES, event, key=event.station_key)
+            producer.flush()
+        deadline = time.monotonic() + 120
+        while _count(db) < OUTCOMES and time.monotonic() < deadline:
+            assert all(p.poll() is None for _, p, _ in procs), [log.read_text()[-2000:] for *_, log in procs]
+            time.sleep(0.5)
+        assert _count(db) == OUTCOMES
+    finally:
+        for _, proc, _ in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # what systemctl stop sends
+        codes = {name: proc.wait(60) for name, proc, _ in procs}
+    # systemd counts an exit by SIGTERM as clean: uvicorn re-raises the signal after its graceful shutdown.
+    clean = {name: code in (0, -signal.SIGTERM) for name, code in codes.items()}
+    logs = {name: log.read_text() for name, _, log in procs}
+    assert all(clean.values()), {name: (codes[name], logs[name][-1500:]) for name in codes}
+    assert "Finished server process" in logs["factoryloop-api.service"]
+    assert codes["factoryloop-sink@.service1"] == codes["factoryloop-sink@.service2"] == 0
