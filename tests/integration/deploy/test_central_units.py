@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -23,30 +21,13 @@ import pytest
 
 from factoryloop.kafka import EventProducer
 from factoryloop.settings import KafkaSettings
-from factoryloop.site.env_names import assignments
 from factoryloop.stack.process import free_ports
 from factoryloop.topics import TopicRole
+from tests.integration.deploy.units import unit
 from tests.support.events import outcome
 
 pytestmark = pytest.mark.kafka
-SYSTEMD = Path(__file__).resolve().parents[3] / "deploy" / "systemd"
-VENV_BIN = "/opt/factoryloop/venv/bin/"
 OUTCOMES = 200
-
-
-def _unit(name: str, instance: str = "") -> tuple[list[str], dict[str, str]]:
-    """The unit's ExecStart as a local command, and the environment systemd would give it."""
-    text = (SYSTEMD / name).read_text().replace("%i", instance)
-    env: dict[str, str] = {}
-    for ref in re.findall(r"^EnvironmentFile=-?(\S+)$", text, re.M):
-        rel = Path(ref).relative_to("/etc/factoryloop")
-        example = SYSTEMD / "env" / (f"{rel}.example" if rel.parent.name == "secrets" else str(rel))
-        env |= assignments(example.read_text(), commented=False)
-    env |= dict(re.findall(r"^Environment=(\w+)=(.*)$", text, re.M))
-    (exec_start,) = re.findall(r"^ExecStart=(.+)$", text, re.M)
-    argv = exec_start.split()
-    assert argv[0] == VENV_BIN + "factoryloop"
-    return [sys.executable, "-m", "factoryloop.cli", *argv[1:]], env
 
 
 def _count(db: Path) -> int:
@@ -84,7 +65,7 @@ def test_api_and_sinks_from_the_units(kafka_settings: KafkaSettings, tmp_path: P
     procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
 
     def start(name: str, instance: str = "") -> None:
-        argv, env = _unit(name, instance)
+        _, argv, env = unit(name, instance)
         log = tmp_path / f"{name}{instance}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
