@@ -13,8 +13,15 @@ VENV_BIN = "/opt/factoryloop/venv/bin/"
 
 
 def _local(argv: list[str]) -> list[str]:
+    if argv[0] == VENV_BIN + "mlflow":
+        return [str(Path(sys.executable).with_name("mlflow")), *argv[1:]]
     assert argv[0] == VENV_BIN + "factoryloop", argv
     return [sys.executable, "-m", "factoryloop.cli", *argv[1:]]
+
+
+def expand(argv: list[str], env: dict[str, str]) -> list[str]:
+    """systemd's ``${VAR}`` in a command line: the variable's value as one argument."""
+    return [re.sub(r"\$\{(\w+)\}", lambda m: env[m[1]], a) for a in argv]
 
 
 def unit(name: str, instance: str = "") -> tuple[list[list[str]], list[str], dict[str, str]]:
