@@ -116,7 +116,7 @@ def test_kafka_is_kraft_with_separate_roles_and_the_stacks_config() -> None:
 
 def test_probes_use_the_apis_health_route() -> None:
     (api,) = [c for name, c in _containers() if name == "factoryloop-api"]
-    for probe in ("readinessProbe", "livenessProbe"):
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert api[probe]["httpGet"]["path"] == f"{API_PREFIX}/health"
     (mlflow,) = [c for name, c in _containers() if name == "factoryloop-mlflow"]
     assert mlflow["readinessProbe"]["httpGet"]["path"] == "/health"
