@@ -43,6 +43,7 @@ _GROUPS: list[tuple[str, str, str, str]] = [
         "app",
         "Install a site: Kafka node configs, offline wheelhouses, Kubernetes topics.",
     ),
+    ("backup", "factoryloop.cli.backup", "app", "Back up and restore the API, MLflow and the dataset store."),
 ]
 
 # Top-level shortcuts to one command of a group: (name, module path, function, help).
