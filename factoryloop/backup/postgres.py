@@ -1,4 +1,5 @@
-"""PostgreSQL databases in a backup: ``pg_dump -Fc`` out, ``pg_restore`` in.
+"""PostgreSQL databases in a backup: ``pg_dump -Fc`` out, ``pg_restore`` in. The tools never prompt for a
+password (``--no-password``): a scheduled job fails instead of hanging.
 
 URLs may be SQLAlchemy's (``postgresql+psycopg://user:pw@host/db``); the tools get a libpq URI without the
 password, which goes in ``PGPASSWORD`` (not on a command line that ``ps`` shows).
@@ -84,7 +85,8 @@ def dump(url: str, out: Path, pg_bin: Path | None = None) -> None:
     single repeatable-read transaction; the database stays online)."""
     uri, env = libpq(url)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _run([tool("pg_dump", pg_bin), "-Fc", "--file", str(out), "--dbname", uri], env, f"pg_dump {redact(url)}")
+    cmd = [tool("pg_dump", pg_bin), "--no-password", "-Fc", "--file", str(out), "--dbname", uri]
+    _run(cmd, env, f"pg_dump {redact(url)}")
     logger.info("pg_dump of %s: %d bytes", redact(url), out.stat().st_size)
 
 
@@ -95,7 +97,9 @@ def user_tables(url: str, pg_bin: Path | None = None) -> list[str]:
         "SELECT schemaname || '.' || tablename FROM pg_tables "
         "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
     )
-    out = _run([tool("psql", pg_bin), "-XAtq", "-d", uri, "-c", sql], env, f"listing tables of {redact(url)}")
+    out = _run(
+        [tool("psql", pg_bin), "-XAtqw", "-d", uri, "-c", sql], env, f"listing tables of {redact(url)}"
+    )
     return [line for line in out.splitlines() if line.strip()]
 
 
@@ -105,7 +109,8 @@ def restore(dump_file: Path, url: str, *, clean: bool, pg_bin: Path | None = Non
     Objects are owned by the connecting user (``--no-owner --no-acl``): the target need not have the source's
     roles. ``clean``: drop the objects the dump creates first (``--force``)."""
     uri, env = libpq(url)
-    cmd = [tool("pg_restore", pg_bin), "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction"]
+    cmd = [tool("pg_restore", pg_bin), "--no-password", "--no-owner", "--no-acl", "--exit-on-error"]
+    cmd.append("--single-transaction")
     if clean:
         cmd += ["--clean", "--if-exists"]
     _run([*cmd, "--dbname", uri, str(dump_file)], env, f"pg_restore into {redact(url)}")

@@ -130,6 +130,21 @@ def test_a_non_empty_home_is_refused_unless_forced(backup: tuple[Path, Manifest]
     assert not [p for p in home.iterdir() if p.name.startswith(".restore-partial")]
 
 
+def test_the_cli_backs_up_verifies_and_restores(backup: tuple[Path, Manifest], tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    restore_backup(backup[0], home)
+    runner = CliRunner()
+    made = runner.invoke(app, ["create", str(tmp_path / "b.tgz"), "--home", str(home)])
+    assert made.exit_code == 0, made.output
+    assert "mlflow-db" in made.output and "manifest sha256" in made.output
+    checked = runner.invoke(app, ["verify", str(tmp_path / "b.tgz")])
+    files = len(verify_archive(tmp_path / "b.tgz").files)
+    assert checked.exit_code == 0 and f"OK, {files} files match" in " ".join(checked.output.split())
+    restored = runner.invoke(app, ["restore", str(tmp_path / "b.tgz"), "--home", str(tmp_path / "new")])
+    assert restored.exit_code == 0, restored.output
+    assert (tmp_path / "new" / "datasets" / "index.sqlite").is_file()
+
+
 def test_a_backup_never_overwrites_nor_copies_itself(backup: tuple[Path, Manifest], tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="exists already"):
         create_backup(backup[0], discover(tmp_path / "home"))
