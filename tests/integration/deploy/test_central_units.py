@@ -1,4 +1,4 @@
-"""The central host from its unit files: the API and two sink instances started with the units' command lines
+"""The central host from its unit files: migrations, the API and two sinks run with the units' command lines
 and the example env files (site.env, api.env, secrets/api.env.example), on the session's Kafka and SQLite.
 
 What differs from a site is only where things are: the broker, a topic prefix, a database and folders under
@@ -74,6 +74,11 @@ def test_api_and_sinks_from_the_units(kafka_settings: KafkaSettings, tmp_path: P
         procs.append((name + instance, proc, log))
 
     try:
+        _, migrate, env = unit("factoryloop-migrate.service")  # the oneshot the API and the sinks require
+        done = subprocess.run(
+            migrate, env={**os.environ, **env, **local}, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0 and "up to date" in done.stdout, done.stdout + done.stderr
         start("factoryloop-api.service")
         deadline = time.monotonic() + 120
         while (health := _health(port)) is None and time.monotonic() < deadline:
