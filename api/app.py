@@ -20,6 +20,7 @@ from api.routes import API_PREFIX, routers
 from api.routes.health import root_router as health_root
 from api.settings import ApiSettings, get_settings
 from api.sink.runner import Sink
+from api.sink.supervisor import SinkSupervisor
 from api.web.pages import router as web_router
 from api.web.pages import static_files
 from api.web.rollouts import router as rollouts_web_router
@@ -75,9 +76,30 @@ def _install_handlers(app: FastAPI) -> None:
         return response
 
 
+def _sink(settings: ApiSettings, ctx: AppContext) -> SinkSupervisor:
+    def make() -> Sink:
+        return Sink(
+            settings.kafka,
+            ctx.db.engine,
+            ctx.frames,
+            group_id=settings.sink_group_id,
+            batch_size=settings.sink_batch_size,
+            poll_timeout_ms=settings.sink_poll_timeout_ms,
+            bootstrap_timeout_s=settings.kafka_timeout_s,
+        )
+
+    return SinkSupervisor(make, ctx.link, retry_s=settings.kafka_probe_s)
+
+
 def create_app(settings: ApiSettings | None = None, *, run_sink: bool | None = None) -> FastAPI:
-    """Build the app. The sink runs in a background thread when ``run_sink`` (default: the setting)."""
+    """Build the app. The sink runs in a background thread when ``run_sink`` (default: the setting).
+
+    Raises :class:`~api.errors.InsecureSettingsError` for the placeholder token pepper outside the local
+    stack. Kafka need not answer: the app serves the database, says on every page that live data is paused,
+    answers 503 to what must publish, and resumes (sink and producer) once a broker answers.
+    """
     settings = settings or get_settings()
+    settings.check_site_secrets()
     ctx = AppContext.from_settings(settings)
     if settings.auto_migrate:
         upgrade(ctx.db.engine)
@@ -85,16 +107,9 @@ def create_app(settings: ApiSettings | None = None, *, run_sink: bool | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sink = None
-        if sink_wanted:
-            sink = Sink(
-                settings.kafka,
-                ctx.db.engine,
-                ctx.frames,
-                group_id=settings.sink_group_id,
-                batch_size=settings.sink_batch_size,
-                poll_timeout_ms=settings.sink_poll_timeout_ms,
-            )
+        ctx.link.start()
+        sink = _sink(settings, ctx) if sink_wanted else None
+        if sink is not None:
             sink.start()
         app.state.sink = sink
         try:
@@ -102,6 +117,7 @@ def create_app(settings: ApiSettings | None = None, *, run_sink: bool | None = N
         finally:
             if sink is not None:
                 sink.stop()
+            ctx.link.stop()
             ctx.close()
 
     app = FastAPI(

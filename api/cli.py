@@ -27,10 +27,19 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.errors import InsecureSettingsError
     from api.heap import freeze_startup_heap
+    from api.kafka_link import QuietWhileDown
 
     settings = get_settings()
-    application = create_app(settings, run_sink=sink and settings.run_sink)
+    try:
+        application = create_app(settings, run_sink=sink and settings.run_sink)
+    except InsecureSettingsError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    quiet = QuietWhileDown(application.state.ctx.link)
+    for handler in logging.getLogger().handlers:  # one line per outage, not kafka-python's per attempt
+        handler.addFilter(quiet)
     freeze_startup_heap()  # garbage-collector pauses were the p99 of the query routes
     uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info")
 
@@ -51,22 +60,37 @@ def migrate() -> None:
 def create_token_cmd(
     role: Annotated[Role, typer.Option(help="supervisor, engineer or admin")],
     name: Annotated[str, typer.Option(help="Who uses the token (reviewer name on labels)")],
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(min=1, max=3650, help="Valid for this many days (default: no expiry)"),
+    ] = None,
 ) -> None:
     """Create a token and print it (it is stored hashed and cannot be shown again)."""
     import re
 
     from api.db.engine import Database
     from api.db.migrate import upgrade
-    from api.security import create_token
+    from api.errors import InsecureSettingsError
+    from api.security import create_token, expiry
 
     if not re.match(NAME_PATTERN, name):
         raise typer.BadParameter(f"name must match {NAME_PATTERN}", param_hint="--name")
     settings = get_settings()
+    try:
+        settings.check_site_secrets()  # a token hashed with the placeholder pepper would be refused later
+    except InsecureSettingsError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    expires_at = expiry(expires_in_days)
     db = Database(settings.database_url)
     upgrade(db.engine)
-    token = create_token(db, name, role, settings.token_pepper.get_secret_value(), created_by="cli")
+    token = create_token(
+        db, name, role, settings.token_pepper.get_secret_value(), created_by="cli", expires_at=expires_at
+    )
     db.dispose()
     typer.echo(token)
+    if expires_at is not None:
+        typer.echo(f"expires on {expires_at:%Y-%m-%d %H:%M:%S} UTC", err=True)
 
 
 @app.command()

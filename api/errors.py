@@ -53,6 +53,12 @@ class UnauthorizedError(ApiError):
     code = "unauthorized"
 
 
+class TokenExpiredError(UnauthorizedError):
+    """A valid token past its expiry time; the message says when it expired."""
+
+    code = "token_expired"
+
+
 class ForbiddenError(ApiError):
     status = 403
     code = "forbidden"
@@ -77,3 +83,10 @@ class ProductCatalogError(ApiError):
 
 class MigrationError(ApiError):
     """The database schema could not be brought up to date."""
+
+
+class InsecureSettingsError(ApiError):
+    """A setting only acceptable on the local development stack (e.g. the placeholder token pepper) was
+    used on a site; the message says which variable to set."""
+
+    code = "insecure_settings"

@@ -18,6 +18,7 @@ SINK_BATCH_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
 )
 SINK_RUNNING = Gauge("factoryloop_api_sink_running", "1 while the sink loop runs")
+KAFKA_UP = Gauge("factoryloop_api_kafka_up", "1 while a Kafka broker answers the API's checks")
 HTTP_REQUESTS = Counter("factoryloop_api_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_SECONDS = Histogram("factoryloop_api_http_request_seconds", "HTTP request latency", ["route"])
 LABELS_PUBLISHED = Counter("factoryloop_api_labels_published_total", "Label events produced by reviews")

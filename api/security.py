@@ -1,7 +1,8 @@
 """Bearer tokens and roles: supervisor (read + review) < engineer (+ retrain, deploy, rollback) < admin
 (+ tokens).
 
-Tokens are random strings shown once; only their HMAC-SHA256 (keyed by the pepper) is stored. Every route
+Tokens are random strings shown once; only their HMAC-SHA256 (keyed by the pepper) is stored. A token may
+expire (``expires_at``): an expired token is refused with 401 ``token_expired`` naming the time. Every route
 declares the least role it needs with :func:`needs`, which also records it in OpenAPI as ``x-required-role``.
 """
 
@@ -11,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -23,7 +24,14 @@ from sqlalchemy.exc import IntegrityError
 
 from api.db.engine import Database
 from api.db.models import TokenRow
-from api.errors import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
+from api.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+    TokenExpiredError,
+    UnauthorizedError,
+)
 
 TOKEN_PREFIX = "flt_"
 COOKIE_NAME = "fl_token"
@@ -60,8 +68,36 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def create_token(db: Database, name: str, role: Role, pepper: str, created_by: str | None = None) -> str:
-    """Store a new token for ``name`` and return it (the only time it is visible)."""
+def expiry(
+    expires_in_days: int | None = None, expires_at: datetime | None = None, now: datetime | None = None
+) -> datetime | None:
+    """When a new token expires: ``expires_in_days`` from now, or ``expires_at`` (a naive time is UTC);
+    None: never. Both, or a time not in the future, is an :class:`InvalidRequestError`."""
+    now = now or datetime.now(UTC)
+    if expires_in_days is not None and expires_at is not None:
+        raise InvalidRequestError("give expires_in_days or expires_at, not both")
+    if expires_in_days is not None:
+        if expires_in_days < 1:
+            raise InvalidRequestError(f"expires_in_days must be at least 1, got {expires_in_days}")
+        return now + timedelta(days=expires_in_days)
+    if expires_at is None:
+        return None
+    at = expires_at.replace(tzinfo=UTC) if expires_at.tzinfo is None else expires_at.astimezone(UTC)
+    if at <= now:
+        raise InvalidRequestError(f"expires_at {at:%Y-%m-%d %H:%M:%S} UTC is not in the future")
+    return at
+
+
+def create_token(
+    db: Database,
+    name: str,
+    role: Role,
+    pepper: str,
+    created_by: str | None = None,
+    expires_at: datetime | None = None,
+) -> str:
+    """Store a new token for ``name`` (valid until ``expires_at``, if given) and return it (the only time
+    it is visible)."""
     token = new_token()
     row = TokenRow(
         name=name,
@@ -69,6 +105,7 @@ def create_token(db: Database, name: str, role: Role, pepper: str, created_by: s
         token_hash=hash_token(token, pepper),
         created_at=datetime.now(UTC),
         created_by=created_by,
+        expires_at=expires_at,
     )
     try:
         with db.session() as s:
@@ -90,16 +127,25 @@ def revoke_token(db: Database, name: str) -> None:
 
 
 def authenticate(db: Database, token: str, pepper: str) -> Principal | None:
+    """The principal of a valid token; None for an unknown or revoked one. Raises
+    :class:`TokenExpiredError` (401 ``token_expired``) for an expired one."""
     if not token or len(token) > 256:
         return None
     digest = hash_token(token, pepper)
     with db.session() as s:
         row = s.execute(
-            select(TokenRow.name, TokenRow.role).where(
+            select(TokenRow.name, TokenRow.role, TokenRow.expires_at).where(
                 TokenRow.token_hash == digest, TokenRow.revoked_at.is_(None)
             )
         ).first()
-    return None if row is None else Principal(name=row.name, role=Role(row.role))
+    if row is None:
+        return None
+    if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
+        raise TokenExpiredError(
+            f"token expired on {row.expires_at:%Y-%m-%d %H:%M:%S} UTC (token '{row.name}'); ask an admin for "
+            "a new one ('factoryloop api create-token' or POST /api/v1/tokens)"
+        )
+    return Principal(name=row.name, role=Role(row.role))
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer flt_...`")
@@ -154,4 +200,7 @@ def principal_from_cookie(request: Request) -> Principal | None:
     if not token:
         return None
     ctx = request.app.state.ctx
-    return authenticate(ctx.db, token, ctx.settings.token_pepper.get_secret_value())
+    try:
+        return authenticate(ctx.db, token, ctx.settings.token_pepper.get_secret_value())
+    except TokenExpiredError:
+        return None  # back to the login page

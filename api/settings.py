@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.errors import InsecureSettingsError
 from factoryloop.settings import KafkaSettings, factoryloop_home
+
+PLACEHOLDER_PEPPER = "factoryloop-dev-pepper"
+MIN_PEPPER_CHARS = 16
 
 
 def _default_database_url() -> str:
@@ -37,9 +42,14 @@ class ApiSettings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mlflow_tracking_uri: str = "http://127.0.0.1:5000"
     mlflow_timeout_s: float = Field(default=5.0, gt=0)
+    environment: Literal["local", "site"] = Field(
+        default="site",
+        description="'local' (the local stack, demo, tests) accepts the placeholder token pepper; 'site' "
+        "(the default) refuses to start with it.",
+    )
     token_pepper: SecretStr = Field(
-        default=SecretStr("factoryloop-dev-pepper"),
-        description="Secret mixed into token hashes (HMAC-SHA256). Set it in production.",
+        default=SecretStr(PLACEHOLDER_PEPPER),
+        description="Secret mixed into token hashes (HMAC-SHA256). Required on a site (environment=site).",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -54,6 +64,29 @@ class ApiSettings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark the dashboard cookie Secure (behind HTTPS)."
     )
+    kafka_probe_s: float = Field(
+        default=5.0, gt=0, le=300, description="How often the API checks that a Kafka broker answers."
+    )
+    kafka_timeout_s: float = Field(
+        default=3.0, gt=0, le=60, description="How long one check (or the sink's connect) waits for Kafka."
+    )
+
+    def check_site_secrets(self) -> None:
+        """Refuse the placeholder (or a short) token pepper unless this is the local stack.
+
+        Raises :class:`InsecureSettingsError` whose message says how to set one.
+        """
+        if self.environment == "local":
+            return
+        pepper = self.token_pepper.get_secret_value()
+        if pepper == PLACEHOLDER_PEPPER or len(pepper) < MIN_PEPPER_CHARS:
+            what = "the placeholder" if pepper == PLACEHOLDER_PEPPER else f"a {len(pepper)}-character"
+            raise InsecureSettingsError(
+                f"refusing to start with {what} token pepper on a site: set FACTORYLOOP_API_TOKEN_PEPPER "
+                f"to a secret of at least {MIN_PEPPER_CHARS} characters (e.g. the output of "
+                "'python -c \"import secrets; print(secrets.token_urlsafe(32))\"'), the same on every API "
+                "process of the site; or set FACTORYLOOP_API_ENVIRONMENT=local for a development stack"
+            )
 
 
 @lru_cache(maxsize=1)

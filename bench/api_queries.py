@@ -90,7 +90,7 @@ def bench_queries(
 ) -> None:
     """The query cases on the database at ``url`` (a SQLite or PostgreSQL SQLAlchemy URL)."""
     prepare(url, n_rows, record)
-    settings = ApiSettings(database_url=url, frames_dir=frames_dir, run_sink=False)
+    settings = ApiSettings(database_url=url, frames_dir=frames_dir, run_sink=False, environment="local")
     db = Database(settings.database_url)
     upgrade(db.engine)
     token = create_token(

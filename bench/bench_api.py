@@ -162,6 +162,7 @@ def bench_kafka_ingest(tmp: Path, kafka: KafkaSettings, events: list[Outcome], b
 
 def bench_visibility(tmp: Path, kafka: KafkaSettings, n: int) -> None:
     settings = ApiSettings(
+        environment="local",
         database_url=f"sqlite:///{tmp / 'v.db'}",
         frames_dir=tmp / "vf",
         kafka=kafka,

@@ -38,6 +38,7 @@ from factoryloop.stack.process import free_ports
 from factoryloop.stack.settings import StackSettings
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # offline, and thread-safe (training/__init__.py)
+os.environ.setdefault("FACTORYLOOP_API_ENVIRONMENT", "local")  # the API's placeholder token pepper is fine
 
 logger = logging.getLogger(__name__)
 

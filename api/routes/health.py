@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.context import AppContext, get_ctx
@@ -18,16 +19,23 @@ root_router = APIRouter(tags=["health"])  # mounted at / (Prometheus convention)
 
 
 class HealthOut(BaseModel):
-    status: str
-    database: str
-    sink: str
+    status: str = Field(description="ok while the database answers (ready for reads), else degraded")
+    database: str = Field(description="ok or unavailable")
+    sink: str = Field(description="disabled, waiting (for Kafka), running or stopped")
+    kafka: str = Field(description="ok, unavailable or unknown (not checked yet)")
+    kafka_since: datetime = Field(description="When Kafka's current state began (UTC)")
+    live_data: str = Field(description="flowing, or paused while Kafka is unavailable")
 
 
 @router.get(
     "/health", response_model=HealthOut, summary="Health", openapi_extra={"x-required-role": "public"}
 )
 def health(request: Request, ctx: Annotated[AppContext, Depends(get_ctx)]) -> HealthOut:
-    """Public (no token): for load balancers and probes. Reveals no data."""
+    """Public (no token): for load balancers and probes. Reveals no data.
+
+    ``status`` is ``ok`` while the database answers, whether or not Kafka does: the API serves what the
+    database holds without Kafka (``kafka: unavailable``, ``live_data: paused``; writes that publish
+    answer 503) and resumes by itself once a broker answers."""
     try:
         with ctx.db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -35,10 +43,15 @@ def health(request: Request, ctx: Annotated[AppContext, Depends(get_ctx)]) -> He
     except Exception:  # any driver error means "not ready"
         database = "unavailable"
     sink = request.app.state.sink
-    sink_state = (
-        "disabled" if sink is None else ("running" if sink._thread and sink._thread.is_alive() else "stopped")
+    kafka = ctx.link.status()
+    return HealthOut(
+        status="ok" if database == "ok" else "degraded",
+        database=database,
+        sink="disabled" if sink is None else sink.state,
+        kafka={"up": "ok", "down": "unavailable"}.get(kafka.state, "unknown"),
+        kafka_since=kafka.since,
+        live_data="paused" if kafka.paused else "flowing",
     )
-    return HealthOut(status="ok" if database == "ok" else "degraded", database=database, sink=sink_state)
 
 
 @root_router.get(

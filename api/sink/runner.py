@@ -74,10 +74,14 @@ class Sink:
         poll_timeout_ms: int = 200,
         retry_delay_s: float = 1.0,
         pipeline: bool = False,
+        bootstrap_timeout_s: float | None = None,
     ) -> None:
         self.writer = SinkWriter(engine, frames)
         self.pipeline = pipeline
-        self.consumer = TypedConsumer(kafka, SINK_ROLES, group_id, max_poll_records=batch_size)
+        overrides: dict[str, Any] = {}
+        if bootstrap_timeout_s is not None:
+            overrides["bootstrap_timeout_ms"] = int(bootstrap_timeout_s * 1000)
+        self.consumer = TypedConsumer(kafka, SINK_ROLES, group_id, max_poll_records=batch_size, **overrides)
         self.batch_size = batch_size
         self.poll_timeout_ms = poll_timeout_ms
         self.retry_delay_s = retry_delay_s

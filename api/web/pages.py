@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext, get_ctx
-from api.errors import ApiError
+from api.errors import ApiError, TokenExpiredError
 from api.routes.deployments import history
 from api.routes.fleet import list_agents
 from api.routes.frames import get_frame
@@ -29,7 +29,15 @@ from api.web.review import page_url, queue_order, relabelled, review_ms, review_
 from factoryloop.schemas import ReviewAction
 
 HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def _kafka_status(request: Request) -> dict[str, Any]:
+    """Every page's banner: Kafka's state (``base.html`` says live data is paused while it is down)."""
+    ctx = getattr(request.app.state, "ctx", None)
+    return {"kafka": None if ctx is None else ctx.link.status()}
+
+
+templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[_kafka_status])
 router = APIRouter(include_in_schema=False)
 
 
@@ -72,13 +80,14 @@ def login(
     token: Annotated[str, Form(max_length=256)],
     ctx: Annotated[AppContext, Depends(get_ctx)],
 ) -> Response:
-    principal = authenticate(ctx.db, token.strip(), ctx.settings.token_pepper.get_secret_value())
+    error = "Invalid or revoked token."
+    try:
+        principal = authenticate(ctx.db, token.strip(), ctx.settings.token_pepper.get_secret_value())
+    except TokenExpiredError as exc:
+        principal, error = None, exc.message[:1].upper() + exc.message[1:]
     if principal is None or not _same_origin(request):
         return templates.TemplateResponse(
-            request,
-            "login.html",
-            {"user": None, "page": "login", "error": "Invalid or revoked token."},
-            status_code=401,
+            request, "login.html", {"user": None, "page": "login", "error": error}, status_code=401
         )
     response = RedirectResponse("/ui/", status_code=303)
     response.set_cookie(

@@ -32,4 +32,6 @@ class ApiServer(HttpService):
         env = super().environment()
         env.setdefault("FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS", self.kafka_bootstrap)
         env.setdefault("FACTORYLOOP_API_MLFLOW_TRACKING_URI", self.mlflow_uri)
+        # The local development stack: the API accepts its placeholder token pepper (a site refuses it).
+        env.setdefault("FACTORYLOOP_API_ENVIRONMENT", "local")
         return env
