@@ -27,12 +27,43 @@ class OpenCVSource(_SourceBase):
     """USB camera index, RTSP/HTTP stream URL or a video file, via ``cv2.VideoCapture``."""
 
     type: Literal["opencv"]
-    uri: int | str
+    uri: int | str = Field(
+        description="Camera index (0), rtsp://user:pass@host:554/path, http://host/stream.mjpg or a video "
+        "file."
+    )
     fps: float | None = Field(
         None, gt=0, description="Pace reading (video files); streams set their own pace."
     )
-    width: int | None = Field(None, gt=0)
-    height: int | None = Field(None, gt=0)
+    width: int | None = Field(None, gt=0, description="Ask a camera device for this frame width.")
+    height: int | None = Field(None, gt=0, description="Ask a camera device for this frame height.")
+    transport: Literal["tcp", "udp"] = Field(
+        "tcp",
+        description="RTSP transport: tcp (no packet loss, passes firewalls) or udp (lower latency, "
+        "frames break up when packets are lost).",
+    )
+    open_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Give up opening a stream or file after this long (FFmpeg backend)."
+    )
+    read_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="A stream that delivers no frame for this long counts as a failed read (the watchdog "
+        "reconnects after reconnect.read_failures of them).",
+    )
+    latest: bool | None = Field(
+        None,
+        description="Hand out only the newest frame: a grab thread reads continuously and drops frames the "
+        "agent had no time for, so capture latency does not grow. null: on for streams and cameras, off for "
+        "video files (every frame is read).",
+    )
+    ffmpeg_options: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")], Annotated[str, Field(pattern=r"^[^;|]*$")]
+    ] = Field(
+        default_factory=dict,
+        description="Extra FFmpeg demuxer/protocol options for streams, e.g. {fflags: nobuffer, "
+        "buffer_size: '1048576'}; rtsp_transport here overrides transport.",
+    )
 
 
 class FolderSource(_SourceBase):
