@@ -57,6 +57,14 @@ class OpenCVSource(_SourceBase):
         "agent had no time for, so capture latency does not grow. null: on for streams and cameras, off for "
         "video files (every frame is read).",
     )
+    decode_threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="FFmpeg decoder threads for streams and files. Frame threading delays every frame by "
+        "threads - 1 frame periods; null: 1 for live streams (lowest latency), OpenCV's default (one per "
+        "CPU) for video files.",
+    )
     ffmpeg_options: dict[
         Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")], Annotated[str, Field(pattern=r"^[^;|]*$")]
     ] = Field(

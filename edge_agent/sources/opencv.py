@@ -2,9 +2,10 @@
 
 Streams and files open with OpenCV's FFmpeg backend, with an open and a read timeout (an unreachable camera
 fails in seconds instead of OpenCV's 30 s) and, for RTSP, the transport (``rtsp_transport`` in
-``OPENCV_FFMPEG_CAPTURE_OPTIONS``, set only while the capture opens). Live sources (streams, cameras) are read
-by a grab thread that keeps the newest frame only, so capture latency does not grow when inference is slower
-than the camera: older frames are dropped and counted (:attr:`OpenCVFrameSource.stale_dropped`).
+``OPENCV_FFMPEG_CAPTURE_OPTIONS``, set only while the capture opens). Live streams decode on one thread:
+FFmpeg's frame threading delays each frame by threads - 1 frame periods. Live sources (streams, cameras) are
+read by a grab thread that keeps the newest frame only, so capture latency does not grow when inference is
+slower than the camera: older frames are dropped and counted (:attr:`OpenCVFrameSource.stale_dropped`).
 """
 
 from __future__ import annotations
@@ -133,6 +134,9 @@ class OpenCVFrameSource(FrameSource):
             cv2.CAP_PROP_READ_TIMEOUT_MSEC,
             round(self.config.read_timeout_s * 1000),
         ]
+        threads = self.config.decode_threads or (None if self._is_file else 1)
+        if threads is not None:
+            params += [cv2.CAP_PROP_N_THREADS, threads]
         options = ffmpeg_options(self.config)
         with _ENV_LOCK:
             previous = os.environ.get(FFMPEG_OPTIONS_ENV)

@@ -3,6 +3,7 @@
 Runs under the SYSTEM python (Debian's python3-gi; the project's interpreter has no ``gi``)::
 
     /usr/bin/python3 tests/support/rtsp_server.py --port 8554 --frames DIR [--fps 30] [--codec h264]
+    /usr/bin/python3 tests/support/rtsp_server.py --frames DIR --record out.mkv --count 300  # same encoder
 
 ``DIR`` holds binary PPM (P6) frames of one size (``tests/support/video_streams.py`` writes simulator frames
 there); they are replayed in a loop at ``--fps`` as a live source, encoded as H.264 (x264enc, zerolatency) or
@@ -97,8 +98,12 @@ def read_ppm(path: Path) -> tuple[int, int, bytes]:
 
 ENCODERS = {
     "h264": "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=4000 "
-    "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1",
-    "mjpeg": "jpegenc quality=85 ! rtpjpegpay name=pay0 pt=26",
+    "! video/x-h264,profile=baseline",
+    "mjpeg": "jpegenc quality=85",
+}
+PAYLOADERS = {
+    "h264": "rtph264pay name=pay0 pt=96 config-interval=1",
+    "mjpeg": "rtpjpegpay name=pay0 pt=26",
 }
 
 
@@ -131,15 +136,54 @@ class _Feeder:
                 next_t = time.monotonic()
 
 
+def _load(folder: Path) -> tuple[int, int, list[bytes]]:
+    decoded = [read_ppm(p) for p in sorted(folder.glob("*.ppm"))]
+    if not decoded:
+        raise SystemExit(f"no *.ppm frames in {folder}")
+    width, height = decoded[0][0], decoded[0][1]
+    if any((w, h) != (width, height) for w, h, _ in decoded) or width < BAND_W or height < BAND_H:
+        raise SystemExit(f"frames must share one size of at least {BAND_W}x{BAND_H}")
+    return width, height, [rgb for _, _, rgb in decoded]
+
+
+def _record(gst: Any, args: argparse.Namespace, width: int, caps: str, frames: list[bytes]) -> int:
+    """Encode ``--count`` frames with the stream's encoder into a Matroska file (a benchmark's baseline)."""
+    pipeline = gst.parse_launch(
+        f"appsrc name=src format=time caps={caps} ! videoconvert ! video/x-raw,format=I420 "
+        f"! {ENCODERS[args.codec].format(gop=max(1, round(args.fps)))} ! matroskamux "
+        f"! filesink location={args.record}"
+    )
+    appsrc = pipeline.get_by_name("src")
+    pipeline.set_state(gst.State.PLAYING)
+    period = round(gst.SECOND / args.fps)
+    for seq in range(args.count):
+        frame = bytearray(frames[seq % len(frames)])
+        if args.stamp:
+            encode_stamp(frame, width, 3, time.time_ns() // 1000, seq)
+        buf = gst.Buffer.new_wrapped(bytes(frame))
+        buf.pts, buf.duration = seq * period, period
+        appsrc.emit("push-buffer", buf)
+    appsrc.emit("end-of-stream")
+    msg = pipeline.get_bus().timed_pop_filtered(120 * gst.SECOND, gst.MessageType.EOS | gst.MessageType.ERROR)
+    pipeline.set_state(gst.State.NULL)
+    if msg is None or msg.type != gst.MessageType.EOS:
+        print(f"recording failed: {msg.parse_error() if msg else 'timeout'}", file=sys.stderr)
+        return 1
+    print(f"RECORDED {args.record}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Serve a folder of PPM frames over RTSP (gst-rtsp-server).")
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int, default=8554)
     ap.add_argument("--frames", type=Path, required=True, help="folder of *.ppm frames (P6), one size")
     ap.add_argument("--fps", type=float, default=30.0)
     ap.add_argument("--codec", choices=sorted(ENCODERS), default="h264")
     ap.add_argument("--path", default="/line", help="mount point, e.g. /line")
     ap.add_argument("--address", default="127.0.0.1")
     ap.add_argument("--no-stamp", dest="stamp", action="store_false", help="do not paint the code band")
+    ap.add_argument("--record", type=Path, help="instead of serving: write --count frames to this .mkv")
+    ap.add_argument("--count", type=int, default=300)
     args = ap.parse_args(argv)
 
     import gi
@@ -149,22 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     from gi.repository import GLib, Gst, GstRtspServer
 
     Gst.init(None)
-    files = sorted(args.frames.glob("*.ppm"))
-    if not files:
-        print(f"no *.ppm frames in {args.frames}", file=sys.stderr)
-        return 2
-    decoded = [read_ppm(p) for p in files]
-    width, height = decoded[0][0], decoded[0][1]
-    if any((w, h) != (width, height) for w, h, _ in decoded) or width < BAND_W or height < BAND_H:
-        print(f"frames must share one size of at least {BAND_W}x{BAND_H}", file=sys.stderr)
-        return 2
-    frames = [rgb for _, _, rgb in decoded]
+    width, height, frames = _load(args.frames)
     rate = max(1, round(args.fps))
     caps = f"video/x-raw,format=RGB,width={width},height={height},framerate={rate}/1"
+    if args.record is not None:
+        return _record(Gst, args, width, caps, frames)
     launch = (
         f"( appsrc name=src is-live=true do-timestamp=true format=time caps={caps} "
         f"! queue max-size-buffers=2 leaky=downstream ! videoconvert ! video/x-raw,format=I420 "
-        f"! {ENCODERS[args.codec].format(gop=rate)} )"
+        f"! {ENCODERS[args.codec].format(gop=rate)} ! {PAYLOADERS[args.codec]} )"
     )
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)

@@ -3,6 +3,7 @@
 - :class:`RtspServer`: GStreamer's RTSP server (``tests/support/rtsp_server.py``) run by the system python,
   serving simulator frames written by :func:`write_sim_frames`; ``kill()`` / ``start()`` again on the same
   port to test reconnects. :func:`rtsp_missing` says why it cannot run here (None when it can).
+- :func:`record_file`: the same stamped frames through the same encoder into a local file (a baseline).
 - :func:`mjpeg_http`: a local HTTP server streaming JPEG frames as ``multipart/x-mixed-replace``.
 - :func:`read_stamp` / :func:`latency_ms`: the time code painted into each served frame, read back.
 """
@@ -87,6 +88,16 @@ def latency_ms(stamp_time_us: int, now_us: int | None = None) -> float:
     """Milliseconds from the stamp's time to now (both wall clock of this machine)."""
     now = time.time_ns() // 1000 if now_us is None else now_us
     return ((now - stamp_time_us) % TIME_MOD) / 1000.0
+
+
+def record_file(frames: Path, out: Path, count: int, codec: str = "h264", fps: float = 30.0) -> Path:
+    """``count`` stamped frames encoded as the RTSP server encodes them, into a Matroska file."""
+    cmd = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--frames", str(frames), "--record", str(out)]
+    cmd += ["--count", str(count), "--codec", codec, "--fps", str(fps)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"recording {out} failed: {done.stderr[-2000:]}")
+    return out
 
 
 @dataclass

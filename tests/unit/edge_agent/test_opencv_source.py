@@ -25,13 +25,8 @@ def cfg(**kw: Any) -> OpenCVSource:
 
 def test_defaults() -> None:
     c = cfg()
-    assert (c.transport, c.open_timeout_s, c.read_timeout_s, c.latest, c.ffmpeg_options) == (
-        "tcp",
-        10.0,
-        5.0,
-        None,
-        {},
-    )
+    got = (c.transport, c.open_timeout_s, c.read_timeout_s, c.latest, c.decode_threads, c.ffmpeg_options)
+    assert got == ("tcp", 10.0, 5.0, None, None, {})
 
 
 @pytest.mark.parametrize(
@@ -44,6 +39,7 @@ def test_defaults() -> None:
         ("ffmpeg_options", {"rtsp_transport": "tcp|fflags;nobuffer"}),  # would inject a second option
         ("ffmpeg_options", {"bad key": "1"}),
         ("latest", "sometimes"),
+        ("decode_threads", 0),
         ("codec", "h264"),  # unknown keys are refused
     ],
 )
@@ -104,13 +100,14 @@ def test_redact(uri: str, expected: str) -> None:
 
 
 @pytest.fixture
-def video_file(tmp_path: Path) -> Callable[[int], Path]:
-    """Factory: an MJPEG .avi of ``n`` frames whose brightness is 5 * index (frame order is visible)."""
+def video_file(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: an MJPEG .avi (or MPEG-4 .mp4: ``fourcc="mp4v"``) of ``n`` frames whose brightness is
+    5 * index (frame order is visible)."""
 
-    def make(n: int) -> Path:
-        path = tmp_path / f"line{n}.avi"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 30.0, (64, 48))
-        assert writer.isOpened(), "cv2 cannot write MJPEG here"
+    def make(n: int, fourcc: str = "MJPG") -> Path:
+        path = tmp_path / f"line{n}.{'avi' if fourcc == 'MJPG' else 'mp4'}"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), 30.0, (64, 48))
+        assert writer.isOpened(), f"cv2 cannot write {fourcc} here"
         for i in range(n):
             writer.write(np.full((48, 64, 3), 5 * i, np.uint8))
         writer.release()
@@ -120,9 +117,7 @@ def video_file(tmp_path: Path) -> Callable[[int], Path]:
 
 
 @pytest.mark.parametrize("latest", [None, False])
-def test_video_file_reads_every_frame_then_ends(
-    video_file: Callable[[int], Path], latest: bool | None
-) -> None:
+def test_video_file_reads_every_frame_then_ends(video_file: Callable[..., Path], latest: bool | None) -> None:
     source = build_source(cfg(uri=str(video_file(12)), latest=latest))
     source.open()
     try:
@@ -135,7 +130,19 @@ def test_video_file_reads_every_frame_then_ends(
     assert [round(float(f.image.mean()) / 5) for f in frames if f.image is not None] == list(range(12))
 
 
-def test_newest_frame_mode_on_a_file_hands_out_frames_in_order(video_file: Callable[[int], Path]) -> None:
+@pytest.mark.parametrize("decode_threads", [1, 3])  # OpenCV's default: one per CPU (MJPEG: always 1)
+def test_decode_threads_reach_the_decoder(video_file: Callable[..., Path], decode_threads: int) -> None:
+    source = build_source(cfg(uri=str(video_file(2, "mp4v")), decode_threads=decode_threads))
+    assert isinstance(source, OpenCVFrameSource)
+    source.open()
+    try:
+        assert source._cap is not None
+        assert source._cap.get(cv2.CAP_PROP_N_THREADS) == decode_threads
+    finally:
+        source.close()
+
+
+def test_newest_frame_mode_on_a_file_hands_out_frames_in_order(video_file: Callable[..., Path]) -> None:
     """``latest: true`` on a file: the grab thread runs ahead, so frames may be skipped, never reordered;
     the end of the file is a failed read (a live source has no end)."""
     source = build_source(cfg(uri=str(video_file(40)), latest=True, read_timeout_s=1))
