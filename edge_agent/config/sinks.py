@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from edge_agent.config.common import _Cfg
+from edge_agent.config.opcua import OpcUaEndpoint, OpcUaSinkNodes, OpcUaVerdictCodes
 
 
 class _SinkBase(_Cfg):
@@ -47,4 +48,13 @@ class LogSink(_SinkBase):
     level: Literal["DEBUG", "INFO", "WARNING"] = "INFO"
 
 
-SinkConfig = Annotated[MqttSink | ModbusSink | WebhookSink | LogSink, Field(discriminator="type")]
+class OpcUaSink(_SinkBase, OpcUaEndpoint):
+    """Writes verdict, part id and classes to PLC nodes, then ``seq``/``strobe`` (see docs/edge-agent.md)."""
+
+    type: Literal["opcua"]
+    nodes: OpcUaSinkNodes
+    verdict_codes: OpcUaVerdictCodes = OpcUaVerdictCodes()
+    classes_separator: str = Field(",", max_length=8, description="Joins the classes for a String node.")
+
+
+SinkConfig = Annotated[MqttSink | ModbusSink | WebhookSink | LogSink | OpcUaSink, Field(discriminator="type")]

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from edge_agent.config.common import _Cfg
+from edge_agent.config.opcua import OpcUaEndpoint, OpcUaTriggerNodes
 
 
 class TimerTrigger(_Cfg):
@@ -20,4 +21,19 @@ class TimerTrigger(_Cfg):
     part_prefix: str = Field("part-", max_length=32, description="Part ids are <prefix><counter>.")
 
 
-TriggerConfig = Annotated[TimerTrigger, Field(discriminator="type")]
+class OpcUaTrigger(OpcUaEndpoint):
+    """A part-present node on an OPC UA server (the PLC): one part per rising edge, by data-change
+    subscription (``subscribe``) or by reading it every ``poll_ms`` (``poll``)."""
+
+    type: Literal["opcua"]
+    nodes: OpcUaTriggerNodes
+    mode: Literal["subscribe", "poll"] = "subscribe"
+    publishing_interval_ms: float = Field(
+        10.0, ge=0, le=10000, description="subscribe: how often the server sends changes (it may revise)."
+    )
+    poll_ms: float = Field(5.0, gt=0, le=1000, description="poll: the read period.")
+    part_prefix: str = Field("part-", max_length=32, description="Ids made when there is no part_id node.")
+    timeout_s: float = Field(5.0, gt=0, le=60, description="Each request and the connect.")
+
+
+TriggerConfig = Annotated[TimerTrigger | OpcUaTrigger, Field(discriminator="type")]

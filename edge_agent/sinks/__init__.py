@@ -27,6 +27,12 @@ def _webhook(config: Any, name: str) -> Sink:
     return WebhookReject(config, name)
 
 
+def _opcua(config: Any, name: str) -> Sink:
+    from edge_agent.sinks.opcua import OpcUaReject
+
+    return OpcUaReject(config, name)
+
+
 def _log(config: Any, name: str) -> Sink:
     from edge_agent.sinks.log import LogReject
 
@@ -38,6 +44,7 @@ SINK_TYPES: dict[str, Callable[[Any, str], Sink]] = {
     "modbus": _modbus,
     "webhook": _webhook,
     "log": _log,
+    "opcua": _opcua,
 }
 
 

@@ -15,8 +15,15 @@ def _timer(config: Any) -> TriggerSource:
     return TimerTriggerSource(config)
 
 
+def _opcua(config: Any) -> TriggerSource:
+    from edge_agent.triggers.opcua import OpcUaTriggerSource
+
+    return OpcUaTriggerSource(config)
+
+
 TRIGGER_TYPES: dict[str, Callable[[Any], TriggerSource]] = {
     "timer": _timer,
+    "opcua": _opcua,
 }
 
 
