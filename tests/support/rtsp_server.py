@@ -198,9 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     caps = f"video/x-raw,format=RGB,width={width},height={height},framerate={rate}/1"
     if args.record is not None:
         return _record(Gst, args, width, caps, frames)
+    # A camera that cannot keep up slows down: the feeder blocks on a short queue (no frame is lost and no
+    # backlog builds up inside the server; each frame is stamped just before it is handed over).
     launch = (
-        f"( appsrc name=src is-live=true do-timestamp=true format=time caps={caps} "
-        f"! queue max-size-buffers=2 leaky=downstream ! videoconvert ! video/x-raw,format=I420 "
+        f"( appsrc name=src is-live=true do-timestamp=true format=time block=true max-buffers=2 caps={caps} "
+        f"! queue max-size-buffers=2 ! videoconvert ! video/x-raw,format=I420 "
         f"! {ENCODERS[args.codec].format(gop=rate)} ! {PAYLOADERS[args.codec]} )"
     )
     factory = GstRtspServer.RTSPMediaFactory()
