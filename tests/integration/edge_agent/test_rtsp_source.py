@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from edge_agent.sources import build_source
 from edge_agent.sources.opencv import OpenCVFrameSource
 from edge_agent.sources.watchdog import WatchedSource
 from factoryloop.stack.process import free_ports
-from tests.support.rtsp_server import BAND_H
+from tests.support.rtsp_server import BAND_H, TIME_MOD
 from tests.support.video_streams import RtspServer, mjpeg_http, read_stamp, rtsp_missing, write_sim_frames
 
 W, H, N_FRAMES = 320, 240, 30
@@ -143,7 +144,8 @@ def test_slow_consumer_gets_the_newest_frame(
         assert b[1] - a[1] == 1 and src.stale_dropped == 0, (a, b, src.stale_dropped)
 
 
-def restart(server: RtspServer, done: threading.Event) -> None:
+def restart(server: RtspServer, done: threading.Event, at_us: list[int]) -> None:
+    at_us.append(time.time_ns() // 1000 % TIME_MOD)
     server.start()
     done.set()
 
@@ -156,21 +158,26 @@ def test_watchdog_reconnects_after_the_server_restarts(rtsp_server: Callable[...
         source(server.url, read_timeout_s=2), FAST, stop, lambda up, _d: statuses.append(up)
     )
     restarted = threading.Event()
+    restarted_us: list[int] = []
     after: list[tuple[int, int]] = []
+    guard = threading.Timer(120, stop.set)  # fail, not hang, if the camera never comes back
+    guard.start()
     try:
         for frame in watched.frames():
             stamp = read_stamp(frame.image)  # type: ignore[arg-type]
             assert stamp is not None
             if frame.index == 5:
                 server.kill()  # the camera vanishes; the watchdog retries while it is away
-                threading.Timer(1.5, restart, (server, restarted)).start()
+                threading.Timer(1.5, restart, (server, restarted, restarted_us)).start()
             elif restarted.is_set():
                 after.append(stamp)
                 if len(after) >= 5:
                     break
     finally:
         stop.set()
+        guard.cancel()
     assert len(after) == 5
+    assert all(t > restarted_us[0] for t, _seq in after), "frames after the restart come from the new server"
     assert watched.stats.reconnects >= 1 and watched.stats.read_errors >= FAST.read_failures
     assert statuses[0] is True and False in statuses and statuses[-1] is False  # up, down, ..., closed
     assert True in statuses[statuses.index(False) :], f"never reconnected: {statuses}"
