@@ -159,8 +159,9 @@ class OpenCVFrameSource(FrameSource):
         if not cap.isOpened():
             cap.release()
             raise SourceError(
-                f"cannot open video source {self.name!r} within {self.config.open_timeout_s:g} s: check the "
-                "URL (host, port, path, credentials), that the camera is reachable, or the device index/file"
+                f"cannot open video source {self.name!r} (open timeout {self.config.open_timeout_s:g} s): "
+                "check the URL (host, port, path, credentials), that the camera is reachable, or the device "
+                "index or file path"
             )
         if self.config.width:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.config.width)
@@ -190,8 +191,8 @@ class OpenCVFrameSource(FrameSource):
 
     def close(self) -> None:
         if self._grabber is not None:
-            self._dropped_before += self._grabber.dropped
             self._grabber.close(self.config.read_timeout_s + 2.0)
+            self._dropped_before += self._grabber.dropped
             self._grabber = None
         if self._cap is not None:
             self._cap.release()
