@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import time
 from typing import Any
 
 from edge_agent.config import AgentConfig
@@ -13,7 +12,7 @@ from edge_agent.decide.rules import RuleSet
 from edge_agent.detect.onnx_runtime import DetectorOptions, OnnxDetector
 from edge_agent.errors import AgentConfigError
 from edge_agent.health import CameraMonitor
-from edge_agent.heartbeat import HeartbeatLoop
+from edge_agent.heartbeat import HeartbeatLoop, agent_gauges, build_heartbeat
 from edge_agent.models.compat import missing_classes, model_product, product_problem
 from edge_agent.models.manager import LoadedModel, ModelManager
 from edge_agent.models.store import ModelStore
@@ -26,6 +25,8 @@ from edge_agent.settings import AgentSettings, get_settings
 from edge_agent.sinks import SinkWorker, build_sink, sink_name
 from edge_agent.sources import build_source
 from edge_agent.sources.watchdog import WatchedSource
+from edge_agent.station import Ejector
+from edge_agent.station.build import build_station
 from edge_agent.stats import AgentStats
 from factoryloop.schemas import AgentEvent, AgentEventType, Deployment, Heartbeat, ModelRef
 from factoryloop.topics import TopicRole
@@ -117,17 +118,32 @@ class Agent:
             else None
         )
         self.camera = CameraMonitor()
-        self.source = WatchedSource(
-            build_source(config.source),
-            config.source.reconnect,
-            self.stop_event,
-            on_status=self._source_status,
-            max_frames=config.source.max_frames,
-        )
+        # a triggered station stops its cameras itself, after its last part (see TriggeredCapture)
+        self.camera_stop = threading.Event() if config.trigger is not None else self.stop_event
+        self.sources = [
+            WatchedSource(
+                build_source(c),
+                c.reconnect,
+                self.camera_stop,
+                on_status=self._source_status,
+                max_frames=c.max_frames,
+            )
+            for c in config.cameras
+        ]
+        self.source = self.sources[0]
         self.sinks = [
             SinkWorker(build_sink(s, i), s.verdicts, s.queue_size, self.stats)
             for i, s in enumerate(config.sinks)
         ]
+        self.triggered = build_station(
+            config,
+            self.sources,
+            self.sinks,
+            self.stats,
+            self.stop_event,
+            self.camera_stop,
+            self._trigger_status,
+        )
         self.pipeline = Pipeline(
             config,
             self.source,
@@ -138,6 +154,7 @@ class Agent:
             self.publisher,
             self.stats,
             self.camera,
+            self.triggered,
         )
         self.heartbeats = HeartbeatLoop(self.heartbeat, self.publisher, config.heartbeat_interval_s)
         self._metrics_server: Any = None
@@ -183,49 +200,20 @@ class Agent:
             self.stats.incr("source_down")
         self._event(AgentEventType.SOURCE_UP if connected else AgentEventType.SOURCE_DOWN, detail)
 
+    def _trigger_status(self, connected: bool, detail: str) -> None:
+        if not connected:
+            self.stats.incr("trigger_down")
+            logger.warning("part trigger down: %s", detail)
+
+    @property
+    def ejector(self) -> Ejector | None:
+        return self.triggered.ejector if self.triggered is not None else None
+
     def heartbeat(self) -> Heartbeat:
-        s = self.stats
-        p50, p99 = s.decision_ms.percentiles(50, 99)
-        r50, r99 = s.reject_ms.percentiles(50, 99)
-        uptime = time.monotonic() - self.pipeline.started_mono
-        src = self.source.stats
-        shadow = self.models.shadow
-        return Heartbeat(
-            **self.station,
-            product=self.models.product,
-            model=self.models.current.ref,
-            shadow_model=shadow.model.ref if shadow else None,
-            uptime_s=uptime,
-            fps=s.get("frames_inspected") / uptime if uptime > 0 else 0.0,
-            latency_p50_ms=p50,
-            latency_p99_ms=p99,
-            reject_latency_p50_ms=r50,
-            reject_latency_p99_ms=r99,
-            frames_captured=s.get("frames_captured"),
-            frames_inspected=s.get("frames_inspected"),
-            frames_dropped=s.get("frames_dropped"),
-            frames_corrupt=src.corrupt,
-            queue_depths=self.pipeline.queue_depths(),
-            buffer_records=self.buffer.count,
-            buffer_bytes=self.buffer.bytes,
-            buffer_evicted=self.buffer.evicted,
-            sink_failures=s.with_prefix("sink_failures:"),
-            errors=s.get("errors"),
-            verdicts=s.with_prefix("verdict:"),
-            camera=self.camera.snapshot(src.connected, src.reconnects),
-            last_model_error=(self.models.last_error or "")[:2000] or None,
-            models_rejected=s.with_prefix("models_rejected:"),
-        )
+        return build_heartbeat(self)
 
     def gauges(self) -> dict[str, float]:
-        return {
-            "buffer_records": self.buffer.count,
-            "buffer_bytes": self.buffer.bytes,
-            "buffer_evicted": self.buffer.evicted,
-            "frames_corrupt": self.source.stats.corrupt,
-            "source_reconnects": self.source.stats.reconnects,
-            **{f"queue_{k.replace(':', '_')}": v for k, v in self.pipeline.queue_depths().items()},
-        }
+        return agent_gauges(self)
 
     def start(self) -> None:
         if self.config.metrics_port is not None:
@@ -235,6 +223,8 @@ class Agent:
         self.publisher.start()
         for sink in self.sinks:
             sink.start()
+        if self.ejector is not None:
+            self.ejector.start()
         self._event(
             AgentEventType.STARTED, f"model {self.models.current.ref.name}:{self.models.current.ref.version}"
         )
@@ -264,6 +254,8 @@ class Agent:
         self.heartbeats.stop()
         if self.watcher is not None:
             self.watcher.stop()
+        if self.ejector is not None:
+            self.ejector.close()  # the parts still between camera and ejector, before the sinks close
         for sink in self.sinks:
             sink.close()
         try:

@@ -29,9 +29,15 @@ _COUNTERS = (
     "inference_errors",
     "models_rejected",
     "source_down",
+    "parts_triggered",
+    "parts_without_frame",
+    "rejects_fired",
+    "late_rejects",
+    "missed_parts",
+    "trigger_down",
 )
 # Values of the agent's ``gauges()`` callable that only ever grow: exported as counters too.
-_MONOTONIC = frozenset({"frames_corrupt", "source_reconnects", "buffer_evicted"})
+_MONOTONIC = frozenset({"frames_corrupt", "source_reconnects", "buffer_evicted", "trigger_reconnects"})
 
 
 class AgentCollector(Collector):

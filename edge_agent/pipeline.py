@@ -4,19 +4,20 @@ Capture never blocks: when inference falls behind, the new frame is dropped and 
 and signals the sinks first (the reject path), then hands the result to the publish thread, which wakes
 every ``pipeline.publish_interval_ms`` to encode sampled frames and send the outcomes of all the frames
 inspected meanwhile (a full handoff only slows inference down, never loses an outcome).
+
+With a ``trigger`` (a :class:`~edge_agent.station.Station`), capture waits for each part and takes one frame
+per camera for it; the part id is the frames' ``item_id``, and with an ``ejector`` the signals go to the
+ejector scheduler (timed to the part) instead of straight to the sinks.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 
 import cv2
 import numpy as np
@@ -26,40 +27,21 @@ from edge_agent.decide.rules import Decision, RuleSet
 from edge_agent.detect.letterbox import Prepared
 from edge_agent.handoff import BatchHandoff
 from edge_agent.health import CameraMonitor
+from edge_agent.inflight import CapturedFrame, Inspected
 from edge_agent.models.manager import LoadedModel, ModelManager
-from edge_agent.publish.buffer import PRIO_OUTCOME
+from edge_agent.publish.outcome import publish_inspected
 from edge_agent.publish.publisher import Publisher
-from edge_agent.publish.sampling import PRIORITY_OF_REASON, Sampler
+from edge_agent.publish.sampling import Sampler
 from edge_agent.sinks.base import RejectSignal, SinkWorker
+from edge_agent.sources.base import RawFrame
 from edge_agent.sources.watchdog import WatchedSource
+from edge_agent.station import Station
 from edge_agent.stats import AgentStats
-from factoryloop.schemas import FrameMeta, Latency, Outcome, Verdict, utc_now
-from factoryloop.topics import TopicRole
+from edge_agent.triggers.base import TriggerEvent
+from factoryloop.schemas import Latency, Verdict, utc_now
 
 logger = logging.getLogger(__name__)
 _END = object()
-
-
-@dataclass(frozen=True, slots=True)
-class CapturedFrame:
-    frame_id: str
-    image: np.ndarray
-    captured_at: datetime
-    captured_mono: float
-    source_index: int | None
-    item_id: str | None
-    prepared: Prepared | None = None  # the model input, made by the capture thread
-
-
-@dataclass(frozen=True, slots=True)
-class Inspected:
-    frame: CapturedFrame
-    decision: Decision
-    model: LoadedModel
-    outcome_id: str
-    latency: Latency
-    sample_reason: str | None
-    shadow: bool = False
 
 
 class Pipeline:
@@ -74,8 +56,10 @@ class Pipeline:
         publisher: Publisher,
         stats: AgentStats,
         camera: CameraMonitor,
+        station: Station | None = None,
     ) -> None:
         self.config, self.source, self.models, self.rules = config, source, models, rules
+        self.station, self.ejector = station, station.ejector if station else None
         self.sampler, self.sinks, self.publisher, self.stats, self.camera = (
             sampler,
             sinks,
@@ -122,33 +106,50 @@ class Pipeline:
 
     def _capture(self) -> None:
         try:
-            for raw in self.source.frames():
-                assert raw.image is not None  # the watchdog yields valid images only
-                captured_at, captured_mono = utc_now(), time.monotonic()
-                self.stats.incr("frames_captured")
-                if self.capture_q.qsize() >= self.capture_max:
-                    self.stats.incr("frames_dropped")
-                    continue
-                # Letterbox + tensor here, beside inference (OpenCV releases the GIL): the inference thread
-                # then only runs the model, decodes and decides. A frame prepared for a model swapped out
-                # meanwhile is prepared again by the inference thread.
-                prepared = self._prepare(raw.image)
-                self.capture_q.put(
-                    CapturedFrame(
-                        uuid.uuid4().hex[:16],
-                        raw.image,
-                        captured_at,
-                        captured_mono,
-                        raw.index,
-                        raw.item_id,
-                        prepared,
-                    )
-                )
+            if self.station is None:
+                for raw in self.source.frames():
+                    self._take(raw, None)
+            else:
+                self._triggered(self.station)
         except Exception:
             self.stats.incr("errors")
             logger.exception("capture thread failed")
         finally:
             self.capture_q.put(_END)
+
+    def _triggered(self, station: Station) -> None:
+        for part, frames in station.capture.parts():
+            self.stats.incr("parts_triggered")
+            if self.ejector is not None:
+                self.ejector.register(part, len(frames))
+            for raw in frames:
+                if raw is None:
+                    self.stats.incr("parts_without_frame")
+                    self._lost(part, "no frame from a camera")
+                else:
+                    self._take(raw, part)
+
+    def _take(self, raw: RawFrame, part: TriggerEvent | None) -> None:
+        assert raw.image is not None  # the watchdog yields valid images only
+        captured_at, captured_mono = utc_now(), time.monotonic()
+        self.stats.incr("frames_captured")
+        if self.capture_q.qsize() >= self.capture_max:
+            self.stats.incr("frames_dropped")
+            self._lost(part, "frame dropped (inference behind)")
+            return
+        # Letterbox + tensor here, beside inference (OpenCV releases the GIL): the inference thread then only
+        # runs the model, decodes and decides. A frame prepared for a model swapped out meanwhile is prepared
+        # again by the inference thread.
+        prepared = self._prepare(raw.image)
+        item_id = part.part_id if part is not None else raw.item_id
+        frame_id = uuid.uuid4().hex[:16]
+        self.capture_q.put(
+            CapturedFrame(frame_id, raw.image, captured_at, captured_mono, raw.index, item_id, prepared, part)
+        )
+
+    def _lost(self, part: TriggerEvent | None, reason: str) -> None:
+        if part is not None and self.ejector is not None:
+            self.ejector.lost(part.part_id, reason)
 
     def _prepare(self, image: np.ndarray) -> Prepared | None:
         try:
@@ -170,6 +171,7 @@ class Pipeline:
                 self.stats.incr("errors")
                 self.stats.incr("inference_errors")
                 logger.error("inference failed on frame %s: %r", item.frame_id, exc)
+                self._lost(item.part, "inference error")
                 continue
             h, w = item.image.shape[:2]
             decision = self.rules.decide(detections, w, h)
@@ -207,6 +209,9 @@ class Pipeline:
             item.captured_mono,
             outcome_id,
         )
+        if self.ejector is not None and item.part is not None:
+            self.ejector.decided(item.part.part_id, signal)  # fired when the part reaches the ejector
+            return None
         sent = [s.submit(signal) for s in self.sinks]
         return (time.monotonic() - item.captured_mono) * 1000 if any(sent) else None
 
@@ -253,52 +258,7 @@ class Pipeline:
                     logger.exception("publishing the outcome of frame %s failed", item.frame.frame_id)
 
     def _publish_one(self, item: Inspected) -> None:
-        cfg, frame = self.config, item.frame
-        station = {"line_id": cfg.line_id, "station_id": cfg.station_id, "agent_id": cfg.agent_id}
-        h, w = frame.image.shape[:2]
-        frame_sha = None
-        if item.sample_reason is not None:
-            ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, cfg.sampling.jpeg_quality])
-            if ok:
-                jpeg = buf.tobytes()
-                frame_sha = hashlib.sha256(jpeg).hexdigest()
-                meta = FrameMeta(
-                    **station,
-                    frame_id=frame.frame_id,
-                    item_id=frame.item_id,
-                    product=cfg.product,
-                    captured_at=frame.captured_at,
-                    width=w,
-                    height=h,
-                    jpeg_sha256=frame_sha,
-                    outcome_event_id=item.outcome_id,
-                    sample_reason=item.sample_reason,
-                    source_frame_index=frame.source_index,
-                )
-                self.publisher.publish(TopicRole.FRAMES, meta, PRIORITY_OF_REASON[item.sample_reason], jpeg)
-                self.stats.incr("frames_sent")
-        outcome = Outcome(
-            **station,
-            event_id=item.outcome_id,
-            frame_id=frame.frame_id,
-            item_id=frame.item_id,
-            product=cfg.product,
-            captured_at=frame.captured_at,
-            verdict=item.decision.verdict,
-            detections=item.decision.detections,
-            model=item.model.ref,
-            thresholds=self.rules.thresholds(item.model.detector.class_names),
-            latency=item.latency,
-            frame_sha256=frame_sha or hashlib.sha256(np.ascontiguousarray(frame.image).data).hexdigest(),
-            frame_width=w,
-            frame_height=h,
-            frame_sent=frame_sha is not None,
-            sample_reason=item.sample_reason if frame_sha else None,
-            shadow=item.shadow,
-            source_frame_index=frame.source_index,
-        )
-        self.publisher.publish(TopicRole.OUTCOMES, outcome, PRIO_OUTCOME)
-        self.stats.incr("outcomes_shadow" if item.shadow else "outcomes")
+        publish_inspected(self.config, self.rules, self.publisher, self.stats, item)
 
 
 __all__ = ["CapturedFrame", "Inspected", "Pipeline", "Verdict"]

@@ -25,6 +25,8 @@ from edge_agent.config.sources import (
     SimulatedSource,
     SourceConfig,
 )
+from edge_agent.config.station import EjectorConfig
+from edge_agent.config.triggers import TriggerConfig
 from edge_agent.errors import AgentConfigError
 from factoryloop.settings import KafkaSettings
 from factoryloop.yamlpath import read_yaml, validate_mapping
@@ -127,6 +129,11 @@ class AgentConfig(_Cfg):
     station_id: Ident
     product: str | None = Field(None, max_length=64)
     source: SourceConfig
+    sources: tuple[SourceConfig, ...] = Field(
+        (), description="Several cameras (instead of source:); a trigger takes one frame of each per part."
+    )
+    trigger: TriggerConfig | None = Field(None, description="None: free-running capture.")
+    ejector: EjectorConfig | None = Field(None, description="None: a reject fires at its verdict.")
     detector: DetectorConfig
     rules: RulesConfig = RulesConfig()
     sinks: tuple[SinkConfig, ...] = ()
@@ -138,8 +145,25 @@ class AgentConfig(_Cfg):
     heartbeat_interval_s: float = Field(10.0, gt=0)
     metrics_port: int | None = Field(None, ge=0, le=65535, description="None: no /metrics endpoint.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _first_camera(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("sources") and data.get("source") is None:
+            return {**data, "source": data["sources"][0]}  # source: is the first camera
+        return data
+
+    @property
+    def cameras(self) -> tuple[SourceConfig, ...]:
+        return self.sources or (self.source,)
+
     @model_validator(mode="after")
     def _cross(self) -> AgentConfig:
+        if self.sources and self.source != self.sources[0]:
+            raise ValueError("give the cameras either as source: (one) or as sources: (a list), not both")
+        if len(self.cameras) > 1 and self.trigger is None:
+            raise ValueError("several cameras (sources:) need a trigger: one frame of each per part")
+        if self.ejector is not None and self.trigger is None:
+            raise ValueError("an ejector needs a trigger: the reject is timed from the part's trigger")
         names = self.detector.class_names
         if names is not None:
             unknown = sorted(set(self.rules.classes) - set(names))
@@ -172,6 +196,7 @@ def load_config(path: str | Path) -> AgentConfig:
 
 __all__ = [
     "AgentConfig",
+    "EjectorConfig",
     "FolderSource",
     "Ident",
     "LogSink",
@@ -182,6 +207,7 @@ __all__ = [
     "SimulatedSource",
     "SinkConfig",
     "SourceConfig",
+    "TriggerConfig",
     "WebhookSink",
     "load_config",
     "parse_config",

@@ -15,6 +15,18 @@ def _timer(config: Any) -> TriggerSource:
     return TimerTriggerSource(config)
 
 
+def _modbus(config: Any) -> TriggerSource:
+    from edge_agent.triggers.modbus import ModbusTriggerSource
+
+    return ModbusTriggerSource(config)
+
+
+def _mqtt(config: Any) -> TriggerSource:
+    from edge_agent.triggers.mqtt import MqttTriggerSource
+
+    return MqttTriggerSource(config)
+
+
 def _opcua(config: Any) -> TriggerSource:
     from edge_agent.triggers.opcua import OpcUaTriggerSource
 
@@ -24,6 +36,8 @@ def _opcua(config: Any) -> TriggerSource:
 TRIGGER_TYPES: dict[str, Callable[[Any], TriggerSource]] = {
     "timer": _timer,
     "opcua": _opcua,
+    "modbus": _modbus,
+    "mqtt": _mqtt,
 }
 
 

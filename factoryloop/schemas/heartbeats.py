@@ -52,6 +52,16 @@ class Heartbeat(StationEvent):
         description="Deployments refused since start, per reason: signature, product (another product than "
         "the agent's), fetch, sha256, load, classes (lacks a class the rules name), smoke.",
     )
+    parts_triggered: int = Field(default=0, ge=0, description="Parts the station's trigger saw since start.")
+    late_rejects: int = Field(
+        default=0, ge=0, description="Rejects not fired: the verdict came after the part passed the ejector."
+    )
+    missed_parts: int = Field(
+        default=0,
+        ge=0,
+        description="Triggered parts without a verdict while in reach of the ejector (no frame, a dropped "
+        "frame, an inference error, a verdict too late); the fail-safe rejects them or lets them through.",
+    )
 
 
 class AgentEventType(StrEnum):

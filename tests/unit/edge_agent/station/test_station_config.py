@@ -1,0 +1,85 @@
+"""The line YAML's trigger, ejector and several cameras: what is accepted, and errors with their YAML path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from edge_agent.config import parse_config
+from edge_agent.errors import AgentConfigError
+from edge_agent.station.capture import is_live
+
+BASE: dict[str, Any] = {
+    "agent_id": "a1",
+    "line_id": "l1",
+    "station_id": "s1",
+    "source": {"type": "simulated"},
+    "detector": {"onnx": "m.onnx"},
+}
+TRIGGER = {"type": "modbus", "host": "plc", "address": 4}
+TOP, SIDE = {"type": "simulated", "seed": 1}, {"type": "folder", "path": "/frames"}
+
+
+def cfg(**over: Any) -> dict[str, Any]:
+    data = {**BASE, **over}
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (cfg(ejector={"delay_ms": 300}), "<root>: Value error, an ejector needs a trigger"),
+        (cfg(trigger=TRIGGER, ejector={"window_ms": 5}), "ejector: Value error, say where the ejector is"),
+        (cfg(trigger=TRIGGER, ejector={"delay_ms": 1, "colour": 2}), "ejector.colour: Extra inputs are not"),
+        (cfg(trigger={**TRIGGER, "table": "holding"}), "trigger.table: Input should be"),
+        (cfg(trigger={"type": "pigeon"}), "trigger: Input tag 'pigeon' found using 'type' does not match"),
+        (cfg(trigger={"type": "mqtt"}), "trigger.host: Field required"),
+        (cfg(source=None, sources=[TOP, SIDE]), "several cameras (sources:) need a trigger"),
+        (
+            cfg(sources=[TOP, SIDE], trigger=TRIGGER),
+            "either as source: (one) or as sources: (a list), not both",
+        ),
+        (
+            cfg(source=None, sources=[TOP, {"type": "folder"}], trigger=TRIGGER),
+            "sources[1].path: Field required",
+        ),
+    ],
+)
+def test_invalid_station_configs_name_the_problem(data: dict[str, Any], expected: str) -> None:
+    with pytest.raises(AgentConfigError) as err:
+        parse_config(data)
+    assert expected in str(err.value), str(err.value)
+
+
+def test_a_triggered_station_with_two_cameras_and_an_ejector() -> None:
+    c = parse_config(
+        cfg(
+            source=None,
+            sources=[TOP, SIDE],
+            trigger={"type": "mqtt", "host": "broker", "topic": "l1/part"},
+            ejector={"distance_mm": 450, "speed_mm_s": 600, "missed": "pass"},
+        )
+    )
+    assert [s.type for s in c.cameras] == ["simulated", "folder"] and c.source == c.cameras[0]
+    assert c.ejector is not None and c.ejector.fixed_delay_s() == pytest.approx(0.75)
+    assert parse_config(c.model_dump(mode="json")).cameras == c.cameras  # round trip: source = sources[0]
+
+
+def test_without_a_trigger_nothing_changes() -> None:
+    c = parse_config(cfg())
+    assert (c.trigger, c.ejector, c.sources) == (None, None, ()) and c.cameras == (c.source,)
+
+
+@pytest.mark.parametrize(
+    ("source", "live"),
+    [
+        ({"type": "opencv", "uri": 0}, True),
+        ({"type": "opencv", "uri": "rtsp://cam/stream"}, True),
+        ({"type": "opencv", "uri": "/videos/line.mp4"}, False),
+        ({"type": "simulated"}, False),
+        ({"type": "folder", "path": "/frames"}, False),
+    ],
+)
+def test_live_cameras_give_the_newest_frame_replays_the_next(source: dict[str, Any], live: bool) -> None:
+    assert is_live(parse_config(cfg(source=source)).source) is live
