@@ -110,6 +110,8 @@ class Ejector:
         with self._cond:
             self._stopping = True
             self._cond.notify()
+        if self._thread.ident is None:  # never started
+            return
         self._thread.join(timeout_s)
         if self._thread.is_alive():
             logger.warning("ejector: %d parts still scheduled at close; not fired", len(self.tracker))
