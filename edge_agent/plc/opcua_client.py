@@ -150,15 +150,13 @@ class OpcUaSession:
                 self.drop()
             raise PlcError(f"{self.label}: {what}: {self.explain(exc)}") from exc
 
-    def _id(self, node: NodeType) -> ua.NodeId:
-        parsed = self._ids.get(node.node_id)
-        if parsed is None:
-            parsed = self._ids[node.node_id] = ua.NodeId.from_string(node.node_id)
-        return parsed
+    def node_id(self, node: NodeType) -> ua.NodeId:
+        """The node's id as resolved by :meth:`describe` (``nsu=`` namespace URIs to this server's index)."""
+        return self._ids[node.node_id]
 
     async def awrite(self, client: Client, items: Sequence[tuple[NodeType, object]]) -> None:
         """One Write request; values without timestamps (some PLCs refuse source timestamps)."""
-        ids = [self._id(node) for node, _ in items]
+        ids = [self.node_id(node) for node, _ in items]
         values = [ua.DataValue(ua.Variant(v, ua.VariantType[node.type_name])) for node, v in items]
         results = await client.uaclient.write_attributes(ids, values, ua.AttributeIds.Value)
         for (node, value), status in zip(items, results, strict=True):
@@ -169,15 +167,21 @@ class OpcUaSession:
 
     async def aread(self, client: Client, nodes: Sequence[NodeType]) -> list[Any]:
         """One Read request of the nodes' values."""
-        ids = [self._id(node) for node in nodes]
+        ids = [self.node_id(node) for node in nodes]
         results = await client.uaclient.read_attributes(ids, ua.AttributeIds.Value)
         for node, dv in zip(nodes, results, strict=True):
             if dv.StatusCode is not None and not dv.StatusCode.is_good():
                 raise PlcError(f"{self.label}: reading {node.label()}: {dv.StatusCode.name}")
         return [None if dv.Value is None else dv.Value.Value for dv in results]
 
-    def write(self, items: Sequence[tuple[NodeType, object]]) -> None:
-        self.run(lambda client: self.awrite(client, items), "writing " + ", ".join(n.role for n, _ in items))
+    def write(self, *batches: Sequence[tuple[NodeType, object]]) -> None:
+        """One Write request per batch, each after the previous one succeeded (one hop to the loop)."""
+
+        async def call(client: Client) -> None:
+            for items in batches:
+                await self.awrite(client, items)
+
+        self.run(call, "writing " + ", ".join(n.role for items in batches for n, _ in items))
 
     def read(self, nodes: Sequence[NodeType]) -> list[Any]:
         return self.run(
@@ -193,15 +197,20 @@ class OpcUaSession:
             except Exception as exc:
                 raise PlcError(f"{self.label}: node {role} ({node_id}): not a node id: {exc}") from exc
 
-            async def read(client: Client, parsed: ua.NodeId = parsed) -> tuple[ua.VariantType, int]:
+            async def read(
+                client: Client, parsed: ua.NodeId = parsed
+            ) -> tuple[ua.NodeId, ua.VariantType, int]:
+                uri = getattr(parsed, "NamespaceUri", None)
+                if uri:  # nsu=<uri>: the index the server gives that namespace now
+                    parsed = ua.NodeId(parsed.Identifier, ua.Int16(await client.get_namespace_index(uri)))
                 node = client.get_node(parsed)
                 dtype = await node.read_data_type()
                 vtype = await data_type_to_variant_type(client.get_node(dtype))
                 rank = await node.read_attribute(ua.AttributeIds.ValueRank)
-                return vtype, int(rank.Value.Value) if rank.Value is not None else -1
+                return parsed, vtype, int(rank.Value.Value) if rank.Value is not None else -1
 
             try:
-                vtype, rank = self.run(read, f"node {role} ({node_id})")
+                resolved, vtype, rank = self.run(read, f"node {role} ({node_id})")
             except PlcError as exc:
                 cause = exc.__cause__
                 if isinstance(cause, ua.UaStatusCodeError) and status_name(cause) == "BadNodeIdUnknown":
@@ -210,6 +219,7 @@ class OpcUaSession:
                         "id in the line YAML against the PLC's address space"
                     ) from cause
                 raise
+            self._ids[node_id] = resolved
             out[role] = NodeType(role, node_id, vtype.name, rank >= 0)
         return out
 

@@ -92,13 +92,15 @@ class OpcUaReject(Sink):
             )
         if "strobe" in t:
             self._wait_strobe_reset(t["strobe"])
-        self._session.write(data)
-        if "seq" in t:
-            seq = next_seq(t["seq"], self._seq)
-            self._session.write([(t["seq"], seq)])
-            self._seq = seq
+        batches = [data]
+        seq = next_seq(t["seq"], self._seq) if "seq" in t else None
+        if seq is not None:
+            batches.append([(t["seq"], seq)])
         if "strobe" in t:
-            self._session.write([(t["strobe"], True)])
+            batches.append([(t["strobe"], True)])
+        self._session.write(*batches)
+        if seq is not None:
+            self._seq = seq
 
     def _wait_strobe_reset(self, strobe: NodeType) -> None:
         deadline = time.monotonic() + self.config.timeout_s

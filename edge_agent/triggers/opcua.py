@@ -133,12 +133,15 @@ class OpcUaTriggerSource(TriggerSource):
 
     # -- subscribe mode (on the session's event loop) -----------------------------------------------------
     async def _subscribe(self, client: Client) -> None:
+        assert self._session is not None
         sub = await client.create_subscription(
-            self.config.publishing_interval_ms, handler=None, queue_maxsize=10_000,
+            self.config.publishing_interval_ms,
+            handler=None,
+            queue_maxsize=10_000,  # the iterator's queue; beyond it the connection is dropped and reopened
             overflow=OverflowPolicy.DISCONNECT,
-        )  # fmt: skip
+        )
         await sub.subscribe_data_change(
-            client.get_node(self._types["part_present"].node_id),
+            client.get_node(self._session.node_id(self._types["part_present"])),
             queuesize=_QUEUE,
             sampling_interval=ua.Duration(0.0),
         )

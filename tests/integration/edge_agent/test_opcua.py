@@ -61,7 +61,12 @@ def trigger_factory(plc: PlcServer) -> Iterator[Callable[..., TriggerSource]]:
     ("nodes", "signal", "expected"),
     [
         (
-            {"verdict": "Verdict", "part_id": "PartId", "classes": "Classes", "seq": "Seq"},
+            {
+                "verdict": "nsu=urn:factoryloop:test-plc;s=Verdict",
+                "part_id": "PartId",
+                "classes": "Classes",
+                "seq": "Seq",
+            },
             signal_("P-77", classes=("dent", "scratch")),
             {"Verdict": "FAIL", "PartId": "P-77", "Classes": "dent,scratch", "Seq": 42},
         ),
@@ -94,7 +99,7 @@ def test_sink_writes_the_record_in_the_declared_types_and_the_completion_node_la
     *data, completion = reset.writes
     assert [[name for name, _, _ in req] for req in reset.writes][-1] == [last]
     assert {name for req in data for name, _, _ in req} == {
-        nodes[r] for r in nodes if r not in ("seq", "strobe")
+        nodes[r].rsplit("=", 1)[-1] for r in nodes if r not in ("seq", "strobe")
     }
     assert not any(stamped for req in reset.writes for _, _, stamped in req), (
         "values must carry no timestamps"

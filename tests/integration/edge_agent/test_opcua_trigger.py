@@ -77,7 +77,9 @@ def test_trigger_one_event_per_rising_edge_with_the_plcs_id_in_order(
 def test_trigger_makes_unique_ids_without_a_part_id_node(
     reset: PlcServer, trigger_factory: Callable[..., TriggerSource]
 ) -> None:
-    trigger = trigger_factory(part_present="Present", ack="Ack", config={"part_prefix": "L1-"})
+    trigger = trigger_factory(  # the namespace by its URI: the index the server gives it is looked up
+        part_present="nsu=urn:factoryloop:test-plc;s=Present", ack="Ack", config={"part_prefix": "L1-"}
+    )
     trigger.open()
     events = collect(trigger, run_plc(reset, [(None, 0)] * 3, "Present", None), 3)
     assert len(events) == 3 and len({e.part_id for e in events}) == 3
