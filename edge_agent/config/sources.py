@@ -99,4 +99,70 @@ class SimulatedSource(_SourceBase):
     sim: dict[str, Any] = Field(default_factory=dict)
 
 
-SourceConfig = Annotated[OpenCVSource | FolderSource | SimulatedSource, Field(discriminator="type")]
+GigEPixelFormat = Literal[
+    "Mono8", "Mono10", "Mono12", "Mono14", "Mono16",
+    "BayerRG8", "BayerGR8", "BayerGB8", "BayerBG8",
+    "BayerRG10", "BayerGR10", "BayerGB10", "BayerBG10",
+    "BayerRG12", "BayerGR12", "BayerGB12", "BayerBG12",
+    "BayerRG16", "BayerGR16", "BayerGB16", "BayerBG16",
+    "RGB8", "BGR8", "RGBa8", "BGRa8", "YUV422_8", "YUV422_8_UYVY",
+]  # fmt: skip
+FeatureValue = bool | int | float | str
+
+
+class GigESource(_SourceBase):
+    """A GigE Vision / GenICam camera through Aravis 0.8 (edge_agent.sources.aravis; needs PyGObject)."""
+
+    type: Literal["gige"]
+    camera: str | None = Field(
+        None,
+        description="Aravis device id (Vendor-Serial, as arv-tool-0.8 lists it) or the camera's IP address; "
+        "null: the first camera found.",
+    )
+    pixel_format: GigEPixelFormat | None = Field(
+        None, description="PFNC pixel format to ask for (converted to BGR); null: keep the camera's."
+    )
+    width: int | None = Field(None, gt=0, description="Region of interest; null: keep the camera's.")
+    height: int | None = Field(None, gt=0)
+    offset_x: int = Field(0, ge=0)
+    offset_y: int = Field(0, ge=0)
+    exposure_us: float | None = Field(
+        None, gt=0, description="Exposure time in µs (turns auto exposure off)."
+    )
+    gain_db: float | None = Field(None, description="Gain in dB (turns auto gain off).")
+    trigger_mode: Literal["free_run", "software", "hardware"] = Field(
+        "free_run",
+        description="free_run: the camera streams at frame_rate; software: each read fires TriggerSoftware "
+        "(one frame per part); hardware: the camera waits for trigger_line.",
+    )
+    trigger_line: str = Field("Line0", description="TriggerSource of the hardware trigger.")
+    trigger_activation: str | None = Field(None, description="e.g. RisingEdge; null: the camera's.")
+    frame_rate: float | None = Field(
+        None, gt=0, description="free_run: AcquisitionFrameRate; software: pace of the triggers."
+    )
+    packet_size: int | None = Field(
+        None, ge=576, le=16000, description="GVSP packet bytes (9000 with jumbo frames); null: negotiate."
+    )
+    packet_resend: bool = Field(True, description="Ask the camera to resend lost packets.")
+    buffer_count: int = Field(8, ge=2, le=256, description="Stream buffers queued to Aravis.")
+    latest: bool = Field(
+        True,
+        description="free_run: hand out the newest frame received and requeue older ones (counted), so that "
+        "a consumer slower than the camera does not inspect a backlog; false: every frame in order.",
+    )
+    frame_timeout_ms: int = Field(
+        2000,
+        gt=0,
+        le=600_000,
+        description="free_run/software: no frame within this is a failed read. hardware: how often to check "
+        "that the camera still answers while waiting for a part.",
+    )
+    features: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], FeatureValue] = Field(
+        default_factory=dict,
+        description="Other GenICam features set by name after the above, e.g. {BalanceWhiteAuto: Off}.",
+    )
+
+
+SourceConfig = Annotated[
+    OpenCVSource | FolderSource | SimulatedSource | GigESource, Field(discriminator="type")
+]

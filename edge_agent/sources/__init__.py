@@ -27,10 +27,17 @@ def _simulated(config: Any) -> FrameSource:
     return SimulatedFrameSource(config)
 
 
+def _gige(config: Any) -> FrameSource:
+    from edge_agent.sources.aravis import AravisFrameSource  # imports gi only when a GigE camera is asked for
+
+    return AravisFrameSource(config)
+
+
 SOURCE_TYPES: dict[str, Callable[[Any], FrameSource]] = {
     "opencv": _opencv,
     "folder": _folder,
     "simulated": _simulated,
+    "gige": _gige,
 }
 
 
