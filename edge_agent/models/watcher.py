@@ -1,6 +1,7 @@
 """Consumes the deployments topic (compacted, read from the start on every boot) and applies each
-deployment that targets this agent, the newest per poll, unless it already serves (deployments of another
-product than the agent's are refused apart: :meth:`DeploymentWatcher.handle`)."""
+deployment that targets this agent, the newest per poll, unless it already serves. A ``fleet`` deployment of
+another product is for that product's agents: ignored. One addressed to this agent (its line, or it as a
+canary agent) with another product is refused, counted and reported: :meth:`DeploymentWatcher.handle`."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ import threading
 from edge_agent.models.manager import ModelManager
 from factoryloop.errors import KafkaUnavailableError
 from factoryloop.kafka import TypedConsumer
-from factoryloop.schemas import Deployment
+from factoryloop.schemas import FLEET_KEY, Deployment, Strategy
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 
 logger = logging.getLogger(__name__)
+
+
+def _addressed(dep: Deployment) -> bool:
+    """Whether ``dep`` names this agent's line or this agent (a canary), not just the whole fleet."""
+    return dep.target != FLEET_KEY or dep.strategy is Strategy.CANARY
 
 
 class DeploymentWatcher:
@@ -32,11 +38,13 @@ class DeploymentWatcher:
 
     def handle(self, deployments: list[Deployment]) -> None:
         """Apply the newest deployment of this agent's product, and refuse (reported, counted) the newest of
-        another product: a ``fleet`` deployment of product B never hides the line's deployment of product A
-        that came with it, and an agent of A never serves B's model."""
+        another product addressed to this agent: a deployment of product B never hides the line's deployment
+        of product A that came with it, and an agent of A never serves B's model. B's ``fleet`` rollout (every
+        agent of B: how the rollout controller ships a champion) is not addressed to an agent of A: skipped,
+        not counted, so a multi-product site's refusal counts only show real mistakes."""
         mine = [d for d in deployments if d.applies_to(self.agent_id, self.line_id)]
         own = [d for d in mine if self.manager.accepts_product(d)]
-        foreign = [d for d in mine if not self.manager.accepts_product(d)]
+        foreign = [d for d in mine if not self.manager.accepts_product(d) and _addressed(d)]
         latest = [max(group, key=lambda d: d.ts) for group in (own, foreign) if group]
         for dep in sorted(latest, key=lambda d: d.ts):
             if dep.deployment_id in self.seen or self.manager.is_current(dep):

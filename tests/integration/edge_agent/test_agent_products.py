@@ -1,5 +1,6 @@
-"""One product per agent, on the real broker: deployments of another product are refused, counted and
-reported while the agent keeps serving its model; one of its own product is then served."""
+"""One product per agent, on the real broker: another product's fleet rollout is not for this agent (skipped,
+not counted); a deployment of another product sent to its line is refused, counted and reported while the
+agent keeps serving its model; one of its own product is then served."""
 
 from __future__ import annotations
 
@@ -41,15 +42,16 @@ def test_agent_refuses_other_products_keeps_serving_then_accepts_its_own(
     assert agent.models.current.product == "steel_plate"
     agent.start()
     try:
-        # A fleet deployment of another product: refused before any download, by every steel_plate agent.
-        fleet_pcb = deploy(
-            kafka_settings, pcb.as_uri(), sha256_of(pcb), "2-pcb", target=FLEET_KEY, product="pcb"
-        )
-        wait_until(lambda: agent.models.rejected == 1, 30, "the fleet pcb deployment's refusal")
+        # pcb's own rollout to every pcb agent (target fleet): not addressed to a steel_plate agent, skipped.
+        deploy(kafka_settings, pcb.as_uri(), sha256_of(pcb), "1-pcb", target=FLEET_KEY, product="pcb")
+        # The same model sent to this agent's line: refused before any download, counted (the skipped fleet
+        # rollout, published first, is not: the count reaches 1 with this one only).
+        line_said = deploy(kafka_settings, pcb.as_uri(), sha256_of(pcb), "2-pcb", product="pcb")
+        wait_until(lambda: agent.models.rejected == 1, 30, "the line pcb deployment's refusal")
         error = agent.heartbeat().last_model_error or ""
         assert "deployment is for product 'pcb', this agent serves product 'steel_plate'" in error
         # A deployment that does not say its product, of a model whose metadata says pcb: refused after fetch.
-        line_pcb = deploy(kafka_settings, pcb_unsaid.as_uri(), sha256_of(pcb_unsaid), "2-unsaid")
+        line_unsaid = deploy(kafka_settings, pcb_unsaid.as_uri(), sha256_of(pcb_unsaid), "2-unsaid")
         wait_until(lambda: agent.models.rejected == 2, 30, "the unsaid pcb model's refusal")
         assert "model is for product 'pcb'" in (agent.heartbeat().last_model_error or "")
         assert agent.models.current.ref.version == "local" and agent.models.swaps == 0
@@ -80,7 +82,7 @@ def test_agent_refuses_other_products_keeps_serving_then_accepts_its_own(
     assert set(versions[:switch]) == {"local"} and set(versions[switch:]) == {"3"}
     events = read_topic(kafka_settings, TopicRole.HEARTBEATS)
     rejected = [e for e in events if isinstance(e, AgentEvent) and e.type is AgentEventType.MODEL_REJECTED]
-    assert [e.deployment_id for e in rejected] == [fleet_pcb.deployment_id, line_pcb.deployment_id]
+    assert [e.deployment_id for e in rejected] == [line_said.deployment_id, line_unsaid.deployment_id]
     assert all("'pcb'" in e.detail and "'steel_plate'" in e.detail for e in rejected)
     assert any(
         isinstance(e, AgentEvent)

@@ -19,7 +19,7 @@ from edge_agent.models.manager import LoadedModel, ModelManager
 from edge_agent.models.store import ModelStore
 from edge_agent.models.watcher import DeploymentWatcher
 from edge_agent.settings import AgentSettings
-from factoryloop.schemas import AgentEventType, Deployment, ModelRef
+from factoryloop.schemas import AgentEventType, Deployment, ModelRef, Strategy
 from factoryloop.settings import KafkaSettings
 from tests.support.edge_onnx import CLASS_NAMES, write_constant_model, yolo_output
 from tests.support.events import deployment
@@ -177,21 +177,33 @@ def test_a_deployment_of_another_product_is_not_even_fetched(tmp_path: Path) -> 
     assert m.events[-1][2] == "product"  # not "fetch": refused before any download
 
 
-def test_watcher_applies_its_product_and_refuses_the_other_in_one_poll(tmp_path: Path) -> None:
-    """A fleet deployment of another product, newer than the line's own, does not hide it."""
+@pytest.mark.parametrize(
+    ("target", "strategy", "refused"),
+    [
+        ("line-1", "full", True),  # sent to this agent's line: a mistake, refused and counted
+        ("fleet", "canary", True),  # this agent named as a canary of another product: refused
+        ("fleet", "full", False),  # the other product's rollout to its own agents: not for this one
+    ],
+)
+def test_watcher_applies_its_product_and_refuses_the_other_in_one_poll(
+    tmp_path: Path, target: str, strategy: str, refused: bool
+) -> None:
+    """A deployment of another product, newer than the line's own, does not hide it; it is refused only when
+    it is addressed to this agent."""
     m = Manager(tmp_path, "steel_plate")
     own = m.deployment("2", dep_product="steel_plate").model_copy(update={"target": "line-1"})
-    other = m.deployment("3", dep_product="pcb", product="pcb").model_copy(update={"target": "fleet"})
+    other = m.deployment("3", dep_product="pcb", product="pcb").model_copy(
+        update={"target": target, "strategy": Strategy(strategy), "canary_agents": ("agent-1",)}
+    )
     assert other.ts > own.ts
     watcher = DeploymentWatcher(KafkaSettings(), m.manager, "agent-1", "line-1")
     watcher.handle([own, other])
     assert m.manager.current.ref.version == "2"
-    assert [(k, r) for k, _d, r in m.events] == [
-        (AgentEventType.MODEL_LOADED, None),
-        (AgentEventType.MODEL_REJECTED, "product"),
-    ]
+    expected = [(AgentEventType.MODEL_LOADED, None)] + [(AgentEventType.MODEL_REJECTED, "product")] * refused
+    assert [(k, r) for k, _d, r in m.events] == expected
+    assert m.manager.rejected == int(refused)
     watcher.handle([own, other])  # the same records again (a reconnect): nothing new
-    assert len(m.events) == 2
+    assert len(m.events) == len(expected)
 
 
 def test_read_model_info(tmp_path: Path) -> None:
