@@ -24,6 +24,14 @@ class UnknownSinkType(AgentError):
     """A sink ``type`` has no registered implementation."""
 
 
+class UnknownTriggerType(AgentError):
+    """The line YAML names a trigger type that no plug-in registers."""
+
+
+class TriggerError(AgentError):
+    """The trigger device failed (PLC unreachable, node missing): the station reconnects with backoff."""
+
+
 class SourceError(AgentError):
     """A frame source could not be opened or read."""
 

@@ -61,6 +61,8 @@ def _view(
         except ApiError as exc:  # MLflow down or an unknown product: the stored history still shows
             error = exc.message
             history = list_rollouts(ctx, product, 20)
+        if history and product not in products:  # its first event was stored after the products were read
+            products = sorted([*products, product])
     return {
         "products": products,
         "product": product,

@@ -18,6 +18,7 @@ from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 from training.errors import RolloutError
 from training.registry.models import CHAMPION, ModelRegistry, RegisteredVersion
+from training.rollout.join import join_watched
 from training.rollout.publish import deployment_for, publish
 from training.rollout.watch import CanaryPolicy, CanaryWatch
 
@@ -33,21 +34,6 @@ class RolloutResult:
     canary: Deployment
     final: Deployment | None
     observed: dict[str, object] = field(default_factory=dict)
-
-
-def _join_at_end(consumer: TypedConsumer, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    for role in WATCHED:  # metadata first: a group joined without it gets an empty assignment
-        while not consumer.raw.partitions_for_topic(consumer.topics[role]):
-            if time.monotonic() > deadline:
-                raise RolloutError(f"topic {consumer.topics[role]} has no partitions (does it exist?)")
-            time.sleep(0.2)
-    while not consumer.raw.assignment():
-        if time.monotonic() > deadline:
-            raise RolloutError("the canary watcher got no partitions assigned in time")
-        consumer.raw.poll(timeout_ms=200)
-    for tp in consumer.raw.assignment():
-        consumer.raw.position(tp)  # resolve "latest" now, before the canary goes out
 
 
 def run_canary(
@@ -70,7 +56,7 @@ def run_canary(
     )
     prev_version = previous.version if previous else None
     try:
-        _join_at_end(consumer)
+        join_watched(consumer, 0.0)  # from the end: nothing older than the canary is judged
         canary = deployment_for(
             version,
             target=target,

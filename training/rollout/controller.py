@@ -27,7 +27,7 @@ from typing import Any
 from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 
 from factoryloop.kafka import EventProducer, TypedConsumer
-from factoryloop.schemas import FLEET_KEY, Heartbeat, RolloutAction, RolloutRequest, RolloutState
+from factoryloop.schemas import Heartbeat, RolloutAction, RolloutRequest, RolloutState
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 from training.errors import TrainingError
@@ -273,4 +273,4 @@ class RolloutController:
         t.rollback_now(req, champion, to, who)
 
 
-__all__ = ["FLEET_KEY", "GROUP", "RolloutController"]
+__all__ = ["GROUP", "RolloutController"]

@@ -14,7 +14,7 @@ VENV_BIN = "/opt/factoryloop/venv/bin/"
 
 def _local(argv: list[str]) -> list[str]:
     if argv[0] == VENV_BIN + "mlflow":
-        return [str(Path(sys.executable).with_name("mlflow")), *argv[1:]]
+        return [sys.executable, "-m", "mlflow", *argv[1:]]  # this interpreter's MLflow, in a venv or not
     assert argv[0] == VENV_BIN + "factoryloop", argv
     return [sys.executable, "-m", "factoryloop.cli", *argv[1:]]
 

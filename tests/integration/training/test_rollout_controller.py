@@ -90,10 +90,7 @@ def test_bad_canary_rolled_back_then_a_good_one_widens_to_full(site: Site) -> No
     # A model that flags every frame: canary on one agent, caught by its defect rate, rolled back.
     bad = _request(site.kafka, action=RolloutAction.DEPLOY, model_version="2", reason="try v2")
     wait_until(lambda: site.serving()[0] == "2", 60, "the canary agent on v2")
-    served_at = time.monotonic()
     wait_until(lambda: site.serving() == ["1", "1"], 60, "the rollback to v1")
-    rollback_s = time.monotonic() - served_at
-    assert rollback_s < POLICY.window_s + 20  # decided on evidence, not at the end of a long window
     v2 = site.registry.get(PRODUCT, "2")
     assert v2.tags["rollout.decision"] == "rolled_back" and "defect rate" in v2.tags["rollout.reason"]
     assert site.registry.alias(PRODUCT, CHAMPION).version == "1"  # type: ignore[union-attr]

@@ -6,73 +6,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from edge_agent.config.common import Ident, _Cfg
+from edge_agent.config.sinks import (
+    LogSink,
+    ModbusSink,
+    MqttSink,
+    SinkConfig,
+    WebhookSink,
+)
+from edge_agent.config.sources import (
+    FolderSource,
+    OpenCVSource,
+    ReconnectConfig,
+    SimulatedSource,
+    SourceConfig,
+)
 from edge_agent.errors import AgentConfigError
 from factoryloop.settings import KafkaSettings
 from factoryloop.yamlpath import read_yaml, validate_mapping
-
-_MODEL = ConfigDict(extra="forbid", frozen=True)
-Ident = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-
-
-class _Cfg(BaseModel):
-    model_config = _MODEL
-
-
-class ReconnectConfig(_Cfg):
-    """Watchdog: reopen a lost source with backoff after ``read_failures`` failed reads in a row."""
-
-    initial_backoff_s: float = Field(0.5, gt=0)
-    max_backoff_s: float = Field(10.0, gt=0)
-    read_failures: int = Field(5, ge=1)
-
-
-class _SourceBase(_Cfg):
-    reconnect: ReconnectConfig = ReconnectConfig()
-    max_frames: int | None = Field(None, ge=1, description="Stop after this many frames (tests, replays).")
-
-
-class OpenCVSource(_SourceBase):
-    """USB camera index, RTSP/HTTP stream URL or a video file, via ``cv2.VideoCapture``."""
-
-    type: Literal["opencv"]
-    uri: int | str
-    fps: float | None = Field(
-        None, gt=0, description="Pace reading (video files); streams set their own pace."
-    )
-    width: int | None = Field(None, gt=0)
-    height: int | None = Field(None, gt=0)
-
-
-class FolderSource(_SourceBase):
-    """Replay image files of a folder at a set rate."""
-
-    type: Literal["folder"]
-    path: Path
-    fps: float = Field(10.0, ge=0, description="0 = as fast as possible.")
-    order: Literal["ordered", "shuffled"] = "ordered"
-    loop: bool = False
-    seed: int = 0
-    pattern: str = "*"
-    preload: bool = Field(
-        False, description="Decode every image once at open and replay from memory (w*h*3 bytes each)."
-    )
-
-
-class SimulatedSource(_SourceBase):
-    """The simulated line (``factoryloop.sim``): seeded frames; ``sim`` holds SimConfig fields."""
-
-    type: Literal["simulated"]
-    fps: float = Field(30.0, ge=0, description="0 = as fast as possible.")
-    seed: int = Field(0, ge=0)
-    start: int = Field(0, ge=0)
-    sim: dict[str, Any] = Field(default_factory=dict)
-
-
-SourceConfig = Annotated[OpenCVSource | FolderSource | SimulatedSource, Field(discriminator="type")]
 
 
 class DetectorConfig(_Cfg):
@@ -114,47 +69,6 @@ class RulesConfig(_Cfg):
 
     def for_class(self, name: str) -> ClassRule:
         return self.classes.get(name, self.default)
-
-
-class _SinkBase(_Cfg):
-    name: str | None = None
-    verdicts: tuple[Literal["PASS", "FAIL", "UNCERTAIN"], ...] = ("FAIL",)
-    queue_size: int = Field(64, ge=1)
-    timeout_s: float = Field(2.0, gt=0)
-
-
-class MqttSink(_SinkBase):
-    type: Literal["mqtt"]
-    host: str
-    port: int = Field(1883, ge=1, le=65535)
-    topic: str = "factoryloop/reject"
-    qos: Literal[0, 1, 2] = 1
-    client_id: str | None = None
-    username: str | None = None
-    password: str | None = None
-
-
-class ModbusSink(_SinkBase):
-    type: Literal["modbus"]
-    host: str
-    port: int = Field(502, ge=1, le=65535)
-    coil: int = Field(0, ge=0, le=65535)
-    device_id: int = Field(1, ge=0, le=247)
-    pulse_ms: int | None = Field(200, ge=1, description="Reset the coil after this long; None keeps it set.")
-
-
-class WebhookSink(_SinkBase):
-    type: Literal["webhook"]
-    url: str = Field(pattern=r"^https?://")
-    headers: dict[str, str] = Field(default_factory=dict)
-
-
-class LogSink(_SinkBase):
-    type: Literal["log"]
-    level: Literal["DEBUG", "INFO", "WARNING"] = "INFO"
-
-
-SinkConfig = Annotated[MqttSink | ModbusSink | WebhookSink | LogSink, Field(discriminator="type")]
 
 
 class SamplingConfig(_Cfg):
@@ -254,3 +168,21 @@ def load_config(path: str | Path) -> AgentConfig:
             update={"detector": det.model_copy(update={"onnx": (base / det.onnx).resolve()})}
         )
     return cfg
+
+
+__all__ = [
+    "AgentConfig",
+    "FolderSource",
+    "Ident",
+    "LogSink",
+    "ModbusSink",
+    "MqttSink",
+    "OpenCVSource",
+    "ReconnectConfig",
+    "SimulatedSource",
+    "SinkConfig",
+    "SourceConfig",
+    "WebhookSink",
+    "load_config",
+    "parse_config",
+]
