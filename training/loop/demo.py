@@ -18,8 +18,8 @@ the trainer service).
 
 The site has a second line of another product (:mod:`training.loop.second_line`: the simulated tile line, its
 own champion and agent). It shows the products stay apart: each agent decides only with its product's models,
-and a ``fleet`` deployment of the plate's champion reaches the tile agent, which refuses it (counted in its
-heartbeat) and keeps serving its own model.
+the plate's rollouts (target ``fleet``) are skipped by the tile agent, and the plate's champion sent to the
+tile line by mistake is refused by its agent (counted in its heartbeat), which keeps serving its own model.
 """
 
 from __future__ import annotations

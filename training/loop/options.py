@@ -64,4 +64,4 @@ class DemoReport:
     reviews_before_serving: int | None = None  # reviews made before the fixed model served on every agent
     reviews_at_retrain: dict[str, int] = field(default_factory=dict)  # "total" and per class, as it started
     lines: dict[str, LineReport] = field(default_factory=dict)  # per product: what its agent reported
-    cross_product: str = ""  # the deployment of one product sent to the whole site, and what came of it
+    cross_product: str = ""  # one product's model sent to the other product's line, and what came of it
