@@ -25,6 +25,10 @@ class RolloutError(TrainingError):
     """A deployment could not be published or a canary could not be judged."""
 
 
+class TrainingStopped(TrainingError):
+    """The trainer was asked to stop during a training run; the request stays queued for the next start."""
+
+
 class RetrainBusyError(TrainingError):
     """A retrain for this product is already running (one at a time per product)."""
 

@@ -106,6 +106,7 @@ class TrainerService:
         self.api = api
         self.worker = RetrainWorker(self.queue, run or self._retrain, on_done=self._done)
         self.errors: dict[str, BaseException] = {}
+        self._stop = threading.Event()
         self.controller = controller or RolloutController(
             settings.kafka,
             ModelRegistry(settings.mlflow_tracking_uri, settings.registered_model_prefix),
@@ -131,7 +132,7 @@ class TrainerService:
                     "could not report progress of jobs %s to the API", request.job_ids, exc_info=True
                 )
         reason = f"{request.trigger}: {request.reason}"
-        out = retrain_product(request.product, self.store, self.settings, reason=reason)
+        out = retrain_product(request.product, self.store, self.settings, reason=reason, stop=self._stop)
         if out.decision is not None and out.decision.promote:
             self.controller.promoted(request.product, out.version.version, f"gate: {out.decision.reason}")
         return describe(out)
@@ -170,6 +171,7 @@ class TrainerService:
         return True
 
     def run(self, stop: threading.Event, *, api_poll_s: float = 5.0) -> None:
+        self._stop = stop  # a retrain running when it is set ends at its next batch (and stays queued)
         try:
             leading = self._wait_to_lead(stop)
         except BaseException:

@@ -1,65 +1,72 @@
-"""The closed loop on the simulated line, end to end, with real parts (Kafka, MLflow, ONNX, the edge agent).
+"""The closed loop on the simulated line, end to end, with real parts (Kafka, MLflow, ONNX, the edge agents,
+the trainer service).
 
 1. Bootstrap: render frames of the line *before* the drift (no cracks), store them with their ground truth,
    train the first model, register it, and let the gate make it champion.
-2. Serve: start an edge agent process on the live line, whose drift makes a new defect class (crack) appear;
-   deploy the champion to it.
-3. Review: a simulated supervisor reviews every frame the agent sends (confirm / correct / reject, from the
-   line's truth); the ingest consumer turns frames, outcomes and reviews into the dataset store.
-4. Retrain: once enough reviewed cracks are in, fine-tune from the champion, gate it against the champion on
-   the golden set and on recent reviewed data, and roll it out (canary on the agent, then the line).
-5. Measure: crack recall of the champion vs the new model on the live stream, and the loop timings.
+2. Serve: start the plate line's edge agents (two stations of one line, each its own camera) on the live line,
+   whose drift makes a new defect class (crack) appear; the rollout controller deploys the champion to them.
+3. Review: the defect API runs (its sink builds the review queue); a simulated supervisor
+   (:mod:`factoryloop.sim.supervisor`) takes the queue in priority order through the API and answers with the
+   line's truth, until its review budget is spent.
+4. The trainer - the same :class:`~training.service.TrainerService` as ``factoryloop train watch``, in a
+   thread - does the rest with no demo code deciding: ingest, the ``new_labels`` trigger once enough reviewed
+   cracks are stored, the fine-tune from the champion, the gate, and the rollout controller's canary on one
+   agent, widened to the line, full (or rolled back). The demo waits for the rollout's end on the rollouts
+   topic.
+5. Measure: crack recall of the champion vs the new model on the live stream, the rollout's stages, and the
+   time from the first crack to the fixed model serving on every agent.
 
 The site has a second line of another product (:mod:`training.loop.second_line`: the simulated tile line, its
 own champion and agent). It shows the products stay apart: each agent decides only with its product's models,
-and a ``fleet`` deployment of the plate's champion reaches the tile agent, which refuses it (counted in its
-heartbeat) and keeps serving its own model.
+the plate's rollouts (target ``fleet``) are skipped by the tile agent, and the plate's champion sent to the
+tile line by mistake is refused by its agent (counted in its heartbeat), which keeps serving its own model.
 """
 
 from __future__ import annotations
 
 import logging
-import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from factoryloop.kafka import EventProducer
+from factoryloop.schemas import RolloutAction, RolloutRequest, RolloutState
 from factoryloop.settings import KafkaSettings
-from factoryloop.sim import Oracle, SimConfig
+from factoryloop.sim import SimConfig
+from factoryloop.sim.supervisor import ApiSupervisor
 from training.datasets import DatasetStore
-from training.ingest import Ingestor
-from training.loop.line import agent_config, bootstrap_store, live_sim_config, start_agent
-from training.loop.observer import FleetObserver
+from training.loop.api import start_api
+from training.loop.line import bootstrap_store, live_sim_config
 from training.loop.options import DemoOptions, DemoReport
-from training.loop.second_line import (
-    SecondSite,
-    line_report,
-    site_models,
-    start_line_agent,
-)
+from training.loop.plate import PlateAgent, plate_agents
+from training.loop.report import fill_report
+from training.loop.second_line import SecondSite, line_report, site_models, start_line_agent
 from training.loop.steps import DemoError, wait_for
-from training.loop.supervisor import SimulatedSupervisor
-from training.pipeline import RetrainOutcome, retrain
-from training.registry import CHAMPION, ModelRegistry, RegisteredVersion
-from training.rollout import CanaryPolicy, RolloutResult, deployment_for, publish, run_canary
+from training.loop.trainer import DemoTrainer, RolloutLog
+from training.pipeline import retrain
+from training.registry import CHAMPION, ModelRegistry
+from training.rollout.controller import RolloutController
 from training.settings import TrainSettings
-from training.triggers import (
-    NewLabelsTriggerConfig,
-    RetrainQueue,
-    TriggerEvaluator,
-    TriggersConfig,
-    TriggerWatcher,
-    build_triggers,
-)
-from training.triggers.watcher import utcnow
 
 logger = logging.getLogger(__name__)
 Say = Callable[[str], None]
 __all__ = ["DemoError", "DemoOptions", "DemoReport", "run_demo"]
+
+
+def _deploy_now(controller: RolloutController, product: str, version: str, line_id: str) -> None:
+    """The bootstrap champion to its line at once (no canary: there is nothing to compare it with)."""
+    controller.submit(
+        RolloutRequest(
+            request_id=f"demo-{uuid.uuid4().hex[:12]}",
+            product=product,
+            action=RolloutAction.DEPLOY,
+            model_version=version,
+            staged=False,
+            target=line_id,
+            requested_by="demo",
+            reason="demo: first champion",
+        )
+    )
 
 
 def run_demo(
@@ -72,13 +79,14 @@ def run_demo(
 ) -> DemoReport:
     report = DemoReport()
     deadline = time.monotonic() + opts.timeout_s
+    update: dict[str, object] = {"kafka": kafka}
     if settings.max_train_images is None or settings.max_train_images > opts.max_train_images:
-        settings = settings.model_copy(update={"max_train_images": opts.max_train_images})
+        update["max_train_images"] = opts.max_train_images
+    settings = settings.model_copy(update=update)
     workdir.mkdir(parents=True, exist_ok=True)
     store = DatasetStore(workdir / "datasets")
     registry = ModelRegistry(settings.mlflow_tracking_uri, settings.registered_model_prefix)
     live = live_sim_config(sim, opts)
-    oracle = Oracle(live)
 
     t0 = time.monotonic()
     bootstrap_store(store, sim, opts, say)
@@ -99,113 +107,114 @@ def run_demo(
         site = SecondSite.bootstrap(opts.second_line, kafka, store, settings, registry, workdir, say)
         report.steps_s[f"train {site.line.product} champion"] = time.monotonic() - t
 
-    agents: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}  # agent id -> (process, its log)
-    stop = threading.Event()
-    observer = FleetObserver(kafka, oracle, agent_id=opts.agent_id)
-    supervisor = SimulatedSupervisor(kafka, oracle, product=opts.product)
-    ingestor = Ingestor(store, kafka)
-    ingest_thread = threading.Thread(target=ingestor.run, args=(stop,), name="ingest", daemon=True)
-    # The retrain is started by the trainer's own trigger: N reviews whose true boxes include the new class.
-    queue = RetrainQueue()
-    wanted = NewLabelsTriggerConfig(min_labels=opts.reviews_to_retrain, classes=(opts.new_class,))
-    evaluator = TriggerEvaluator(build_triggers(TriggersConfig(triggers=(wanted,)), utcnow()), queue)
-    watcher = TriggerWatcher(
-        kafka, evaluator, group_id=f"demo-triggers-{uuid.uuid4().hex[:8]}", check_every_s=1
+    plate = plate_agents(opts, live, kafka, workdir)
+    tile_proc = None
+    trainer = DemoTrainer(store, settings, opts)
+    rollouts = RolloutLog(kafka, opts.product)
+    api = start_api(kafka, settings.mlflow_tracking_uri, store.products.root, workdir / "api")
+    supervisor = ApiSupervisor(
+        api.url,
+        api.token,
+        {a.spec.seed: a.oracle for a in plate},
+        line_id=opts.line_id,
+        budget=opts.review_budget,
+        pace_s=opts.review_pace_s,
     )
-    watch_thread = threading.Thread(target=watcher.run, args=(stop,), name="triggers", daemon=True)
 
     def check() -> None:
-        errors = [("observer", observer.error), ("supervisor", supervisor.error), ("triggers", watcher.error)]
+        errors = [("supervisor", supervisor.error), ("trainer", trainer.error)]
+        errors.append(("rollout log", rollouts.error))
+        errors += [(f"observer of {a.agent_id}", a.observer.error) for a in plate]
         if site is not None:
             errors.append((f"observer of {site.line.agent_id}", site.observer.error))
         for name, err in errors:
             if err is not None:
                 raise DemoError(f"{name} failed: {err}")
-        for agent_id, (proc, log) in agents.items():
-            if proc.poll() is not None:
-                raise DemoError(f"the edge agent {agent_id} exited with {proc.returncode}; see {log}")
+        procs = [(a.agent_id, a.proc, a.log) for a in plate] + [("API", api.proc, api.log)]
+        if site is not None:
+            procs.append((site.line.agent_id, tile_proc, workdir / site.line.line_id / "agent.log"))
+        for agent_id, proc, log in procs:
+            if proc is not None and proc.poll() is not None:
+                raise DemoError(f"{agent_id} exited with {proc.returncode}; see {log}")
+        if not report.reviews_at_retrain and opts.product in trainer.service.queue.running():
+            _reviews_at_retrain(report, supervisor)
 
     try:
-        config = agent_config(opts, kafka, live, model_dir / "model.onnx", workdir)
-        agents[opts.agent_id] = (
-            start_agent(config, workdir, settings.mlflow_tracking_uri),
-            workdir / "agent.log",
-        )
+        rollouts.start()
+        trainer.start()
+        for a in plate:
+            a.start(kafka, model_dir / "model.onnx", settings.mlflow_tracking_uri)
         if site is not None:
             line_dir = workdir / site.line.line_id
-            proc = start_line_agent(site.line, site.champion, kafka, settings.mlflow_tracking_uri, line_dir)
-            agents[site.line.agent_id] = (proc, line_dir / "agent.log")
+            tile_proc = start_line_agent(
+                site.line, site.champion, kafka, settings.mlflow_tracking_uri, line_dir
+            )
             site.observer.start()
-        observer.start()
         supervisor.start()
-        ingest_thread.start()
-        watch_thread.start()
-        with EventProducer(kafka) as producer:
-            publish(producer, deployment_for(champion, target=opts.line_id, reason="demo: first champion"))
-            if site is not None:
-                first2 = deployment_for(
-                    site.champion.version, target=site.line.line_id, reason="demo: first champion"
-                )
-                publish(producer, first2)
+        _deploy_now(trainer.controller, opts.product, champion.version, opts.line_id)
+        if site is not None:
+            _deploy_now(
+                trainer.controller, site.line.product, site.champion.version.version, site.line.line_id
+            )
         say(
-            f"agent {opts.agent_id} serves v{champion.version}; "
-            f"{opts.new_class} appears at live frame {opts.drift_after}"
+            f"agents {', '.join(a.agent_id for a in plate)} of {opts.line_id} serve v{champion.version}; "
+            f"{opts.new_class} appears at live frame {opts.drift_after}; the trainer (ingest, trigger at "
+            f"{opts.reviews_to_retrain} reviews with {opts.new_class}, retrain, gate, canary) runs by "
+            f"itself; the supervisor reviews through {api.url} (budget {opts.review_budget})"
         )
         if site is not None:
             report.cross_product = site.send_plate_model(kafka, champion, opts.product, deadline, check, say)
 
         t1 = time.monotonic()
         wait_for(
-            f"the trigger ({wanted.min_labels} reviews with {opts.new_class})",
-            lambda: bool(queue.waiting()),
+            "the trainer's rollout of a retrained model to end",
+            lambda: rollouts.ended(champion.version) is not None,
             deadline,
             check,
         )
-        request = queue.take(0)
-        assert request is not None
-        time.sleep(3.0)  # let the ingest consumer apply the last reviews
-        report.steps_s["collect reviews"] = time.monotonic() - t1
-        report.trigger = f"{request.trigger}: {request.reason}"
-        say(
-            f"supervisor reviewed {supervisor.reviewed} frames {supervisor.actions}; "
-            f"{report.trigger}; retraining"
-        )
-
-        t2 = time.monotonic()
-        second = _retrain_until_promoted(opts, store, settings, model_dir / "model.pt", report, queue, say)
-        report.steps_s["retrain + gate"] = time.monotonic() - t2
-
-        t3 = time.monotonic()
-        overrides = sum(n for action, n in supervisor.actions.items() if action != "confirm")
-        champion_override_rate = overrides / max(1, supervisor.reviewed)
-        with observer.lock:
-            hb = observer.obs.last_heartbeat
-            champion_p99 = hb.latency_p99_ms if hb is not None else None
-        baseline = _ChampionBaseline(champion_override_rate, champion_p99)
-        rollout = _rollout(kafka, settings, opts, second.version, champion, registry, baseline)
-        report.rollout = f"{rollout.outcome} {'; '.join(rollout.reasons)}".strip()
-        report.steps_s["canary + rollout"] = time.monotonic() - t3
+        ended = rollouts.ended(champion.version)
+        assert ended is not None
+        new = ended.version
+        report.steps_s["reviews + retrain + gate + rollout"] = time.monotonic() - t1
+        _from_registry(report, registry, opts.product, new)
+        _stages(report, rollouts, new, plate, opts.new_class, say)
+        report.rollout = f"{ended.state.value} {ended.reason}".strip()
         say(f"rollout: {report.rollout}")
-        if rollout.outcome != "full":
-            # The fleet is back on the champion: v2 will never be scored on the live stream.
+        if ended.state is not RolloutState.FULL:
+            # The fleet is back on the champion: the new model will never be scored on the live stream.
             raise DemoError(f"the canary of {report.challenger} did not go to full: {report.rollout}")
-        new = second.version.version
-        wait_for(f"v{new} serving", lambda: new in observer.obs.serving_since, deadline, check)
+        wait_for(
+            f"v{new} serving on every plate agent",
+            lambda: all(a.serving_since(new) is not None for a in plate),
+            deadline,
+            check,
+        )
+        last = max(t for t in (a.serving_since(new) for a in plate) if t is not None)
+        with supervisor.lock:
+            report.reviews_before_serving = supervisor.log.before(last)
+        primary = plate[0].observer
         wait_for(
             f"{opts.frames_after_swap} frames scored on v{new}",
             lambda: (
-                observer.obs.by_version.get(new) is not None
-                and observer.obs.by_version[new].scored >= opts.frames_after_swap
+                primary.obs.by_version.get(new) is not None
+                and primary.obs.by_version[new].scored >= opts.frames_after_swap
             ),
             deadline,
             check,
         )
-        _fill(report, observer, opts, new)
-        report.reviews = dict(supervisor.actions)
+        fill_report(report, plate, opts, new)
+        with supervisor.lock:
+            report.reviews = dict(supervisor.log.actions)
+            report.reviews_by_class = dict(supervisor.log.by_class)
+        say(
+            f"reviews: {sum(report.reviews.values())} of the budget {opts.review_budget} {report.reviews}; "
+            f"at the retrain's start {report.reviews_at_retrain}; {report.reviews_before_serving} before "
+            f"v{new} served on every agent; first {opts.new_class} -> v{new} serving: {report.serving_s} s"
+        )
         products = [opts.product] + ([site.line.product] if site is not None else [])
         models = site_models(registry, products)
-        with observer.lock:
-            report.lines[opts.product] = line_report(opts, observer.obs, models, report.champion)
+        with primary.lock:
+            report.lines[opts.product] = line_report(opts, primary.obs, models, report.champion)
         if site is not None:
             report.lines[site.line.product], outcome = site.fill(models, deadline, check)
             report.cross_product += outcome
@@ -213,126 +222,58 @@ def run_demo(
         return report
     except DemoError as exc:
         done = ", ".join(f"{step} {s:.0f} s" for step, s in report.steps_s.items()) or "none"
-        logs = ", ".join(str(log) for _, log in agents.values()) or str(workdir / "agent.log")
+        logs = ", ".join(str(a.log) for a in plate)
         raise DemoError(f"{exc} (steps done: {done}; agent logs {logs})") from exc
     finally:
-        stop.set()
-        for proc, _ in agents.values():
-            proc.terminate()
-        for proc, _ in agents.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        observer.stop()
+        trainer.stop()
+        procs = [a.proc for a in plate] + [tile_proc]
+        for proc in procs:
+            if proc is not None:
+                proc.terminate()
+        for proc in procs:
+            if proc is not None:
+                try:
+                    proc.wait(30)
+                except Exception:  # subprocess.TimeoutExpired
+                    proc.kill()
+        for a in plate:
+            a.observer.stop()
         if site is not None:
             site.observer.stop()
         supervisor.stop()
-        ingest_thread.join(30)
-        watch_thread.join(30)
-        watcher.close()
-        ingestor.close()
+        rollouts.stop()
+        api.stop()
 
 
-def _retrain_until_promoted(
-    opts: DemoOptions,
-    store: DatasetStore,
-    settings: TrainSettings,
-    champion_pt: Path,
-    report: DemoReport,
-    queue: RetrainQueue,
-    say: Say,
-) -> RetrainOutcome:
-    """Fine-tune the champion; when the gate refuses the challenger, the fleet keeps the champion and the
-    trigger's next request (more reviews by then) starts another try, up to ``opts.max_retrains``."""
-    for attempt in range(1, opts.max_retrains + 1):
-        out = retrain(
-            opts.product,
-            store,
-            settings,
-            reason=report.trigger,
-            epochs=opts.epochs_finetune,
-            model=str(champion_pt),
-        )
-        queue.done(opts.product)  # this retrain is over: the trigger's next request may be taken
-        report.challenger = f"v{out.version.version}"
-        report.gate = out.decision.reason if out.decision else "not gated"
-        tags = out.version.tags
-        report.edge_model = f"{out.version.precision}: {tags.get('int8.reason', 'INT8 export off')}"
-        say(f"challenger v{out.version.version}: {report.gate}; edge file {report.edge_model}")
-        if out.decision is not None and out.decision.promote:
-            return out
-        report.refused.append(f"v{out.version.version}: {report.gate}")
-        waiting = queue.take(0)
-        if attempt == opts.max_retrains or waiting is None:
-            break
-        report.trigger = f"{waiting.trigger}: {waiting.reason}"
-        say(f"gate refused v{out.version.version}; the champion keeps serving; {report.trigger}; retraining")
-    raise DemoError(f"the gate refused the fine-tuned model(s): {'; '.join(report.refused)}")
+def _reviews_at_retrain(report: DemoReport, supervisor: ApiSupervisor) -> None:
+    with supervisor.lock:
+        report.reviews_at_retrain = {"total": supervisor.log.total, **supervisor.log.by_class}
 
 
-@dataclass(frozen=True)
-class _ChampionBaseline:
-    """How the champion did on the demo's agent before the canary: what the canary is compared with."""
-
-    override_rate: float
-    latency_p99_ms: float | None
-
-
-def _rollout(
-    kafka: KafkaSettings,
-    settings: TrainSettings,
-    opts: DemoOptions,
-    version: RegisteredVersion,
-    previous: RegisteredVersion,
-    registry: ModelRegistry,
-    baseline: _ChampionBaseline,
-) -> RolloutResult:
-    """Canary on the demo's agent, then the line. The canary is judged against the champion it replaces on
-    the same box: it may not be overridden by reviewers more often (plus the configured allowance; a small
-    model is corrected often, what matters is that the new one is not corrected more), nor be slower than
-    twice the champion's p99 (the configured limit is the floor: a loaded CI box is slower than a line PC)."""
-    max_override = min(1.0, max(settings.canary_max_override_rate, baseline.override_rate + 0.1))
-    max_latency = max(settings.canary_max_latency_p99_ms, 2.0 * (baseline.latency_p99_ms or 0.0))
-    policy = CanaryPolicy(
-        window_s=opts.canary_window_s,
-        max_errors=settings.canary_max_errors,
-        max_latency_p99_ms=max_latency,
-        max_defect_rate_jump=1.0,  # one agent: nothing to compare its defect rate with
-        max_override_rate=max_override,
-        min_outcomes=5,
-        min_reviews=5,
-    )
-    return run_canary(
-        kafka,
-        version,
-        previous,
-        canary_agents=[opts.agent_id],
-        policy=policy,
-        target=opts.line_id,
-        registry=registry,
-        product=opts.product,
-    )
+def _from_registry(report: DemoReport, registry: ModelRegistry, product: str, new: str) -> None:
+    """What the trainer did, as recorded in MLflow: the challengers the gate refused, the one it passed."""
+    for listed in registry.versions(product):
+        v = registry.get(product, listed.version)
+        if v.tags.get("gate.decision") == "refuse":
+            report.refused.append(f"v{v.version}: {v.tags.get('gate.reason', '?')}")
+    v = registry.get(product, new)
+    report.challenger = f"v{new}"
+    report.gate = v.tags.get("gate.reason", "not gated")
+    report.trigger = v.tags.get("reason", "")
+    report.edge_model = f"{v.precision}: {v.tags.get('int8.reason', 'INT8 export off')}"
 
 
-def _fill(report: DemoReport, observer: FleetObserver, opts: DemoOptions, new: str) -> None:
-    with observer.lock:
-        obs = observer.obs
-        # The champion served under its registry version, or as the agent's bootstrap file ("local") when the
-        # deployment carried the model it already had: "before" is whatever served most before the swap.
-        before = [v for v in obs.by_version if v != new]
-        old = max(before, key=lambda v: obs.by_version[v].scored) if before else None
-    report.recall_before, report.support_before = observer.recall(old, opts.new_class) if old else (None, 0)
-    report.recall_after, report.support_after = observer.recall(new, opts.new_class)
-    with observer.lock:
-        if old is not None:
-            before_summary = obs.by_version[old].summary()
-            report.other_recall_before = {k: v for k, v in before_summary.items() if k != opts.new_class}
-        after_summary = obs.by_version[new].summary()
-        report.other_recall_after = {k: v for k, v in after_summary.items() if k != opts.new_class}
-        hb = obs.last_heartbeat
-        if hb is not None:
-            report.reject_latency_ms = (hb.reject_latency_p50_ms, hb.reject_latency_p99_ms)
-        seen, serving = obs.first_seen.get(opts.new_class), obs.serving_since.get(new)
-        if seen is not None and serving is not None:
-            report.seen_to_serving_s = (serving - seen).total_seconds()
+def _stages(
+    report: DemoReport, rollouts: RolloutLog, new: str, plate: list[PlateAgent], new_class: str, say: Say
+) -> None:
+    """The rollout's transitions (which agents, when), timed from the first outcome of the new class."""
+    seen = [t for t in (a.first_seen(new_class) for a in plate) if t is not None]
+    t0 = min(seen) if seen else None
+    steps = rollouts.of(new)
+    report.stages = [t.describe(t0) for t in steps]
+    for line in report.stages:
+        say(f"rollout stage: {line}")
+    canary = next((t for t in steps if t.state is RolloutState.CANARY), None)
+    back = next((t for t in steps if t.state is RolloutState.ROLLED_BACK), None)
+    if canary is not None and back is not None:
+        report.canary_to_rollback_s = (back.at - canary.at).total_seconds()

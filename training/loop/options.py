@@ -13,14 +13,17 @@ class DemoOptions:
     line_id: str = "line-1"
     station_id: str = "st-1"
     agent_id: str = "agent-1"
+    more_agents: tuple[str, ...] = ("agent-3",)  # the line's other agents: the canary widens to them
     new_class: str = "crack"
     seed: int = 11
     bootstrap_frames: int = 240  # ground-truth frames before the drift, to train the first champion
     live_start: int = 100_000  # the live line starts far from the bootstrap frames (never trained on)
     drift_after: int = 60  # live frames before the new class appears
     new_class_rate: float = 0.35
-    fps: float = 10.0
+    fps: float = 10.0  # per agent
     pass_sample_rate: float = 0.5  # share of PASS frames the agent sends (a missed crack is a PASS)
+    review_budget: int = 150  # the simulated supervisor stops after this many reviews (through the API)
+    review_pace_s: float = 0.0  # its time per review (0: as fast as the API answers)
     reviews_to_retrain: int = 100  # reviews with the new class before the trigger fires (40 were too few)
     frames_after_swap: int = 150  # live frames to score the new model on
     canary_window_s: float = 20.0
@@ -49,8 +52,16 @@ class DemoReport:
     other_recall_before: dict[str, float | None] = field(default_factory=dict)
     other_recall_after: dict[str, float | None] = field(default_factory=dict)
     reject_latency_ms: tuple[float | None, float | None] = (None, None)
-    seen_to_serving_s: float | None = None
+    seen_to_serving_s: float | None = (
+        None  # first new-class outcome -> the fixed model serving on every agent
+    )
+    serving_s: dict[str, float] = field(default_factory=dict)  # per plate agent: first seen -> serving it
+    stages: list[str] = field(default_factory=list)  # the rollout's transitions (which agents, when)
+    canary_to_rollback_s: float | None = None  # a rolled-back canary: its stage's start -> the rollback
     steps_s: dict[str, float] = field(default_factory=dict)
-    reviews: dict[str, int] = field(default_factory=dict)
+    reviews: dict[str, int] = field(default_factory=dict)  # per action
+    reviews_by_class: dict[str, int] = field(default_factory=dict)  # true boxes per class in the reviews
+    reviews_before_serving: int | None = None  # reviews made before the fixed model served on every agent
+    reviews_at_retrain: dict[str, int] = field(default_factory=dict)  # "total" and per class, as it started
     lines: dict[str, LineReport] = field(default_factory=dict)  # per product: what its agent reported
-    cross_product: str = ""  # the deployment of one product sent to the whole site, and what came of it
+    cross_product: str = ""  # one product's model sent to the other product's line, and what came of it

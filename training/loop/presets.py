@@ -27,11 +27,14 @@ def demo_options(
             new_class_rate=DEMO_CRACK_RATE,
             bootstrap_frames=200,
             drift_after=40,
-            fps=8.0,
+            fps=5.0,  # per agent: two agents (8 fps with one agent before)
             reviews_to_retrain=120,
+            # Through the API in priority order, ~40 % of the reviews show a crack (pre-drift frames too): the
+            # budget leaves room for the 120 the trigger needs.
+            review_budget=500,
             frames_after_swap=120,
             canary_window_s=15.0,
-            timeout_s=1800.0,  # 1500 before the second product's line (~2-3 min more)
+            timeout_s=3000.0,  # 1500 before the second product's line, 1800 before the API and agent-3
         )
     return DemoOptions(
         product=product,
@@ -40,8 +43,9 @@ def demo_options(
         new_class_rate=DEMO_CRACK_RATE,
         bootstrap_frames=256,
         drift_after=100,
-        fps=10.0,
+        fps=6.0,  # per agent: two agents
         reviews_to_retrain=120,
+        review_budget=550,
         frames_after_swap=200,
         canary_window_s=20.0,
     )

@@ -2,9 +2,9 @@
 agent process and its own champion, trained from scratch at bootstrap and deployed to its own line.
 
 And what shows that the products stay apart: each agent's decisions come from its own product's models only
-(by the sha256 of the model on every outcome), and a deployment of the plate's model to the whole site
-(target ``fleet``, product the plate's) is refused by the tile agent, counted in its heartbeat
-(``models_rejected``), while the tile agent keeps serving its own model.
+(by the sha256 of the model on every outcome); the plate's rollouts (target ``fleet``, product the plate's)
+are skipped by the tile agent; and the plate's model sent to the tile line by mistake is refused by the tile
+agent, counted in its heartbeat (``models_rejected``), while it keeps serving its own model.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from factoryloop.kafka import EventProducer
-from factoryloop.schemas import FLEET_KEY, Deployment
+from factoryloop.schemas import Deployment
 from factoryloop.settings import KafkaSettings
 from factoryloop.sim import Oracle, SimConfig, preset
 from training.datasets import DatasetStore
@@ -91,10 +91,11 @@ def start_line_agent(
     return start_agent(config, workdir, mlflow_uri)
 
 
-def send_to_fleet(kafka: KafkaSettings, version: RegisteredVersion, reason: str) -> Deployment:
-    """Publish ``version`` to every agent of the site (target ``fleet``), with its product."""
+def send_to_line(kafka: KafkaSettings, version: RegisteredVersion, line_id: str, reason: str) -> Deployment:
+    """Publish ``version`` (with its product) to the agents of ``line_id``, as a mistaken engineer would: the
+    rollout controller, which knows each line's product, is bypassed on purpose."""
     with EventProducer(kafka) as producer:
-        return publish(producer, deployment_for(version, target=FLEET_KEY, reason=reason))
+        return publish(producer, deployment_for(version, target=line_id, reason=reason))
 
 
 @dataclass(frozen=True)
@@ -213,18 +214,20 @@ class SecondSite:
         check: Callable[[], None],
         say: Say,
     ) -> str:
-        """Once the line's agent serves its champion, send the plate's champion to the whole site (``fleet``):
-        the plate's agent serves it already; this line's agent must refuse it."""
+        """Once the line's agent serves its champion, send the plate's champion to this line by mistake: its
+        agent must refuse it. (The plate's own rollouts go to target ``fleet`` with their product: this line's
+        agent skips those without counting them.)"""
         line, v = self.line, self.champion.version
         wait_for(f"{line.agent_id} serving {line.product} v{v.version}", self.serving_own, deadline, check)
-        dep = send_to_fleet(
+        dep = send_to_line(
             kafka,
             plate,
-            f"demo: {product} v{plate.version} to the whole site ({line.product} must refuse it)",
+            line.line_id,
+            f"demo: {product} v{plate.version} to {line.line_id} by mistake ({line.product} must refuse it)",
         )
         say(
             f"agent {line.agent_id} serves {line.product} v{v.version}; sent {product} v{plate.version} to "
-            f"the whole site (target {dep.target}, product {dep.product})"
+            f"its line by mistake (target {dep.target}, product {dep.product})"
         )
         return f"{dep.target} deployment of {product} v{plate.version} (product {dep.product})"
 

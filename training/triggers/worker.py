@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from training.errors import RetrainBusyError, TrainingError
+from training.errors import RetrainBusyError, TrainingError, TrainingStopped
 from training.triggers.base import RetrainRequest
 from training.triggers.queue import RetrainQueue
 
@@ -40,6 +40,9 @@ class RetrainWorker:
             return None
         try:
             report = RetrainReport(request, True, self.run_one(request))
+        except TrainingStopped as exc:  # the trainer is stopping: the request stays queued (in its state)
+            logger.warning("retrain of %s interrupted (%s); it runs at the next start", request.product, exc)
+            return None
         except (
             RetrainBusyError
         ) as exc:  # another process (the CLI) is retraining the product on the same data
@@ -49,8 +52,7 @@ class RetrainWorker:
         except Exception as exc:  # a retrain may fail in Ultralytics/MLflow code: report it, keep serving
             logger.exception("retrain of %s failed", request.product)
             report = RetrainReport(request, False, f"unexpected {type(exc).__name__}: {exc}")
-        finally:
-            self.queue.done(request.product)
+        self.queue.done(request.product)
         logger.info("retrain of %s (%s): %s", request.product, request.trigger, report.summary)
         self.reports.append(report)
         if self.on_done is not None:

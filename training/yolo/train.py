@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.errors import ModelBuildError
+from training.errors import ModelBuildError, TrainingStopped
 from training.yolo.base_model import check_base_model
 from training.yolo.budget import RunClock, TimeBudget, trainer_class
 from training.yolo.imgsz import imgsz_for_dataset
@@ -112,6 +114,14 @@ def summarize_box_metrics(
     return overall, per_class
 
 
+def _stop_when_set(stop: threading.Event) -> Callable[[Any], None]:
+    def check(trainer: Any) -> None:
+        if stop.is_set():
+            raise TrainingStopped(f"training stopped at epoch {trainer.epoch + 1}: the trainer is stopping")
+
+    return check
+
+
 def train_yolo(
     data_yaml: Path,
     out_dir: Path,
@@ -129,6 +139,7 @@ def train_yolo(
     time_budget_s: float | None = None,
     export_reserve_s: float | None = None,
     progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
     **overrides: Any,
 ) -> TrainResult:
     """Train ``model`` (scratch YAML or a .pt to start from) on ``data_yaml``; weights in ``out_dir/train``.
@@ -142,6 +153,7 @@ def train_yolo(
     the first estimate (training.yolo.budget). ``progress`` gets a ``TrainProgress`` after each epoch.
     ``imgsz="auto"``: chosen from the train split's image and box sizes (``training.yolo.imgsz``).
     ``workers``: dataloader worker processes, on CPU too (Ultralytics alone would use none there).
+    ``stop``: when set, the run ends at the next batch with :class:`TrainingStopped` (the trainer stops).
     """
     started = time.monotonic()
     data_yaml, out_dir = Path(data_yaml), Path(out_dir)
@@ -170,6 +182,8 @@ def train_yolo(
                     module.eval()
 
         yolo.add_callback("on_train_batch_start", keep_batchnorm_statistics)
+    if stop is not None:
+        yolo.add_callback("on_train_batch_start", _stop_when_set(stop))
     yolo.add_callback("on_pretrain_routine_start", _dataloader_workers(workers))
     yolo.add_callback("on_pretrain_routine_end", _use_all_cores)
     clock.attach(yolo)
@@ -196,6 +210,8 @@ def train_yolo(
         args["time"] = budget.end_s / 3600  # refined at the loop start and after each epoch (RunClock)
     try:
         yolo.train(trainer=trainer_class() if yolo.task == "detect" else None, **args)
+    except TrainingStopped:
+        raise
     except Exception as exc:  # Ultralytics raises many types; keep the cause
         raise ModelBuildError(f"training {model_str} on {data_yaml} failed: {exc}") from exc
     wall = time.monotonic() - started

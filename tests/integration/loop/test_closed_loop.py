@@ -1,11 +1,15 @@
 """The whole loop with real parts: simulated line with a drift (a new defect class) -> the edge agent (a real
-process, ONNX Runtime) misses it -> the simulated supervisor reviews via the labels topic -> ingest -> retrain
-(Ultralytics, offline) -> gate (MLflow registry) -> canary deployment -> the agent hot-swaps -> recall on the
-new class recovers, measured on the live stream against the line's truth.
+process per station, two on the plate line, ONNX Runtime) misses it -> the simulated supervisor reviews -> the
+trainer service (as `factoryloop train watch`): ingest -> trigger -> retrain (Ultralytics, offline) ->
+gate (MLflow registry) -> its rollout controller's canary on one agent, widened to the line -> the agents
+hot-swap -> recall on the new class recovers, measured on the live stream against the line's truth.
 
-Two products share the site: beside the steel plate runs a tile line with its own champion and agent process;
-each agent decides only with its own product's models, and the plate's model sent to the whole site is
-refused by the tile agent (counted in its heartbeat), which keeps serving its own."""
+The demo's second product (a tile line with its own champion and agent, which refuses the plate's model sent
+to the whole site) is left out here: its champion is a fourth of the test's CPU time, and what it shows is
+tested on real agents and brokers by tests/integration/edge_agent/test_agent_products.py (another
+product's deployment refused, counted, the agent keeps serving) and
+tests/integration/training/test_rollout_controller.py (deployments keyed per product); `./dev demo`
+runs it."""
 
 from __future__ import annotations
 
@@ -27,10 +31,9 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.kafka,
     pytest.mark.mlflow,
-    # Three trainings on CPU (plate champion, tile champion, plate fine-tune): ~10-15 min on an idle 2-core
-    # box, more on a busy one (25.5 min beside other workers' trainings: tile champion 204 s, plate champion
-    # 304 s, fine-tune 913 s). The tile line adds ~2 min idle; the limits grew by 5 min to keep the headroom.
-    pytest.mark.timeout(2100),
+    # Two trainings on CPU (plate champion, plate fine-tune): ~8-10 min on an idle 2-core box, up to ~30 at a
+    # load of 7-10 (other workers' trainings beside it): pytest 3300 s, the demo's own deadline 3150 s.
+    pytest.mark.timeout(3300),
 ]
 
 
@@ -38,7 +41,7 @@ def test_new_defect_class_is_learned_and_rolled_out(
     kafka_settings: KafkaSettings, mlflow_server: str, tmp_path: Path
 ) -> None:
     # The demo's own deadline comes before pytest's: a stuck step fails with its name and the steps' times.
-    opts = dataclasses.replace(demo_options(quick=True), timeout_s=1950.0)
+    opts = dataclasses.replace(demo_options(quick=True), timeout_s=3150.0, second_line=None)
     settings = TrainSettings(
         mlflow_tracking_uri=mlflow_server, state_dir=tmp_path / "training", kafka=kafka_settings
     )
@@ -63,19 +66,23 @@ def test_new_defect_class_is_learned_and_rolled_out(
     assert report.support_after >= 30
     assert report.recall_after is not None and report.recall_after >= 0.4
     assert report.seen_to_serving_s is not None and report.seen_to_serving_s > 0
+    # The trainer's rollout controller did it: canary on one plate agent, then widened to the line.
+    plate_agents = (opts.agent_id, *opts.more_agents)
+    canary = [s for s in report.stages if " canary " in s]
+    full = [s for s in report.stages if " full " in s]
+    assert len(canary) == 1 and canary[0].endswith(f" on {opts.agent_id}"), report.stages
+    assert len(full) == 1 and full[0].endswith(f" on {', '.join(sorted(plate_agents))}"), report.stages
+    assert set(report.serving_s) == set(plate_agents), report.serving_s
     assert report.reviews.get("correct", 0) >= opts.reviews_to_retrain
+    # The simulated supervisor reviewed through the API, within its budget.
+    assert sum(report.reviews.values()) <= opts.review_budget, report.reviews
+    at_retrain = report.reviews_at_retrain
+    assert at_retrain.get(opts.new_class, 0) >= opts.reviews_to_retrain, at_retrain
 
-    # Two products on one site: every decision of each agent by a version of its own product (by sha256).
-    assert opts.second_line is not None
-    plate, tile = report.lines[opts.product], report.lines[opts.second_line.product]
-    for line in (plate, tile):
-        assert line.outcomes > 0 and line.foreign == 0, line
-        assert set(line.products) == {line.product}, line
-        assert all(model.startswith(f"{line.product} v") for model in line.served), line.served
-        assert line.serving.startswith(f"{line.product} v"), line.serving
-    # The plate's champion sent to the fleet: refused by the tile agent, counted once, and it kept serving.
-    assert report.cross_product.startswith(f"fleet deployment of {opts.product} "), report.cross_product
-    assert tile.refused == {"product": 1}, tile.refused
-    assert len(tile.refusals) == 1 and opts.product in tile.refusals[0], tile.refusals
-    assert tile.after_refusal >= 20 and tile.after_refusal_own == tile.after_refusal, tile
+    # Every decision of the plate agents by a version of their own product (by sha256).
+    plate = report.lines[opts.product]
+    assert plate.outcomes > 0 and plate.foreign == 0, plate
+    assert set(plate.products) == {plate.product}, plate
+    assert all(model.startswith(f"{plate.product} v") for model in plate.served), plate.served
+    assert plate.serving.startswith(f"{plate.product} v"), plate.serving
     assert "product" not in plate.refused, plate.refused

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from training.errors import TrainingStopped
 from training.triggers import (
     Admission,
     RetrainQueue,
@@ -114,6 +115,17 @@ def test_requeued_retrain_runs_once_then_the_queue_is_empty(open_state: Callable
     assert report is not None and report.ok and [r.job_ids for r in ran] == [(9,)]
     assert worker.step(0) is None
     assert _view(RetrainQueue(open_state())) == []
+
+
+def test_a_retrain_stopped_with_the_trainer_stays_queued(open_state: Callable[[], TrainerState]) -> None:
+    queue = RetrainQueue(open_state())
+    queue.submit(_req("a", "120 crack", "new_labels", 5))
+
+    def stopped(request: RetrainRequest) -> str:
+        raise TrainingStopped("training stopped at epoch 3: the trainer is stopping")
+
+    assert RetrainWorker(queue, stopped).step(0) is None  # no report: it did not end, it was interrupted
+    assert _view(RetrainQueue(open_state())) == [("a", "new_labels", "120 crack", (5,))]
 
 
 def test_in_memory_queue_keeps_nothing(open_state: Callable[[], TrainerState]) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.support.models import write_sim_dataset
-from training.errors import ModelBuildError
+from training.errors import ModelBuildError, TrainingStopped
 from training.yolo import train_yolo
 from training.yolo.progress import TrainProgress
 from training.yolo.recipes import TINY_YAML
@@ -87,3 +88,29 @@ def test_bad_arguments_are_refused(tmp_path: Path, imgsz: object, match: str) ->
     data = write_sim_dataset(tmp_path / "data", range(1), range(100, 101))
     with pytest.raises(ModelBuildError, match=match):
         train_yolo(data, tmp_path / "runs", model=str(TINY_YAML), imgsz=imgsz, time_budget_s=5.0)  # type: ignore[arg-type]
+
+
+def test_a_set_stop_event_ends_the_run_at_the_next_batch(tmp_path: Path) -> None:
+    data = write_sim_dataset(tmp_path / "data", range(4), range(100, 102))
+    stop = threading.Event()
+    seen: list[TrainProgress] = []
+
+    def progress(report: TrainProgress) -> None:
+        seen.append(report)
+        stop.set()  # after the first epoch: the trainer is asked to stop
+
+    with pytest.raises(TrainingStopped, match="epoch 2"):
+        train_yolo(
+            data,
+            tmp_path / "runs",
+            model=str(TINY_YAML),
+            epochs=50,
+            imgsz=64,
+            batch=4,
+            device="cpu",
+            cache=False,
+            val=False,
+            progress=progress,
+            stop=stop,
+        )
+    assert len(seen) == 1
