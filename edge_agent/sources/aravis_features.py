@@ -141,7 +141,8 @@ class CameraFeatures:
             raise SourceError(f"{self.name}: feature {feature} is not available in the camera's current mode")
         access = node.get_actual_access_mode()
         if access not in (self.arv.GcAccessMode.RW, self.arv.GcAccessMode.WO):
-            raise SourceError(f"{self.name}: feature {feature} is not writable (access mode {access.value_nick.upper()})")
+            mode = access.value_nick.upper()
+            raise SourceError(f"{self.name}: feature {feature} is not writable (access mode {mode})")
         dev, what = self.device, f"setting {feature} to {value!r}"
         if isinstance(node, self.arv.GcEnumeration):
             choices = self.call(f"reading {feature}", node.dup_available_string_values)
