@@ -31,19 +31,25 @@ def is_live(config: Any) -> bool:
 
 
 class NextFrame:
-    """A replay: each part gets the source's next frame."""
+    """A replay: each part gets the source's next frame. The source opens (and its first frame is read) at
+    start, before the first part: a folder preloading its images must not delay the first part."""
 
     def __init__(self, source: WatchedSource) -> None:
         self.source = source
         self.ended = False
         self._frames: Iterator[RawFrame] | None = None
+        self._first: RawFrame | None = None
 
     def start(self) -> None:
         self._frames = self.source.frames()
+        self._first = next(self._frames, None)
+        self.ended = self._first is None
 
     def frame_for(self, _event: TriggerEvent) -> RawFrame | None:
         assert self._frames is not None
-        frame = next(self._frames, None)
+        frame, self._first = self._first, None
+        if frame is None and not self.ended:
+            frame = next(self._frames, None)
         self.ended = frame is None
         return frame
 
@@ -114,12 +120,12 @@ class TriggeredCapture:
         self.camera_stop.set()
 
     def parts(self) -> Iterator[tuple[TriggerEvent, list[RawFrame | None]]]:
-        for cam in self.cameras:
-            cam.start()
         done = threading.Event()
         threading.Thread(
             target=self._stop_cameras_after_grace, args=(done,), name="camera-stop", daemon=True
         ).start()
+        for cam in self.cameras:  # after the stopper: a camera that cannot open must not block a stop
+            cam.start()
         events = self.trigger.events()
         try:
             for event in events:
