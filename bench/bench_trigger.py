@@ -13,9 +13,9 @@ each signal (a recording :class:`Sink`: the moment a PLC write would start). For
   Goal: p99 <= model p99 + 10 ms.
 - **ejector**: the same with ``ejector.delay_ms`` (default 200) and ``window_ms`` = a quarter period - 1 ms
   (24 / 7.3 / 3.2 ms at 10 / 30 / 60 per second: how late a reject may be and still hit); the firing error
-  (signal sent - part at the ejector), and how many signals hit another part than theirs on a belt whose
-  parts cover half the pitch (the conveyor geometry of ``factoryloop.sim.conveyor``; goal 0), late rejects,
-  missed parts.
+  (signal sent - part at the ejector), and on a belt whose parts cover half the pitch (the conveyor geometry
+  of ``factoryloop.sim.conveyor``) how many signals would hit another part than theirs (goal 0) or a gap
+  (fired too late or too early for their part, which then goes through), late rejects, missed parts.
 
 Latencies p50 / p99 / max in ms; every mode's parts are also counted (triggered, signalled) so that a
 dropped part shows.
@@ -72,6 +72,7 @@ class Run:
     parts: int
     signals: int
     wrong_part: int = 0
+    gap: int = 0  # fired when no part was in front of the ejector (its own had passed or not arrived)
     late: int = 0
     missed: int = 0
 
@@ -173,7 +174,9 @@ def run(
         ev = triggers[signal.item_id or ""]
         out.latencies_ms.append((t - (ev.at_mono + ejector_ms / 1000)) * 1000)  # firing error
         hit = belt.hit(t - first.at_mono)
-        if hit is None or hit.part_id != signal.item_id:
+        if hit is None:
+            out.gap += 1
+        elif hit.part_id != signal.item_id:
             out.wrong_part += 1
     out.late, out.missed = agent.stats.get("late_rejects"), agent.stats.get("missed_parts")
     return out
@@ -207,7 +210,7 @@ def main() -> None:
     print(
         "rate | free-running frame->signal p50/p99/max | triggered trigger->signal p50/p99/max"
         " | model p50/p99"
-        " | goal p99 <= model p99 + 10 | ejector firing error p50/p99/max | wrong part | late | missed"
+        " | goal p99 <= model p99 + 10 | ejector firing error p50/p99/max | wrong part | gap | late | missed"
     )
     for rate in sorted({r.rate for r in runs}):
         free, trig, ej = (
@@ -220,7 +223,7 @@ def main() -> None:
             f"{rate:3.0f}/s | {pct(free.latencies_ms)} | {pct(trig.latencies_ms)} | "
             f"{trig.model_ms[0]:.1f} / {trig.model_ms[1]:.1f} | "
             f"{p99:.1f} <= {goal:.1f}: {'met' if p99 <= goal else 'NOT met'} | "
-            f"{pct(ej.latencies_ms)} | {ej.wrong_part} of {ej.signals} | {ej.late} | {ej.missed}"
+            f"{pct(ej.latencies_ms)} | {ej.wrong_part} of {ej.signals} | {ej.gap} | {ej.late} | {ej.missed}"
         )
         base = float(np.percentile(free.latencies_ms, 99)) if free.latencies_ms else float("nan")
         print(
