@@ -2,10 +2,11 @@
 
 Each triggered part is due at the ejector at ``due`` (trigger time + the ejector delay). Its frames' verdicts
 arrive later; the worst of them (FAIL > UNCERTAIN > PASS) is the part's. A signal is fired at ``due`` (or at
-once when the verdict comes after ``due`` but within ``window``); a verdict that comes after
-``due + window`` is **late**: the part has passed the ejector, firing would hit another part, so it is not
-fired. A part whose verdict never comes (a frame dropped, an inference error, no frame) is **missed**: then
-``fail_safe`` fires a reject for it in time, or it goes through.
+once when the verdict comes after ``due`` but within ``window``); a signal that would fire after
+``due + window`` (its verdict came too late, or the ejector thread got the CPU too late) is **late**: the part
+has passed the ejector, firing would hit another part, so it is not fired. A part without a verdict is
+**missed**: as soon as a frame of it is lost (dropped, an inference error, no frame), else when it reaches the
+ejector (``fail_safe``: a reject is fired for it then) or, letting it through, at ``due + window``.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ class PartTracker:
         self.fail_safe = fail_safe
         self.line_id, self.station_id = line_id, station_id
         self._parts: dict[str, _Part] = {}
-        self._heap: list[tuple[float, int, str, RejectSignal | None]] = []  # (at, seq, part, signal|expiry)
+        # (at, seq, part id, the signal to fire | None: the part's expiry, the signal's deadline)
+        self._heap: list[tuple[float, int, str, RejectSignal | None, float]] = []
         self._seq = 0
-        self._gone: OrderedDict[str, str] = OrderedDict()  # parts given up on (missed): a verdict may follow
+        self._gone: OrderedDict[str, tuple[str, float]] = OrderedDict()  # missed parts: (why, deadline)
         self._remember = remember
 
     def __len__(self) -> int:
@@ -86,19 +88,20 @@ class PartTracker:
     def next_at(self) -> float | None:
         return self._heap[0][0] if self._heap else None
 
-    def _push(self, at: float, part_id: str, signal: RejectSignal | None) -> None:
+    def _push(self, at: float, part_id: str, signal: RejectSignal | None, deadline: float) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (at, self._seq, part_id, signal))
+        heapq.heappush(self._heap, (at, self._seq, part_id, signal, deadline))
 
     def register(self, event: TriggerEvent, due: float, frames: int = 1) -> None:
         """A part was triggered; it reaches the ejector at ``due`` (monotonic seconds)."""
         self._parts[event.part_id] = _Part(event, due, frames)
-        self._push(due + self.window_s, event.part_id, None)  # give up on it then
+        deadline = due + self.window_s
+        self._push(due if self.fail_safe else deadline, event.part_id, None, deadline)  # its expiry
 
     def verdict(self, part_id: str, signal: RejectSignal, now: float) -> list[TrackEvent]:
         part = self._parts.get(part_id)
         if part is None:
-            return self._after_gone(part_id, signal)
+            return self._after_gone(part_id, signal, now)
         part.received += 1
         part.signal = worst(part.signal, signal)
         return self._resolve(part, now) if part.complete() else []
@@ -129,19 +132,20 @@ class PartTracker:
         assert signal is not None
         if signal.verdict not in self.fires:
             return []
-        return self._schedule(pid, max(part.due, now), signal, now)
+        return self._schedule(part, signal, now)
 
-    def _schedule(self, pid: str, at: float, signal: RejectSignal, now: float) -> list[TrackEvent]:
-        if at <= now:
+    def _schedule(self, part: _Part, signal: RejectSignal, now: float) -> list[TrackEvent]:
+        pid = part.event.part_id
+        if part.due <= now:
             return [TrackEvent("fire", pid, signal)]
-        self._push(at, pid, signal)
+        self._push(part.due, pid, signal, part.due + self.window_s)
         return []
 
     def _missed(self, part: _Part, now: float, why: str) -> list[TrackEvent]:
         pid = part.event.part_id
         out = [TrackEvent("missed", pid, None, why)]
         if self.fail_safe:
-            out += self._schedule(pid, max(part.due, now), self._fail_safe_signal(part), now)
+            out += self._schedule(part, self._fail_safe_signal(part), now)
         return out
 
     def _fail_safe_signal(self, part: _Part) -> RejectSignal:
@@ -158,33 +162,44 @@ class PartTracker:
             part.signal.outcome_event_id if part.signal else "",
         )
 
-    def _after_gone(self, part_id: str, signal: RejectSignal) -> list[TrackEvent]:
-        why = self._gone.pop(part_id, None)
-        if why is None or signal.verdict not in self.fires:
+    def _after_gone(self, part_id: str, signal: RejectSignal, now: float) -> list[TrackEvent]:
+        gone = self._gone.pop(part_id, None)
+        if gone is None or signal.verdict not in self.fires:
             return []  # unknown part (not triggered here) or a verdict that fires nothing
+        why, deadline = gone
+        if now <= deadline:
+            return []  # still in reach: the fail-safe reject fired for it at the ejector
         return [TrackEvent("late", part_id, signal, f"verdict after the part was given up ({why})")]
 
     def due(self, now: float) -> list[TrackEvent]:
-        """Everything whose time has come: signals to fire, parts given up on (missed)."""
+        """Everything whose time has come: signals to fire (late when past their deadline), expiries."""
         out: list[TrackEvent] = []
         while self._heap and self._heap[0][0] <= now:
-            _at, _seq, pid, signal = heapq.heappop(self._heap)
+            _at, _seq, pid, signal, deadline = heapq.heappop(self._heap)
             if signal is not None:
-                out.append(TrackEvent("fire", pid, signal))
+                if now > deadline:  # this thread ran too late: the part has passed
+                    why = f"fired {(now - deadline) * 1000:.1f} ms after the part's window"
+                    out.append(TrackEvent("late", pid, signal, why))
+                else:
+                    out.append(TrackEvent("fire", pid, signal))
                 continue
             part = self._parts.pop(pid, None)
-            if part is None:
-                continue  # resolved before its expiry
-            if part.signal is not None and part.signal.verdict is Verdict.FAIL and Verdict.FAIL in self.fires:
-                out.append(
-                    TrackEvent("fire", pid, part.signal)
-                )  # a camera failed it: the rest cannot pass it
-                continue
-            why = f"no verdict by {self.window_s * 1000:.0f} ms after the ejector"
-            self._gone[pid] = why
-            while len(self._gone) > self._remember:
-                self._gone.popitem(last=False)
-            out.append(TrackEvent("missed", pid, None, why))
-            if self.fail_safe:  # at the window's edge: the last moment the part is still in reach
-                out.append(TrackEvent("fire", pid, self._fail_safe_signal(part)))
+            if part is not None:
+                out += self._expire(part, now, deadline)
+        return out
+
+    def _expire(self, part: _Part, now: float, deadline: float) -> list[TrackEvent]:
+        pid = part.event.part_id
+        in_reach = now <= deadline  # else this thread ran too late to fire anything for it
+        if part.signal is not None and part.signal.verdict is Verdict.FAIL and Verdict.FAIL in self.fires:
+            # a camera failed it: the others cannot pass it
+            return [TrackEvent("fire" if in_reach else "late", pid, part.signal, "expired with a FAIL")]
+        at = "at the ejector" if self.fail_safe else f"{self.window_s * 1000:.0f} ms after the ejector"
+        why = f"no verdict {at}"
+        self._gone[pid] = (why, deadline)
+        while len(self._gone) > self._remember:
+            self._gone.popitem(last=False)
+        out = [TrackEvent("missed", pid, None, why)]
+        if self.fail_safe and in_reach:
+            out.append(TrackEvent("fire", pid, self._fail_safe_signal(part)))
         return out

@@ -63,22 +63,46 @@ def line(fail_safe: bool = True, fires: frozenset[Verdict] = frozenset({FAIL})) 
 
 
 @pytest.mark.parametrize(
-    ("verdict_at", "expected"),
+    ("fail_safe", "verdict_at", "expected"),
     [
-        (0.1, [(0.5, "fire", "p1")]),  # in time: fired when the part reaches the ejector, not at the verdict
-        (0.5, [(0.5, "fire", "p1")]),  # at the ejector
-        (0.54, [(0.54, "fire", "p1")]),  # after the ejector time but within the window: at once
-        (0.56, [(0.55, "missed", "p1"), (0.55, "fire", "p1"), (0.56, "late", "p1")]),  # given up, then late
+        # in time: fired when the part reaches the ejector, not at the verdict
+        (True, 0.1, [(0.5, "fire", "p1")]),
+        (False, 0.1, [(0.5, "fire", "p1")]),
+        # no verdict at the ejector: the fail-safe rejects it then; a verdict in the window changes nothing
+        (True, 0.54, [(0.5, "missed", "p1"), (0.5, "fire", "p1")]),
+        # without fail-safe a verdict may still come within the window: fired at once
+        (False, 0.54, [(0.54, "fire", "p1")]),
+        # after the window: late, not fired
+        (True, 0.56, [(0.5, "missed", "p1"), (0.5, "fire", "p1"), (0.56, "late", "p1")]),
+        (False, 0.56, [(0.55, "missed", "p1"), (0.56, "late", "p1")]),
     ],
 )
 def test_a_fail_fires_at_the_ejector_or_is_late(
-    verdict_at: float, expected: list[tuple[float, str, str]]
+    fail_safe: bool, verdict_at: float, expected: list[tuple[float, str, str]]
 ) -> None:
-    ln = line()
+    ln = line(fail_safe)
     ln.trigger("p1")
     ln.verdict(verdict_at, "p1")
     ln.advance(2.0)
     assert ln.log == expected
+    assert ln.fired == [] or ln.fired[-1].item_id == "p1"
+
+
+def test_a_fire_the_ejector_thread_reaches_after_the_window_is_late_not_fired() -> None:
+    ln = line()
+    ln.trigger("p1")
+    ln.verdict(0.1, "p1")
+    ln.now = 0.6  # the thread got the CPU 100 ms after the part's time (50 ms window)
+    ln.record(ln.tracker.due(0.6))
+    assert ln.log == [(0.6, "late", "p1")] and ln.fired == []
+
+
+def test_an_expiry_the_ejector_thread_reaches_too_late_fires_no_fail_safe() -> None:
+    ln = line()
+    ln.trigger("p1")
+    ln.now = 0.6
+    ln.record(ln.tracker.due(0.6))
+    assert ln.log == [(0.6, "missed", "p1")] and ln.fired == []
 
 
 def test_a_late_verdict_is_counted_and_not_fired_without_fail_safe() -> None:
@@ -132,11 +156,20 @@ def test_a_lost_frame_makes_a_missed_part(fail_safe: bool, expected: list[tuple[
         assert ln.fired[0].classes == (MISSED_CLASS,) and ln.fired[0].verdict is FAIL
 
 
-def test_a_verdict_that_never_comes_is_missed_at_the_end_of_the_window() -> None:
-    ln = line()
+@pytest.mark.parametrize(
+    ("fail_safe", "expected"),
+    [
+        (True, [(0.5, "missed", "p1"), (0.5, "fire", "p1")]),  # at the ejector: rejected in time
+        (False, [(0.55, "missed", "p1")]),  # at the end of the window: let through
+    ],
+)
+def test_a_verdict_that_never_comes_is_missed(
+    fail_safe: bool, expected: list[tuple[float, str, str]]
+) -> None:
+    ln = line(fail_safe)
     ln.trigger("p1")
     ln.advance(2.0)
-    assert ln.log == [(0.55, "missed", "p1"), (0.55, "fire", "p1")]
+    assert ln.log == expected
 
 
 @pytest.mark.parametrize(
