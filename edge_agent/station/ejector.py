@@ -76,6 +76,8 @@ class Ejector:
                         "rejects_fired" if ev.signal.verdict is not Verdict.PASS else "passes_fired"
                     )
             elif ev.kind == "late":
+                if ev.signal is not None and ev.signal.verdict is Verdict.PASS:
+                    continue  # a late "good part" signal (a sink taking PASS) is just not sent
                 self.stats.incr("late_rejects")
                 logger.warning(
                     "late reject of part %s not fired (it would hit another part): %s", ev.part_id, ev.detail
