@@ -9,7 +9,7 @@ from edge_agent.config import AgentConfig, ReconnectConfig
 from edge_agent.sinks.base import SinkWorker
 from edge_agent.sources.watchdog import WatchedSource
 from edge_agent.station import Station
-from edge_agent.station.capture import Camera, LatestFrame, NextFrame, TriggeredCapture, is_live
+from edge_agent.station.capture import Camera, TriggeredCapture, camera_for
 from edge_agent.station.ejector import Ejector
 from edge_agent.station.watch import WatchedTrigger
 from edge_agent.stats import AgentStats
@@ -31,10 +31,7 @@ def build_station(
         return None
     reconnect = getattr(config.trigger, "reconnect", None) or ReconnectConfig()
     trigger = WatchedTrigger(build_trigger(config.trigger), reconnect, stop, on_trigger_status)
-    cameras: list[Camera] = [
-        LatestFrame(src) if is_live(cfg) else NextFrame(src)
-        for cfg, src in zip(config.cameras, sources, strict=True)
-    ]
+    cameras: list[Camera] = [camera_for(cfg, src) for cfg, src in zip(config.cameras, sources, strict=True)]
     ejector = None
     if config.ejector is not None:
         ejector = Ejector(config.ejector, sinks, stats, config.line_id, config.station_id)

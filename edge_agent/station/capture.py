@@ -2,7 +2,8 @@
 
 A live camera (a USB/GigE camera, an RTSP/HTTP stream) runs on in a grabber thread and the part gets the
 newest frame taken at or after its trigger; a replayed source (simulator, folder, video file) gives the part
-its next frame.
+its next frame; a camera triggered itself (GigE in ``software`` or ``hardware`` trigger mode) is read once per
+part, at the part's trigger: the read fires the software trigger or waits for the line's pulse.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from edge_agent.triggers.base import TriggerEvent
 
 logger = logging.getLogger(__name__)
 FRAME_TIMEOUT_S = 1.0  # a live camera that gives no frame this long after a trigger: the part has no frame
+
+
+def is_self_triggered(config: Any) -> bool:
+    """A camera that takes a frame only when triggered (one read = one frame for one part)."""
+    return config.type == "gige" and getattr(config, "trigger_mode", "free_run") != "free_run"
 
 
 def is_live(config: Any) -> bool:
@@ -50,6 +56,28 @@ class NextFrame:
         frame, self._first = self._first, None
         if frame is None and not self.ended:
             frame = next(self._frames, None)
+        self.ended = frame is None
+        return frame
+
+    def close(self) -> None:
+        if self._frames is not None:
+            self._frames.close()  # type: ignore[attr-defined]  # a generator: runs the source's finally
+
+
+class TriggeredFrame:
+    """A camera triggered itself: opened at start, read once per part at its trigger (never ahead of it)."""
+
+    def __init__(self, source: WatchedSource) -> None:
+        self.source = source
+        self.ended = False
+        self._frames: Iterator[RawFrame] | None = None
+
+    def start(self) -> None:
+        self._frames = self.source.frames()  # opened by the first read: reading ahead would fire a trigger
+
+    def frame_for(self, _event: TriggerEvent) -> RawFrame | None:
+        assert self._frames is not None
+        frame = next(self._frames, None)
         self.ended = frame is None
         return frame
 
@@ -99,7 +127,14 @@ class LatestFrame:
         self._thread.join(5.0)  # the source stops on the agent's stop event
 
 
-Camera = NextFrame | LatestFrame
+Camera = NextFrame | LatestFrame | TriggeredFrame
+
+
+def camera_for(config: Any, source: WatchedSource) -> Camera:
+    """How a station takes a part's frame from this camera."""
+    if is_self_triggered(config):
+        return TriggeredFrame(source)
+    return LatestFrame(source) if is_live(config) else NextFrame(source)
 
 
 class TriggeredCapture:
