@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from training.loop.api import DemoApi
     from training.loop.options import DemoReport
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
@@ -40,6 +43,13 @@ def run(
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes: the CI-sized loop.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the simulated line.")] = 11,
+    serve: Annotated[
+        bool | None,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Keep the demo's dashboard up afterwards until Ctrl-C (default: when run in a terminal).",
+        ),
+    ] = None,
 ) -> None:
     """Run the closed loop: bootstrap a champion, serve it, drift, review, retrain, gate, canary, recover."""
     os.environ.setdefault("YOLO_VERBOSE", "False")  # Ultralytics' progress bars would drown the demo's story
@@ -48,7 +58,7 @@ def run(
     from factoryloop.stack.errors import StackError
     from factoryloop.stack.local import LocalStack
     from factoryloop.stack.settings import StackSettings
-    from training.loop.demo import DemoError, run_demo
+    from training.loop.demo import DemoError, run_demo, start_demo_api
     from training.loop.presets import demo_options, demo_sim_config
     from training.settings import TrainSettings
 
@@ -82,21 +92,60 @@ def run(
     )
     started = time.monotonic()
     try:
-        report = run_demo(
-            opts, kafka, settings, demo_sim_config(), workdir, say=lambda m: console.print(f"- {m}")
-        )
+        api = start_demo_api(kafka, settings, workdir)
     except DemoError as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         raise typer.Exit(1) from exc
-    table = Table(title=f"closed loop on the simulated line ({time.monotonic() - started:.0f} s)")
+    failed: DemoError | None = None
+    try:
+        try:
+            report = run_demo(
+                opts,
+                kafka,
+                settings,
+                demo_sim_config(),
+                workdir,
+                say=lambda m: console.print(f"- {m}"),
+                api=api,
+            )
+        except DemoError as exc:
+            console.print(f"[red]demo failed:[/red] {exc}")
+            failed = exc
+        else:
+            _print_report(report, opts.new_class, time.monotonic() - started)
+        if sys.stdin.isatty() if serve is None else serve:
+            _serve_dashboard(api)
+    finally:
+        api.stop()
+    if failed is not None:
+        raise typer.Exit(1) from failed
+
+
+def _serve_dashboard(api: DemoApi) -> None:
+    """Print the dashboard's address and an engineer's token, and keep the API up until Ctrl-C."""
+    token = api.create_token("engineer", f"demo-engineer-{uuid.uuid4().hex[:6]}")
+    console.print(
+        f"\n[bold]dashboard[/bold] {api.url}/ui/login - token [bold]{token}[/bold] (engineer: review, "
+        f"rollouts, retrains). The stack keeps running after Ctrl-C (factoryloop stack down stops it)."
+    )
+    try:
+        while api.proc.poll() is None:
+            time.sleep(1.0)
+        console.print(f"[red]the dashboard's API exited with {api.proc.returncode}[/red]; see {api.log}")
+    except KeyboardInterrupt:
+        console.print("dashboard stopped")
+
+
+def _print_report(report: DemoReport, new_class: str, wall_s: float) -> None:
+    table = Table(title=f"closed loop on the simulated line ({wall_s:.0f} s)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row(
-        f"{opts.new_class} recall, champion {report.champion}",
+        f"{new_class} recall, champion {report.champion}",
         f"{_pct(report.recall_before)} of {report.support_before}",
     )
     table.add_row(
-        f"{opts.new_class} recall, retrained {report.challenger}",
+        f"{new_class} recall, retrained {report.challenger}",
         f"{_pct(report.recall_after)} of {report.support_after}",
     )
     for name, value in report.other_recall_after.items():
@@ -110,18 +159,25 @@ def run(
     )
     seen = report.seen_to_serving_s
     table.add_row(
-        f"first {opts.new_class} seen -> fixed model serving", "n/a" if seen is None else f"{seen:.0f} s"
+        f"first {new_class} seen -> fixed model serving", "n/a" if seen is None else f"{seen:.0f} s"
     )
     for step, secs in report.steps_s.items():
         table.add_row(f"step: {step}", f"{secs:.0f} s")
     table.add_row(
         "reviews (simulated supervisor)", ", ".join(f"{k} {v}" for k, v in sorted(report.reviews.items()))
     )
+    at = report.reviews_at_retrain
+    table.add_row(
+        "reviews when the retrain started",
+        f"{at.get('total', 0)} ({at.get(new_class, 0)} showing {new_class})" if at else "n/a",
+    )
     table.add_row("retrain trigger", report.trigger)
     for refused in report.refused:
         table.add_row("refused by the gate", refused)
     table.add_row("gate", report.gate)
     table.add_row("edge model", report.edge_model)
+    for stage in report.stages:
+        table.add_row("rollout stage (from the first new-class outcome)", stage)
     table.add_row("rollout", report.rollout)
     console.print(table)
     if report.lines:

@@ -1,6 +1,7 @@
 """The defect API for the demo: ``factoryloop api serve`` (with its Kafka sink, which builds the review queue
 from the agents' outcomes and frames) as a process on a free local port, its database and frame store in the
-demo's work folder, its product catalog the dataset store's; and a supervisor token for the reviews."""
+demo's work folder, its product catalog the dataset store's; a supervisor token for the simulated reviews, and
+:meth:`DemoApi.create_token` for the person who browses the dashboard afterwards."""
 
 from __future__ import annotations
 
@@ -31,9 +32,14 @@ def _free_port() -> int:
 @dataclass
 class DemoApi:
     url: str
-    token: str
+    token: str  # the simulated supervisor's
     proc: subprocess.Popen[bytes]
     log: Path
+    env: dict[str, str]
+
+    def create_token(self, role: str, name: str) -> str:
+        """A new token of ``role`` in the demo API's database (``factoryloop api create-token``)."""
+        return _create_token(self.env, role, name)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -41,6 +47,22 @@ class DemoApi:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+CLI = [sys.executable, "-m", "factoryloop.cli", "api"]
+
+
+def _create_token(env: dict[str, str], role: str, name: str) -> str:
+    made = subprocess.run(
+        [*CLI, "create-token", "--role", role, "--name", name],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if made.returncode != 0:
+        raise DemoError(f"could not create the {role} API token {name!r}: {made.stderr.strip()[-2000:]}")
+    return made.stdout.strip().splitlines()[-1]
 
 
 def start_api(
@@ -61,28 +83,18 @@ def start_api(
         "FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "FACTORYLOOP_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
     }
-    cli = [sys.executable, "-m", "factoryloop.cli", "api"]
-    made = subprocess.run(
-        [*cli, "create-token", "--role", "supervisor", "--name", "sim-supervisor"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if made.returncode != 0:
-        raise DemoError(f"could not create the supervisor's API token: {made.stderr.strip()[-2000:]}")
-    token = made.stdout.strip().splitlines()[-1]
+    token = _create_token(env, "supervisor", "sim-supervisor")
     port = _free_port()
     log = workdir / "api.log"
     proc = subprocess.Popen(
-        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    api = DemoApi(url, token, proc, log)
+    api = DemoApi(url, token, proc, log, env)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:

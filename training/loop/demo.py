@@ -35,7 +35,7 @@ from factoryloop.settings import KafkaSettings
 from factoryloop.sim import SimConfig
 from factoryloop.sim.supervisor import ApiSupervisor
 from training.datasets import DatasetStore
-from training.loop.api import start_api
+from training.loop.api import DemoApi, start_api
 from training.loop.line import bootstrap_store, live_sim_config
 from training.loop.options import DemoOptions, DemoReport
 from training.loop.plate import PlateAgent, plate_agents
@@ -69,6 +69,17 @@ def _deploy_now(controller: RolloutController, product: str, version: str, line_
     )
 
 
+def start_demo_api(kafka: KafkaSettings, settings: TrainSettings, workdir: Path) -> DemoApi:
+    """The demo's defect API for ``workdir`` (its product catalog is the demo's dataset store's): started by
+    :func:`run_demo` itself, or by a caller that keeps it running afterwards (``factoryloop demo run``)."""
+    products = _store(workdir).products.root
+    return start_api(kafka, settings.mlflow_tracking_uri, products, workdir / "api")
+
+
+def _store(workdir: Path) -> DatasetStore:
+    return DatasetStore(workdir / "datasets")
+
+
 def run_demo(
     opts: DemoOptions,
     kafka: KafkaSettings,
@@ -76,7 +87,10 @@ def run_demo(
     sim: SimConfig,
     workdir: Path,
     say: Say = logger.info,
+    api: DemoApi | None = None,
 ) -> DemoReport:
+    """The closed loop (module docstring). ``api``: a demo API started by the caller (who stops it), else
+    one started and stopped here."""
     report = DemoReport()
     deadline = time.monotonic() + opts.timeout_s
     update: dict[str, object] = {"kafka": kafka}
@@ -84,7 +98,7 @@ def run_demo(
         update["max_train_images"] = opts.max_train_images
     settings = settings.model_copy(update=update)
     workdir.mkdir(parents=True, exist_ok=True)
-    store = DatasetStore(workdir / "datasets")
+    store = _store(workdir)
     registry = ModelRegistry(settings.mlflow_tracking_uri, settings.registered_model_prefix)
     live = live_sim_config(sim, opts)
 
@@ -111,7 +125,8 @@ def run_demo(
     tile_proc = None
     trainer = DemoTrainer(store, settings, opts)
     rollouts = RolloutLog(kafka, opts.product)
-    api = start_api(kafka, settings.mlflow_tracking_uri, store.products.root, workdir / "api")
+    own_api = api is None
+    api = api or start_demo_api(kafka, settings, workdir)
     supervisor = ApiSupervisor(
         api.url,
         api.token,
@@ -242,7 +257,8 @@ def run_demo(
             site.observer.stop()
         supervisor.stop()
         rollouts.stop()
-        api.stop()
+        if own_api:
+            api.stop()
 
 
 def _reviews_at_retrain(report: DemoReport, supervisor: ApiSupervisor) -> None:
