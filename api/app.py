@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import metrics
+from api.alerts.runner import AlertRunner
 from api.context import AppContext
 from api.db.migrate import upgrade
 from api.errors import ApiError
@@ -21,6 +22,7 @@ from api.routes.health import root_router as health_root
 from api.settings import ApiSettings, get_settings
 from api.sink.runner import Sink
 from api.sink.supervisor import SinkSupervisor
+from api.web.alerts import router as alerts_web_router
 from api.web.pages import router as web_router
 from api.web.pages import static_files
 from api.web.rollouts import router as rollouts_web_router
@@ -104,6 +106,7 @@ def create_app(settings: ApiSettings | None = None, *, run_sink: bool | None = N
     if settings.auto_migrate:
         upgrade(ctx.db.engine)
     sink_wanted = settings.run_sink if run_sink is None else run_sink
+    alerts = AlertRunner.from_settings(ctx.db, settings)  # None without an alerts file; a bad one fails here
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -112,9 +115,13 @@ def create_app(settings: ApiSettings | None = None, *, run_sink: bool | None = N
         if sink is not None:
             sink.start()
         app.state.sink = sink
+        if alerts is not None:
+            alerts.start()
         try:
             yield
         finally:
+            if alerts is not None:
+                alerts.stop()
             if sink is not None:
                 sink.stop()
             ctx.link.stop()
@@ -131,11 +138,13 @@ def create_app(settings: ApiSettings | None = None, *, run_sink: bool | None = N
     )
     app.state.ctx = ctx
     app.state.sink = None
+    app.state.alerts = alerts
     _install_handlers(app)
     for router in routers():
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_root)
     app.include_router(web_router)
     app.include_router(rollouts_web_router)
+    app.include_router(alerts_web_router)
     app.mount("/static", static_files(), name="static")
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -91,6 +92,26 @@ def create_token_cmd(
     typer.echo(token)
     if expires_at is not None:
         typer.echo(f"expires on {expires_at:%Y-%m-%d %H:%M:%S} UTC", err=True)
+
+
+@app.command("validate-alerts")
+def validate_alerts(path: Annotated[Path, typer.Argument(help="Alert rules YAML.")]) -> None:
+    """Check an alerts file; print each problem with its YAML path (exit 1 if any)."""
+    from api.alerts.config import load_alerts
+    from api.alerts.errors import AlertConfigError
+
+    try:
+        config = load_alerts(path)
+    except AlertConfigError as exc:
+        typer.echo(f"{exc.source}: {len(exc.errors)} problem(s)", err=True)
+        for problem in exc.errors:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1) from None
+    for rule in config.rules:
+        typer.echo(f"rule {rule.name}: {rule.type}, {rule.severity.value}, cool-down {rule.cooldown_s:g} s")
+    for channel in config.channels:
+        typer.echo(f"channel {channel.name}: {channel.type}, from {channel.min_severity.value}")
+    typer.echo(f"{path}: OK ({len(config.rules)} rule(s), {len(config.channels)} channel(s))")
 
 
 @app.command()

@@ -70,6 +70,18 @@ class ApiSettings(BaseSettings):
     kafka_timeout_s: float = Field(
         default=3.0, gt=0, le=60, description="How long one check (or the sink's connect) waits for Kafka."
     )
+    alerts_file: Path | None = Field(
+        default=None,
+        description="The site's alert rules and channels (YAML, see docs/api.md); None: no alert thread.",
+    )
+    alerts_interval_s: float = Field(default=30.0, gt=0, le=3600, description="How often the rules run.")
+    smtp_host: str | None = Field(default=None, description="SMTP server of the e-mail alert channels.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=False, description="STARTTLS before logging in and sending.")
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = Field(default=None, description="FACTORYLOOP_API_SMTP_PASSWORD.")
+    smtp_from: str = "factoryloop@localhost"
+    smtp_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
     def check_site_secrets(self) -> None:
         """Refuse the placeholder (or a short) token pepper unless this is the local stack.

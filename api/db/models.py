@@ -8,14 +8,17 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.db.alert_models import AlertDeliveryRow, AlertRow
 from api.db.base import Base, EventId
 from api.db.review_models import ClassDayRow, ReviewQueueRow, ReviewRow
 from api.db.rollout_models import RolloutRow
 from api.db.types import UtcDateTime
 
-__all__ = [  # the review and rollout tables live in their own modules, re-exported with the others
+__all__ = [  # the review, rollout and alert tables live in their own modules, re-exported with the others
     "AgentEventRow",
     "AgentRow",
+    "AlertDeliveryRow",
+    "AlertRow",
     "Base",
     "ClassDayRow",
     "ClassSightingRow",

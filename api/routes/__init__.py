@@ -9,6 +9,7 @@ API_PREFIX = "/api/v1"
 
 def routers() -> list[APIRouter]:
     from api.routes import (
+        alerts,
         deployments,
         fleet,
         frames,
@@ -36,4 +37,5 @@ def routers() -> list[APIRouter]:
         deployments.router,
         rollouts.router,
         tokens.router,
+        alerts.router,
     ]
