@@ -48,6 +48,7 @@ class AlertRunner:
         smtp = smtp_server(settings)
         self.dispatcher = Dispatcher([build_channel(c, smtp) for c in config.channels], self._record)
         self.evaluator = Evaluator(db, [build_rule(r) for r in config.rules], self.dispatcher.submit, clock)
+        self.runs = 0  # evaluations done (failed ones included): tests wait on it, not on time
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
 
@@ -78,6 +79,7 @@ class AlertRunner:
                 self.evaluator.run_once()
             except Exception:  # thread boundary: a database outage must not end the alerts for good
                 logger.exception("alert evaluation failed; next try in %.1f s", self.interval_s)
+            self.runs += 1
             self._stop.wait(self.interval_s)
 
     def stop(self, timeout_s: float = 10.0) -> None:
