@@ -46,6 +46,7 @@ def build_heartbeat(agent: Agent) -> Heartbeat:
         buffer_records=agent.buffer.count,
         buffer_bytes=agent.buffer.bytes,
         buffer_evicted=agent.buffer.evicted,
+        buffer_max_bytes=agent.buffer.max_bytes,
         sink_failures=s.with_prefix("sink_failures:"),
         errors=s.get("errors"),
         verdicts=s.with_prefix("verdict:"),

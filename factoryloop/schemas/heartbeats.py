@@ -42,6 +42,9 @@ class Heartbeat(StationEvent):
     buffer_records: int = Field(default=0, ge=0)
     buffer_bytes: int = Field(default=0, ge=0)
     buffer_evicted: int = Field(default=0, ge=0)
+    buffer_max_bytes: int | None = Field(
+        default=None, ge=1, description="The disk buffer's budget (the line YAML's buffer.max_bytes)."
+    )
     sink_failures: dict[str, int] = Field(default_factory=dict)
     errors: int = Field(default=0, ge=0, description="Errors since start (inference, publish, model load).")
     verdicts: dict[str, int] = Field(default_factory=dict, description="Counts per verdict since start.")

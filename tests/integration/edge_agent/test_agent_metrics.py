@@ -59,6 +59,8 @@ def test_metrics_endpoint_counts_during_a_run(kafka_settings: KafkaSettings, tmp
     try:
         wait_until(lambda: agent.stats.get("frames_inspected") >= 20, 30, "20 frames")
         during = scrape(port)
+        beat = agent.heartbeat()  # the buffer's budget travels with its fill (the API's buffer_full alert)
+        assert beat.buffer_max_bytes == cfg.buffer.max_bytes and beat.buffer_bytes <= beat.buffer_max_bytes
         assert agent.wait(60)
         time.sleep(1.5)  # the publish thread and the producer acknowledge the last outcomes
         after = scrape(port)
