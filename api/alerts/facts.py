@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.alerts.rules.base import AgentFact, RollbackFact, VerdictCounts
-from api.db.models import AgentRow, HourlyInspectionRow, InspectionRow, RolloutRow
+from api.alerts.rules.base import AgentFact, CounterPoint, RollbackFact, VerdictCounts
+from api.db.models import AgentRow, HeartbeatRow, HourlyInspectionRow, InspectionRow, RolloutRow
 from factoryloop.schemas import RolloutState
 
 
@@ -78,3 +78,12 @@ class DbFacts:
             )
             for x in rows
         ]
+
+    def counters(self, agent_id: str, since: datetime) -> list[CounterPoint]:
+        h = HeartbeatRow
+        rows = self.session.execute(
+            select(h.ts, h.uptime_s, h.late_rejects, h.missed_parts)
+            .where(h.agent_id == agent_id, h.ts >= since, h.uptime_s.is_not(None))
+            .order_by(h.ts)
+        ).all()
+        return [CounterPoint(r[0], float(r[1] or 0.0), int(r[2] or 0), int(r[3] or 0)) for r in rows]

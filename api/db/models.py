@@ -202,6 +202,10 @@ class HeartbeatRow(Base):
     ts: Mapped[datetime] = mapped_column(UtcDateTime())
     fps: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str | None] = mapped_column(String(64))
+    # Counters since the agent's start (null in rows stored before migration 0010): the late_rejects alert.
+    uptime_s: Mapped[float | None] = mapped_column(Float)
+    late_rejects: Mapped[int | None] = mapped_column(Integer)
+    missed_parts: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_heartbeats_agent_ts", "agent_id", "ts"),)
 

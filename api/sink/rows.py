@@ -137,7 +137,16 @@ def label_row(lab: Label) -> dict[str, Any]:
 def _heartbeat(batch: RowBatch, h: Heartbeat) -> None:
     version = h.model.version if h.model else None
     batch.heartbeats.append(
-        {"event_id": h.event_id, "agent_id": h.agent_id, "ts": h.ts, "fps": h.fps, "model_version": version}
+        {
+            "event_id": h.event_id,
+            "agent_id": h.agent_id,
+            "ts": h.ts,
+            "fps": h.fps,
+            "model_version": version,
+            "uptime_s": h.uptime_s,
+            "late_rejects": h.late_rejects,
+            "missed_parts": h.missed_parts,
+        }
     )
     current = batch.agents.get(h.agent_id)
     if current is not None and current["last_seen"] >= h.ts:

@@ -88,6 +88,16 @@ class RollbackFact:
     evidence: Mapping[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class CounterPoint:
+    """One stored heartbeat's counters since the agent's start (``heartbeats`` table)."""
+
+    ts: datetime
+    uptime_s: float
+    late_rejects: int
+    missed_parts: int
+
+
 # (line_id, station_id or "" when counted per line) -> verdict -> count
 VerdictCounts = dict[tuple[str, str], dict[str, int]]
 
@@ -102,6 +112,10 @@ class Facts(Protocol):
     ) -> VerdictCounts: ...
 
     def rollbacks(self, since: datetime) -> list[RollbackFact]: ...
+
+    def counters(self, agent_id: str, since: datetime) -> list[CounterPoint]:
+        """The agent's stored heartbeats since ``since`` that carry counters, oldest first."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,12 @@
 """``late_rejects``: more than ``max_count`` late rejects and/or missed parts at one station in the last
 ``window_s`` seconds.
 
-Agents report both as counters since their start (heartbeat ``late_rejects``, ``missed_parts``). The rule
-keeps what it read at each evaluation, per agent, and counts the increase over the window: since the agent's
-start when it started inside the window, else since the newest reading at least ``window_s`` old (or the
-oldest reading of the same run while the evaluator has not watched that long: a lower bound)."""
+Agents report both as counters since their start (heartbeat ``late_rejects``, ``missed_parts``; the sink
+stores them with every heartbeat). The rule reads an agent's stored heartbeats of the window once (at its
+first evaluation, e.g. after an API restart), then keeps what it reads at each evaluation, and counts the
+increase over the window: since the agent's start when it started inside the window, else since the newest
+reading at least ``window_s`` old (or the oldest stored reading of the same run: a lower bound only when the
+heartbeats before it were stored before migration 0010)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,16 @@ from typing import Literal
 
 from pydantic import Field
 
-from api.alerts.rules.base import AgentFact, Facts, Finding, Rule, RuleConfigBase, agent_finding, in_scope
+from api.alerts.rules.base import (
+    AgentFact,
+    CounterPoint,
+    Facts,
+    Finding,
+    Rule,
+    RuleConfigBase,
+    agent_finding,
+    in_scope,
+)
 
 Counter = Literal["late_rejects", "missed_parts"]
 MAX_READINGS = 2048  # per agent: hours of readings at any sane evaluation interval
@@ -41,6 +52,11 @@ def reading(agent: AgentFact, counters: tuple[Counter, ...]) -> Reading:
     return Reading(agent.last_seen, started, sum(int(hb.get(c) or 0) for c in counters))
 
 
+def stored(point: CounterPoint, counters: tuple[Counter, ...]) -> Reading:
+    values = {"late_rejects": point.late_rejects, "missed_parts": point.missed_parts}
+    return Reading(point.ts, point.ts - timedelta(seconds=point.uptime_s), sum(values[c] for c in counters))
+
+
 def same_run(a: Reading, b: Reading) -> bool:
     return abs((a.started - b.started).total_seconds()) < 5.0  # heartbeat times vs uptime: jitter only
 
@@ -52,8 +68,12 @@ class LateRejectsRule(Rule):
         self.config = config
         self._readings: dict[str, deque[Reading]] = {}
 
-    def _observe(self, agent: AgentFact) -> deque[Reading]:
-        seen = self._readings.setdefault(agent.agent_id, deque(maxlen=MAX_READINGS))
+    def _observe(self, agent: AgentFact, facts: Facts, now_ts: datetime) -> deque[Reading]:
+        seen = self._readings.get(agent.agent_id)
+        if seen is None:  # first sight (the API restarted): the window's stored heartbeats
+            since = now_ts - timedelta(seconds=2 * self.config.window_s)  # a baseline older than the window
+            history = [stored(p, self.config.count) for p in facts.counters(agent.agent_id, since)]
+            seen = self._readings[agent.agent_id] = deque(history, maxlen=MAX_READINGS)
         now = reading(agent, self.config.count)
         if not seen or now.ts > seen[-1].ts:
             seen.append(now)
@@ -80,7 +100,7 @@ class LateRejectsRule(Rule):
         c = self.config
         out = []
         for agent in in_scope(c.scope, facts.agents()):
-            counted, since = self.count(self._observe(agent), now)
+            counted, since = self.count(self._observe(agent, facts, now), now)
             if counted <= c.max_count:
                 continue
             what = " and ".join(x.replace("_", " ") for x in c.count)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api.alerts.rules.base import AgentFact, RollbackFact, VerdictCounts
+from api.alerts.rules.base import AgentFact, CounterPoint, RollbackFact, VerdictCounts
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
@@ -42,6 +42,7 @@ class MemoryFacts:
     window: VerdictCounts = field(default_factory=dict)
     hourly: VerdictCounts = field(default_factory=dict)
     rollback_list: list[RollbackFact] = field(default_factory=list)
+    history: dict[str, list[CounterPoint]] = field(default_factory=dict)  # agent id -> stored heartbeats
     asked: list[tuple[datetime, datetime, bool, str | None]] = field(default_factory=list)
 
     def agents(self) -> list[AgentFact]:
@@ -56,3 +57,6 @@ class MemoryFacts:
 
     def rollbacks(self, since: datetime) -> list[RollbackFact]:
         return [r for r in self.rollback_list if r.ts >= since]
+
+    def counters(self, agent_id: str, since: datetime) -> list[CounterPoint]:
+        return [p for p in self.history.get(agent_id, []) if p.ts >= since]

@@ -9,7 +9,7 @@ import pytest
 
 from api.alerts.config import parse_alerts
 from api.alerts.rules import build_rule
-from api.alerts.rules.base import Rule
+from api.alerts.rules.base import CounterPoint, Rule
 from tests.unit.api.alerts.facts import T0, MemoryFacts, agent, rollback
 
 
@@ -181,6 +181,21 @@ def test_late_rejects_counts_the_increase_over_the_window_from_its_readings() ->
         found.append((t, [f.evidence["count"] for f in r.evaluate(facts, now)]))
     # 700: 7 - 5 (reading at 0 is the newest >= 600 s old) = 2, not above 2; 1000: 9 - 6 = 3; 1300: 9 - 7 = 2
     assert found == [(0, []), (300, []), (700, []), (1000, [3]), (1300, [])]
+
+
+def test_late_rejects_after_an_api_restart_counts_from_the_stored_heartbeats() -> None:
+    """A fresh evaluator (the API restarted) reads the window's stored heartbeats first: the increase over
+    the window is counted at once, not from zero."""
+    r = rule(type="late_rejects", window_s=600, max_count=2, count=["late_rejects"])
+    stored = [  # uptime grows with time: one run of the agent
+        CounterPoint(T0 - timedelta(seconds=age), 5000.0 - age, late, 0) for age, late in [(900, 1), (500, 4)]
+    ]
+    facts = MemoryFacts([agent(uptime_s=5000.0, late_rejects=8)], history={"a1": stored})
+    (f,) = r.evaluate(facts, T0)
+    # the newest stored reading at least 600 s old is the one 900 s ago: 8 - 1 = 7 > 2
+    assert f.evidence["count"] == 7
+    fresh_eye = rule(type="late_rejects", window_s=600, max_count=2, count=["late_rejects"])
+    assert subjects(fresh_eye, MemoryFacts([agent(uptime_s=5000.0, late_rejects=8)])) == []  # no history
 
 
 def test_late_rejects_after_a_restart_counts_the_new_run_only() -> None:
