@@ -125,10 +125,20 @@ class ModelManager:
     def is_current(self, dep: Deployment) -> bool:
         if dep.strategy is Strategy.SHADOW:
             return self._shadow is not None and self._shadow.model.ref.sha256 == dep.sha256
+        if dep.strategy is Strategy.ROLLBACK and self._shadow is not None:
+            return False  # a rollback also ends the shadow (a challenger rolled back from its shadow stage)
         return self._current.ref.sha256 == dep.sha256
 
     def apply(self, dep: Deployment) -> bool:
-        """Load ``dep``; True when it now serves (or shadows). Never raises for a bad model."""
+        """Load ``dep``; True when it now serves (or shadows). Never raises for a bad model. A rollback ends
+        the shadow; one to the model already serving does only that."""
+        if dep.strategy is Strategy.ROLLBACK and self._current.ref.sha256 == dep.sha256:
+            with self._lock:
+                ended, self._shadow = self._shadow, None
+            if ended is not None:
+                logger.info("deployment %s: shadow %s ended", dep.deployment_id, ended.model.ref)
+            self._emit(AgentEventType.MODEL_LOADED, dep, self._current.ref, dep.strategy.value)
+            return True
         with self._lock:
             try:
                 loaded, staged = self._prepare(dep)
@@ -157,8 +167,10 @@ class ModelManager:
                     )
                     self._current = loaded  # the swap: one reference assignment, between two frames
                     self.swaps += 1
-                    if self._shadow is not None and self._shadow.model.ref.sha256 == dep.sha256:
-                        self._shadow = None  # the challenger was promoted
+                    if self._shadow is not None and (
+                        self._shadow.model.ref.sha256 == dep.sha256 or dep.strategy is Strategy.ROLLBACK
+                    ):
+                        self._shadow = None  # the challenger was promoted, or rolled back
             finally:
                 staged.unlink(missing_ok=True)
             self.last_error = None

@@ -58,7 +58,11 @@ class Deployment(Event):
     class_names: tuple[str, ...] = Field(min_length=1)
     imgsz: int = Field(gt=0, le=4096)
     strategy: Strategy = Strategy.FULL
-    canary_agents: tuple[Identifier, ...] = ()
+    canary_agents: tuple[Identifier, ...] = Field(
+        default=(),
+        description="canary: the agents that serve it; shadow: the agents that run it beside their model "
+        "(empty: every targeted agent).",
+    )
     shadow_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     previous_version: str | None = None
     created_by: str = Field(default="system", max_length=128)
@@ -82,6 +86,6 @@ class Deployment(Event):
         """Whether an agent on ``line_id`` should act on this deployment."""
         if self.target not in (FLEET_KEY, line_id):
             return False
-        if self.strategy is Strategy.CANARY:
+        if self.strategy is Strategy.CANARY or (self.strategy is Strategy.SHADOW and self.canary_agents):
             return agent_id in self.canary_agents
         return True

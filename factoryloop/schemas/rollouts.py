@@ -28,6 +28,7 @@ class RolloutAction(StrEnum):
 class RolloutState(StrEnum):
     REQUESTED = "requested"  # a request was taken (by the controller); the rollout starts next
     HELD = "held"  # the gate passed it but the product's policy is manual: an engineer decides
+    SHADOW = "shadow"  # a stage's agents run it beside the champion, never acting on it; the window runs
     CANARY = "canary"  # a stage's agents serve it; the window runs
     WIDENED = "widened"  # a stage passed its window: the next, wider stage starts
     FULL = "full"  # every agent of the product serves it; it is the champion
