@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
@@ -21,9 +24,11 @@ from factoryloop.kafka import EventProducer
 from factoryloop.schemas import RolloutEvent, RolloutRequest
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
-from tests.integration.edge_agent.support import agent_config, read_topic, with_product
+from tests.integration.edge_agent.support import agent_config, read_topic, wait_until, with_product
 from tests.support.edge_onnx import fail_model, pass_model
 from training.registry.models import CHAMPION, ModelRegistry
+from training.rollout.controller import RolloutController
+from training.rollout.policy import RolloutPolicies
 
 PRODUCT = "steel_plate"
 CLASSES = ["scratch", "dent", "stain", "crack", "missing_hole"]
@@ -118,3 +123,23 @@ def wait_for_events(
         if len(events) >= n or time.monotonic() > deadline:
             return events
         time.sleep(1.0)
+
+
+@contextmanager
+def running_controller(
+    kafka: KafkaSettings, registry: ModelRegistry, policies: RolloutPolicies, agents: int = len(AGENTS)
+) -> Iterator[RolloutController]:
+    """A rollout controller in a thread, leading and knowing ``agents`` live agents; stopped after, its error
+    (if any) raised."""
+    controller = RolloutController(kafka, registry, policies, session_timeout_ms=6000)
+    stop = threading.Event()
+    thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_until(controller.leader.is_set, 60, "the controller to lead")
+        wait_until(lambda: len(controller.fleet.agents(PRODUCT)) == agents, 60, "the agents' heartbeats")
+        yield controller
+    finally:
+        stop.set()
+        thread.join(30)
+    assert controller.error is None, controller.error

@@ -15,11 +15,12 @@ from factoryloop.kafka import EventProducer
 from factoryloop.schemas import Deployment, RolloutEvent, RolloutRequest, RolloutState, Strategy
 from factoryloop.topics import TopicRole
 from training.registry.models import CHAMPION, ModelRegistry, RegisteredVersion
-from training.rollout.fleet import FleetView, resolve_stages
+from training.rollout.fleet import FleetView, resolve_shadow_stages, resolve_stages
 from training.rollout.ledger import Rollout, RolloutLedger
 from training.rollout.policy import RolloutPolicy
 from training.rollout.publish import deployment_for, publish
-from training.rollout.watch import CanaryPolicy, CanaryWatch
+from training.rollout.shadow import ShadowWatch
+from training.rollout.watch import CanaryPolicy, CanaryWatch, StageWatch
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def canary_policy(policy: RolloutPolicy) -> CanaryPolicy:
 @dataclass
 class Active:
     rollout: Rollout
-    watch: CanaryWatch
+    watch: StageWatch
     started: float  # monotonic start of the current stage's window
     policy: RolloutPolicy
 
@@ -120,7 +121,8 @@ class Transitions:
 
     def start(self, req: RolloutRequest, version: RegisteredVersion, policy: RolloutPolicy) -> None:
         agents = self.fleet.agents(req.product, req.target)
-        stages = resolve_stages(policy, agents) if req.staged else [()]
+        shadows = resolve_shadow_stages(policy, agents) if req.staged else []
+        stages = [a for a, _ in shadows] + (resolve_stages(policy, agents) if req.staged else [()])
         r = Rollout(
             rollout_id=uuid.uuid4().hex,
             product=req.product,
@@ -130,38 +132,56 @@ class Transitions:
             target=req.target,
             request_id=req.request_id,
             actor=req.requested_by,
+            shadow_rates=tuple(rate for _, rate in shadows),
         )
         live = f"{len(agents)} agent(s) of {req.product} live"
         self.enter_stage(r, policy, f"{req.reason or 'requested'} ({live})")
 
-    def enter_stage(self, r: Rollout, policy: RolloutPolicy, why: str, *, resumed: bool = False) -> None:
+    def enter_stage(
+        self,
+        r: Rollout,
+        policy: RolloutPolicy,
+        why: str,
+        *,
+        resumed: bool = False,
+        passed: dict[str, float] | None = None,
+    ) -> None:
+        """Start stage ``r.stage``; ``passed``: the evidence of the stage before, kept with this one."""
         if r.last_stage:
-            self.ledger.finish(r, RolloutState.FULL, why, {})
+            self.ledger.finish(r, RolloutState.FULL, why, passed or {})
             self._publish(r, Strategy.FULL, why)
             self.active.pop(r.product, None)
             everyone = tuple(a.agent_id for a in self.fleet.agents(r.product, r.target))
-            self.emit(r, RolloutState.FULL, why, agents=everyone)
+            self.emit(r, RolloutState.FULL, why, passed, agents=everyone)
             return
-        state = RolloutState.CANARY if r.stage == 0 else RolloutState.WIDENED
-        self.ledger.save(r, state)
-        dep = self._publish(r, Strategy.CANARY, why)
-        watch = CanaryWatch(
-            frozenset(r.agents),
-            r.version.version,
-            dep.deployment_id,
-            canary_policy(policy),
-            model_name=r.version.name,
-            resumed=resumed or r.stage > 0,
+        if r.shadow:  # the challenger beside the champion on the stage's agents; the champion decides
+            state = RolloutState.SHADOW
+        else:
+            state = RolloutState.CANARY if r.stage == r.first_canary else RolloutState.WIDENED
+        self.ledger.save(r, state, passed)
+        dep = self._publish(r, Strategy.SHADOW if r.shadow else Strategy.CANARY, why)
+        self.active[r.product] = Active(r, self._watch(r, dep, policy, resumed), self.clock(), policy)
+        self.emit(r, state, f"stage {r.stage + 1} of {len(r.stages)}: {why}", passed)
+
+    @staticmethod
+    def _watch(r: Rollout, dep: Deployment, policy: RolloutPolicy, resumed: bool) -> StageWatch:
+        judge = canary_policy(policy)
+        agents, version = frozenset(r.agents), r.version.version
+        if r.shadow:
+            return ShadowWatch(agents, version, dep.deployment_id, judge, model_name=r.version.name)
+        # resumed: the agents already serve it (a restarted controller, or a wider stage than the first)
+        resumed = resumed or r.stage > r.first_canary
+        return CanaryWatch(
+            agents, version, dep.deployment_id, judge, model_name=r.version.name, resumed=resumed
         )
-        self.active[r.product] = Active(r, watch, self.clock(), policy)
-        self.emit(r, state, f"stage {r.stage + 1} of {len(r.stages)}: {why}")
 
     def _publish(self, r: Rollout, strategy: Strategy, why: str) -> Deployment:
         dep = deployment_for(
             r.version,
             target=r.target,
             strategy=strategy,
-            canary_agents=r.agents if strategy is Strategy.CANARY else (),
+            canary_agents=r.agents if strategy in (Strategy.CANARY, Strategy.SHADOW) else (),
+            shadow_sample_rate=r.shadow_rates[r.stage] if strategy is Strategy.SHADOW else 0.0,
             previous_version=r.previous.version if r.previous else None,
             reason=why,
             created_by=r.actor,
@@ -179,17 +199,20 @@ class Transitions:
                 if problems:
                     self.roll_back(product, "; ".join(problems))
                 else:
-                    passed = f"stage {a.rollout.stage + 1} healthy for {a.policy.window_s:.0f} s"
-                    self.enter_stage(a.rollout.next_stage(), a.policy, passed)
+                    kind = "shadow agreed with the champion" if a.rollout.shadow else "healthy"
+                    passed = f"stage {a.rollout.stage + 1} {kind} for {a.policy.window_s:.0f} s"
+                    self.enter_stage(a.rollout.next_stage(), a.policy, passed, passed=a.watch.evidence())
 
     def roll_back(self, product: str, why: str, to: RegisteredVersion | None = None) -> None:
-        """End the product's rollout in flight: every agent back to ``to`` (default: its previous)."""
+        """End the product's rollout in flight: every agent back to ``to`` (default: its previous). From a
+        shadow stage the ``rollback`` deployment of the model the agents serve only ends the shadow."""
         a = self.active.pop(product)
         r, evidence = a.rollout, a.watch.evidence()
         back = to or r.previous
         if back is None:
+            left = "the shadow agents keep running it in shadow" if r.shadow else "the canary agents keep it"
             self.ledger.finish(r, RolloutState.HALTED, f"{why}; nothing to go back to", evidence)
-            self.emit(r, RolloutState.HALTED, f"{why}; no previous model to go back to", evidence)
+            self.emit(r, RolloutState.HALTED, f"{why}; no previous model to go back to ({left})", evidence)
             return
         dep = deployment_for(
             back,

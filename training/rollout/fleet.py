@@ -12,7 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from factoryloop.schemas import FLEET_KEY, Heartbeat
-from training.rollout.policy import AgentsStage, AllStage, FractionStage, LinesStage, RolloutPolicy
+from training.rollout.policy import (
+    AgentsStage,
+    AllStage,
+    FractionStage,
+    LinesStage,
+    RolloutPolicy,
+    ShadowStage,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,8 @@ def resolve_stages(policy: RolloutPolicy, agents: Sequence[AgentSeen]) -> list[t
     for stage in policy.stages:
         if isinstance(stage, AllStage):
             break
+        if isinstance(stage, ShadowStage):
+            continue
         if isinstance(stage, AgentsStage):
             wanted = set(stage.agents) & set(ids) if stage.agents else set(ids[: stage.count])
         elif isinstance(stage, FractionStage):
@@ -73,4 +82,27 @@ def resolve_stages(policy: RolloutPolicy, agents: Sequence[AgentSeen]) -> list[t
             served = new
             out.append(tuple(sorted(served)))
     out.append(())  # the last stage: every agent of the product
+    return out
+
+
+def resolve_shadow_stages(
+    policy: RolloutPolicy, agents: Sequence[AgentSeen]
+) -> list[tuple[tuple[str, ...], float]]:
+    """The agents and sample rate of each shadow stage (they come first): named agents that are live, the
+    first ``count`` by id, or ``fraction`` of them (at least one). Not cumulative: a shadow stage names where
+    the challenger runs beside the champion. A stage with no agent, or the same as the one before, is
+    dropped."""
+    ids = [a.agent_id for a in agents]
+    out: list[tuple[tuple[str, ...], float]] = []
+    for stage in policy.stages:
+        if not isinstance(stage, ShadowStage):
+            break
+        if stage.agents:
+            wanted = tuple(i for i in ids if i in stage.agents)
+        elif stage.count is not None:
+            wanted = tuple(ids[: stage.count])
+        else:
+            wanted = tuple(ids[: max(1, math.ceil((stage.fraction or 0.0) * len(ids)))])
+        if wanted and (not out or out[-1] != (wanted, stage.sample_rate)):
+            out.append((wanted, stage.sample_rate))
     return out

@@ -1,5 +1,6 @@
 """A rollout's durable state, in the MLflow registry: alias ``canary`` marks the version in flight and its
-``rollout.*`` version tags hold the stage, the agents of every stage, the version to go back to and who asked.
+``rollout.*`` version tags hold the stage, the agents of every stage (the first ones shadow stages, at the
+sample rates of ``rollout.shadow_rates``), the version to go back to and who asked.
 
 A restarted trainer (kill -9 included) reads it back (:meth:`RolloutLedger.in_flight`) and resumes the stage's
 window; when the rollout ends the alias goes and ``rollout.decision`` / ``rollout.reason`` /
@@ -31,6 +32,17 @@ class Rollout:
     target: str = FLEET_KEY
     request_id: str | None = None
     actor: str = "trainer"
+    shadow_rates: tuple[float, ...] = ()  # the first len() stages are shadow stages, at these sample rates
+
+    @property
+    def shadow(self) -> bool:
+        """The current stage runs the model in shadow beside the champion (nobody serves it)."""
+        return self.stage < len(self.shadow_rates)
+
+    @property
+    def first_canary(self) -> int:
+        """The index of the first stage that serves the model."""
+        return len(self.shadow_rates)
 
     @property
     def last_stage(self) -> bool:
@@ -48,16 +60,20 @@ class RolloutLedger:
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
 
-    def save(self, r: Rollout, state: RolloutState) -> None:
-        """Record the rollout at its current stage (before its deployment is published)."""
+    def save(self, r: Rollout, state: RolloutState, passed: dict[str, float] | None = None) -> None:
+        """Record the rollout at its current stage (before its deployment is published); ``passed``: the
+        evidence of the stage before (tag ``rollout.stage<N>.evidence``, N its index)."""
+        kept = {f"rollout.stage{r.stage - 1}.evidence": json.dumps(passed)[:4000]} if passed else {}
         self.registry.tag(
             r.product,
             r.version.version,
-            {
+            kept
+            | {
                 "rollout.id": r.rollout_id,
                 "rollout.state": state.value,
                 "rollout.stage": str(r.stage),
                 "rollout.stages": json.dumps([list(s) for s in r.stages]),
+                "rollout.shadow_rates": json.dumps(list(r.shadow_rates)),
                 "rollout.previous": r.previous.version if r.previous else "",
                 "rollout.target": r.target,
                 "rollout.request_id": r.request_id or "",
@@ -101,6 +117,7 @@ class RolloutLedger:
         t = version.tags
         try:
             stages = tuple(tuple(s) for s in json.loads(t["rollout.stages"]))
+            rates = tuple(float(x) for x in json.loads(t.get("rollout.shadow_rates") or "[]"))
             back = t.get("rollout.previous")
             previous = self.registry.get(product, back) if back else None
             return Rollout(
@@ -113,6 +130,7 @@ class RolloutLedger:
                 target=t.get("rollout.target") or FLEET_KEY,
                 request_id=t.get("rollout.request_id") or None,
                 actor=t.get("rollout.actor") or "trainer",
+                shadow_rates=rates,
             )
         except (KeyError, ValueError, TypeError, TrainingError) as exc:
             raise RolloutError(

@@ -5,11 +5,13 @@ default:                      # every product not named below
   mode: auto                  # auto: what the gate promotes rolls out by itself; manual: an engineer ships
   window_s: 300               # how long each canary stage is watched
   stages:                     # widened in order; a last `{type: all}` is implied when missing
+    - {type: shadow, count: 1}          # optional, first: beside the champion, never acting
     - {type: agents, count: 1}          # or agents: [agent-7] (named)
     - {type: fraction, fraction: 0.5}   # half of the product's agents (at least one more than before)
     - {type: lines, lines: [line-1]}    # every agent of these lines
     - {type: all}
-  judge: {max_errors: 0, max_latency_p99_ratio: 2.0, max_defect_rate_jump: 0.2, max_override_rate: 0.3}
+  judge: {max_errors: 0, max_latency_p99_ratio: 2.0, max_defect_rate_jump: 0.2, max_override_rate: 0.3,
+          max_disagreement: 0.2, max_missed_rate: 0.1, min_shadow_frames: 50}
 products:
   steel_plate: {mode: manual}
 ```
@@ -17,6 +19,9 @@ products:
 Defaults a plant would accept: one agent first, then every agent, 5 minutes each; a canary fails on any
 new error or refused model, a p99 latency over twice the champion's on the same agent (or 200 ms), a defect
 rate 0.2 higher than the champion's agents, or supervisors overriding more than 30 % of its reviewed outcomes.
+A shadow stage (none by default) fails when the challenger's verdict differs from the champion's on more than
+20 % of the frames both judged, or when it would let pass more than 10 % of the frames the champion fails
+(:class:`training.rollout.shadow.ShadowWatch`).
 """
 
 from __future__ import annotations
@@ -71,7 +76,27 @@ class AllStage(_Strict):
     type: Literal["all"] = "all"
 
 
-Stage = Annotated[AgentsStage | FractionStage | LinesStage | AllStage, Field(discriminator="type")]
+class ShadowStage(_Strict):
+    """The challenger beside the champion on these agents (named, the first ``count`` by id, or a
+    ``fraction``), on ``sample_rate`` of their frames; the champion keeps deciding. Only before the
+    canary stages."""
+
+    type: Literal["shadow"] = "shadow"
+    agents: tuple[str, ...] = ()
+    count: int | None = Field(default=None, ge=1)
+    fraction: float | None = Field(default=None, gt=0.0, le=1.0)
+    sample_rate: float = Field(default=1.0, gt=0.0, le=1.0, description="Share of frames the shadow judges.")
+
+    @model_validator(mode="after")
+    def _one(self) -> ShadowStage:
+        if sum((bool(self.agents), self.count is not None, self.fraction is not None)) != 1:
+            raise ValueError("give one of agents (names), count or fraction")
+        return self
+
+
+Stage = Annotated[
+    ShadowStage | AgentsStage | FractionStage | LinesStage | AllStage, Field(discriminator="type")
+]
 
 
 class Judge(_Strict):
@@ -90,6 +115,16 @@ class Judge(_Strict):
     )
     min_outcomes: int = Field(default=20, ge=1, description="Canary outcomes before the defect rate counts.")
     min_reviews: int = Field(default=10, ge=1, description="Reviews before the override rate counts.")
+    max_disagreement: float | None = Field(
+        default=0.2, ge=0.0, le=1.0, description="Shadow: share of frames whose verdicts differ (None: any)."
+    )
+    max_missed_rate: float | None = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Shadow: share of the champion's FAIL frames the challenger does not fail (None: any).",
+    )
+    min_shadow_frames: int = Field(default=50, ge=1, description="Frames both judged before a shadow counts.")
 
 
 class RolloutPolicy(_Strict):
@@ -103,6 +138,9 @@ class RolloutPolicy(_Strict):
     def _ends_with_all(cls, stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
         if any(isinstance(s, AllStage) for s in stages[:-1]):
             raise ValueError("{type: all} can only be the last stage")
+        shadows = [isinstance(s, ShadowStage) for s in stages]
+        if shadows != sorted(shadows, reverse=True):
+            raise ValueError("{type: shadow} stages come first, before any stage that serves the model")
         if not stages or not isinstance(stages[-1], AllStage):
             return (*stages, AllStage())
         return stages

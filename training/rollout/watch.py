@@ -4,6 +4,7 @@ the champion (the other agents of the product, else the same agents before they 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from factoryloop.schemas import AgentEvent, AgentEventType, Heartbeat, Label, Outcome, ReviewAction, Verdict
 
@@ -18,6 +19,23 @@ class CanaryPolicy:
     max_override_rate: float = 0.3  # reviews that were not "confirm", among reviews of canary outcomes
     min_outcomes: int = 20
     min_reviews: int = 10
+    # shadow stages (training.rollout.shadow.ShadowWatch): frames both the champion and the shadow judged
+    max_disagreement: float | None = 0.2  # share of those frames whose verdicts differ
+    max_missed_rate: float | None = 0.1  # share of the champion's FAIL frames the shadow does not fail
+    min_shadow_frames: int = 50
+
+
+class StageWatch(Protocol):
+    """What the controller asks of a stage's watch: :class:`CanaryWatch`, or a shadow stage's
+    :class:`training.rollout.shadow.ShadowWatch`."""
+
+    def observe(self, event: object) -> None: ...
+
+    def failures(self) -> list[str]: ...
+
+    def problems(self) -> list[str]: ...
+
+    def evidence(self) -> dict[str, float]: ...
 
 
 def _rate(values: list[bool]) -> float:

@@ -6,8 +6,15 @@ import pytest
 
 from factoryloop.schemas import ModelRef
 from tests.support.events import heartbeat
-from training.rollout.fleet import AgentSeen, FleetView, resolve_stages
-from training.rollout.policy import AgentsStage, AllStage, FractionStage, LinesStage, RolloutPolicy
+from training.rollout.fleet import AgentSeen, FleetView, resolve_shadow_stages, resolve_stages
+from training.rollout.policy import (
+    AgentsStage,
+    AllStage,
+    FractionStage,
+    LinesStage,
+    RolloutPolicy,
+    ShadowStage,
+)
 
 
 def agents(n: int, lines: int = 2) -> list[AgentSeen]:
@@ -34,6 +41,35 @@ def test_stages_are_cumulative_and_end_with_everyone(
 ) -> None:
     policy = RolloutPolicy(stages=(*stages, AllStage()))  # type: ignore[arg-type]
     assert resolve_stages(policy, agents(n)) == expected
+
+
+@pytest.mark.parametrize(
+    ("stages", "n", "shadows", "serving"),
+    [
+        ((ShadowStage(count=1), AgentsStage(count=1)), 4, [(("a0",), 1.0)], [("a0",), ()]),
+        ((ShadowStage(count=1),), 1, [(("a0",), 1.0)], [()]),  # one agent: a shadow, then all
+        ((ShadowStage(fraction=1.0, sample_rate=0.5),), 3, [(("a0", "a1", "a2"), 0.5)], [()]),
+        ((ShadowStage(fraction=0.01),), 10, [(("a0",), 1.0)], [()]),  # at least one agent
+        ((ShadowStage(agents=("a3", "zz")),), 4, [(("a3",), 1.0)], [()]),  # unknown names ignored
+        ((ShadowStage(agents=("zz",)), AgentsStage(count=1)), 4, [], [("a0",), ()]),  # nobody: dropped
+        ((ShadowStage(count=1),), 0, [], [()]),
+        (  # not cumulative; the same stage twice runs once
+            (ShadowStage(count=2), ShadowStage(count=2), ShadowStage(agents=("a3",))),
+            4,
+            [(("a0", "a1"), 1.0), (("a3",), 1.0)],
+            [()],
+        ),
+    ],
+)
+def test_shadow_stages_resolve_apart_from_the_serving_stages(
+    stages: tuple[object, ...],
+    n: int,
+    shadows: list[tuple[tuple[str, ...], float]],
+    serving: list[tuple[str, ...]],
+) -> None:
+    policy = RolloutPolicy(stages=(*stages, AllStage()))  # type: ignore[arg-type]
+    assert resolve_shadow_stages(policy, agents(n)) == shadows
+    assert resolve_stages(policy, agents(n)) == serving
 
 
 def test_fleet_view_keeps_live_agents_of_the_product_on_the_target() -> None:

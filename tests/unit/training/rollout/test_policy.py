@@ -12,6 +12,7 @@ from training.rollout.policy import (
     FractionStage,
     PolicyConfigError,
     RolloutPolicies,
+    ShadowStage,
     load_policies,
     parse_policies,
 )
@@ -47,6 +48,22 @@ def test_products_override_the_default_and_a_last_all_is_implied(tmp_path: Path)
         ({"products": {"steel": {"judge": {"max_errorz": 1}}}}, "products.steel.judge.max_errorz"),
         ({"default": {"window_s": 0}}, "default.window_s"),
         ({"rollouts": {}}, "rollouts"),
+        ({"default": {"stages": [{"type": "shadow"}]}}, "default.stages[0]"),
+        ({"default": {"stages": [{"type": "shadow", "count": 1, "fraction": 0.5}]}}, "default.stages[0]"),
+        (
+            {"default": {"stages": [{"type": "shadow", "count": 1, "sample_rate": 0}]}},
+            "default.stages[0].sample_rate",
+        ),
+        (
+            {"default": {"stages": [{"type": "agents", "count": 1}, {"type": "shadow", "count": 1}]}},
+            "default.stages",
+        ),
+        (
+            {"default": {"stages": [{"type": "shadow", "count": 1, "lines": ["l1"]}]}},
+            "default.stages[0].lines",
+        ),
+        ({"default": {"judge": {"max_disagreement": 1.5}}}, "default.judge.max_disagreement"),
+        ({"default": {"judge": {"min_shadow_frames": 0}}}, "default.judge.min_shadow_frames"),
     ],
 )
 def test_errors_name_their_yaml_path(data: dict[str, object], expected: str) -> None:
@@ -68,3 +85,36 @@ def test_default_policies_come_from_the_canary_settings(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("default: {window_s: 7}\n")
     assert default_policies(TrainSettings(rollout_policy_file=path, state_dir=tmp_path)).default.window_s == 7
+
+
+def test_shadow_stages_come_first_and_the_judge_bounds_them(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "default:\n  stages:\n    - {type: shadow, fraction: 0.5, sample_rate: 0.25}\n"
+        "    - {type: shadow, agents: [a1, a2]}\n    - {type: agents, count: 1}\n"
+        "  judge: {max_disagreement: null, max_missed_rate: 0.05, min_shadow_frames: 200}\n"
+    )
+    p = load_policies(path).default
+    assert p.stages == (
+        ShadowStage(fraction=0.5, sample_rate=0.25),
+        ShadowStage(agents=("a1", "a2")),
+        AgentsStage(count=1),
+        AllStage(),
+    )
+    assert p.judge.max_disagreement is None and p.judge.max_missed_rate == 0.05
+    assert p.judge.min_shadow_frames == 200
+    assert RolloutPolicies().default.judge.max_disagreement == 0.2  # the defaults judge shadows too
+
+
+def test_validate_policy_command_shows_the_stages_and_names_errors(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text("default:\n  stages: [{type: shadow, count: 1}, {type: agents, count: 1}]\n")
+    bad.write_text("products:\n  steel:\n    stages: [{type: shadow, count: 1, sample_rate: 2}]\n")
+    ok = CliRunner().invoke(app, ["validate-policy", str(good)])
+    assert ok.exit_code == 0 and "stages shadow -> agents -> all" in ok.output, ok.output
+    failed = CliRunner().invoke(app, ["validate-policy", str(bad)])
+    assert failed.exit_code == 2 and "products.steel.stages[0].sample_rate" in failed.output, failed.output
