@@ -3,11 +3,18 @@ topic (acknowledged before the batch is returned) so the consumer carries on and
 
 Offsets are committed only when the caller says its work is durable (``commit()``): at-least-once delivery,
 with consumers deduplicating on ``event_id``.
+
+The consumer subscribes once the cluster's metadata lists partitions for each of its topics (a few seconds at
+most, e.g. for topics created just before): a group leader that assigns while a topic's metadata is missing
+assigns none of its partitions ("No partition metadata for topic"), and kafka-python rebalances for it only at
+the next metadata refresh (``metadata_max_age_ms``, 5 minutes), so such a consumer would read nothing for that
+long.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +31,24 @@ from factoryloop.settings import KafkaSettings
 from factoryloop.topics import FRAME_MAX_BYTES, TopicRole
 
 logger = logging.getLogger(__name__)
+
+
+METADATA_WAIT_S = 15.0  # for the partitions of freshly created topics (see the module docstring)
+
+
+def _await_partitions(consumer: KafkaConsumer, topics: list[str], timeout_s: float) -> None:
+    """Until the cluster's metadata lists partitions for every topic, or ``timeout_s`` (then a warning: the
+    topic may be missing; the consumer still subscribes and picks it up at a later metadata refresh)."""
+    deadline = time.monotonic() + timeout_s
+    missing = list(topics)
+    while missing:
+        missing = [t for t in missing if not consumer.partitions_for_topic(t)]
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            logger.warning("no partitions known for %s after %.0f s; subscribing anyway", missing, timeout_s)
+            return
+        time.sleep(0.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +96,7 @@ class TypedConsumer:
         overrides: dict[str, Any],
     ) -> KafkaConsumer:
         try:
-            return KafkaConsumer(
-                *(self.topics[r] for r in self.roles),
+            consumer = KafkaConsumer(
                 **settings.client_config(),
                 group_id=group_id,
                 enable_auto_commit=False,
@@ -82,6 +106,10 @@ class TypedConsumer:
                 max_partition_fetch_bytes=FRAME_MAX_BYTES,
                 **overrides,
             )
+            topics = [self.topics[r] for r in self.roles]
+            _await_partitions(consumer, topics, METADATA_WAIT_S)
+            consumer.subscribe(topics)
+            return consumer
         except KafkaError as exc:
             roles = ", ".join(r.value for r in self.roles)
             raise connect_error(settings, f"to consume {roles}", exc, log) from exc
