@@ -42,6 +42,7 @@ def build_heartbeat(agent: Agent) -> Heartbeat:
         frames_inspected=s.get("frames_inspected"),
         frames_dropped=s.get("frames_dropped"),
         frames_corrupt=sum(w.stats.corrupt for w in agent.sources),
+        frames_stale=stale_frames(agent),
         queue_depths=agent.pipeline.queue_depths(),
         buffer_records=agent.buffer.count,
         buffer_bytes=agent.buffer.bytes,
@@ -59,6 +60,11 @@ def build_heartbeat(agent: Agent) -> Heartbeat:
     )
 
 
+def stale_frames(agent: Agent) -> int:
+    """Frames the live cameras (OpenCV streams, GigE in free run) replaced before they were read."""
+    return sum(int(getattr(w.source, "stale_dropped", 0)) for w in agent.sources)
+
+
 def agent_gauges(agent: Agent) -> dict[str, float]:
     """Values read at /metrics scrape time (beside the counters of ``agent.stats``)."""
     out: dict[str, float] = {
@@ -66,6 +72,7 @@ def agent_gauges(agent: Agent) -> dict[str, float]:
         "buffer_bytes": agent.buffer.bytes,
         "buffer_evicted": agent.buffer.evicted,
         "frames_corrupt": sum(w.stats.corrupt for w in agent.sources),
+        "frames_stale": stale_frames(agent),
         "source_reconnects": sum(w.stats.reconnects for w in agent.sources),
     }
     if agent.triggered is not None:

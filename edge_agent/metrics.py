@@ -37,7 +37,9 @@ _COUNTERS = (
     "trigger_down",
 )
 # Values of the agent's ``gauges()`` callable that only ever grow: exported as counters too.
-_MONOTONIC = frozenset({"frames_corrupt", "source_reconnects", "buffer_evicted", "trigger_reconnects"})
+_MONOTONIC = frozenset(
+    {"frames_corrupt", "frames_stale", "source_reconnects", "buffer_evicted", "trigger_reconnects"}
+)
 
 
 class AgentCollector(Collector):

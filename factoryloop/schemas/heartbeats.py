@@ -38,6 +38,12 @@ class Heartbeat(StationEvent):
     frames_inspected: int = Field(default=0, ge=0)
     frames_dropped: int = Field(default=0, ge=0)
     frames_corrupt: int = Field(default=0, ge=0)
+    frames_stale: int = Field(
+        default=0,
+        ge=0,
+        description="Frames a live camera replaced before they were read (newest-frame mode): the agent was "
+        "slower than the camera.",
+    )
     queue_depths: dict[str, int] = Field(default_factory=dict)
     buffer_records: int = Field(default=0, ge=0)
     buffer_bytes: int = Field(default=0, ge=0)

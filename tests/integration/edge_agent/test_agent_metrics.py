@@ -61,6 +61,7 @@ def test_metrics_endpoint_counts_during_a_run(kafka_settings: KafkaSettings, tmp
         during = scrape(port)
         beat = agent.heartbeat()  # the buffer's budget travels with its fill (the API's buffer_full alert)
         assert beat.buffer_max_bytes == cfg.buffer.max_bytes and beat.buffer_bytes <= beat.buffer_max_bytes
+        assert beat.frames_stale == 0  # a replayed source replaces nothing (live cameras: test_rtsp_source)
         assert agent.wait(60)
         time.sleep(1.5)  # the publish thread and the producer acknowledge the last outcomes
         after = scrape(port)
@@ -79,6 +80,7 @@ def test_metrics_endpoint_counts_during_a_run(kafka_settings: KafkaSettings, tmp
     assert reject_p99 >= reject_p50 > 0
     assert after[f"{p}sink_sent_total{{sink=plc}}"] == total
     assert after[f"{p}frames_corrupt_total"] == 0 and after[f"{p}source_reconnects_total"] == 0
+    assert after[f"{p}frames_stale_total"] == 0
     assert f"{p}buffer_records" in after and f"{p}queue_capture" in after
     for name in ("frames_inspected_total", "published_total"):
         assert after[p + name] >= during[p + name]  # counters only go up
