@@ -1,22 +1,19 @@
-"""Keeps a source alive: reopens it with exponential backoff (tenacity) after it fails, counts and reports
-reconnects, and skips (and counts) corrupt or empty frames."""
+"""Keeps a source alive: reopens it with backoff after it fails (:class:`edge_agent.reopen.Reopener`), counts
+and reports reconnects, and skips (and counts) corrupt or empty frames."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
 
 from edge_agent.config import ReconnectConfig
 from edge_agent.errors import SourceError
+from edge_agent.reopen import Reopener, StatusCallback
 from edge_agent.sources.base import FrameSource, RawFrame, is_valid_image
 
 logger = logging.getLogger(__name__)
-
-StatusCallback = Callable[[bool, str], None]  # (connected, detail)
 
 
 @dataclass
@@ -44,47 +41,14 @@ class WatchedSource:
         self.stop = stop
         self.on_status = on_status
         self.stats = SourceStats()
-
-    def _set_connected(self, connected: bool, detail: str) -> None:
-        if connected != self.stats.connected:
-            self.stats.connected = connected
-            if self.on_status is not None:
-                self.on_status(connected, detail)
-
-    def _sleep(self, seconds: float) -> None:
-        self.stop.wait(seconds)
-
-    def _before_sleep(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        logger.warning("source %s: open failed (%s), retry %d", self.source.name, exc, state.attempt_number)
+        self._reopen = Reopener("source", source.name, SourceError, config, stop, self.stats, on_status)
 
     def _open(self) -> bool:
-        """Open with backoff; False if stopped before it succeeded."""
-        retrying = Retrying(
-            retry=retry_if_exception_type(SourceError),
-            wait=wait_exponential(multiplier=self.config.initial_backoff_s, max=self.config.max_backoff_s),
-            sleep=self._sleep,
-            stop=lambda _state: self.stop.is_set(),
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
-        try:
-            retrying(self.source.open)
-        except SourceError as exc:
-            logger.info("source %s: gave up opening on stop: %s", self.source.name, exc)
-            return False
-        self._set_connected(True, f"opened {self.source.name}")
-        return True
+        return self._reopen.open(self.source.open, f"opened {self.source.name}")
 
     def _reconnect(self, reason: str) -> bool:
-        self._set_connected(False, reason)
-        self.stats.reconnects += 1
-        logger.warning("source %s down (%s); reconnecting", self.source.name, reason)
-        try:
-            self.source.close()
-        except Exception:  # closing a broken device may fail too: it is being replaced anyway
-            logger.exception("source %s: close failed", self.source.name)
-        return self._open()
+        opened = f"opened {self.source.name}"
+        return self._reopen.reconnect(reason, reason, opened, self.source.close, self.source.open)
 
     def frames(self) -> Iterator[RawFrame]:
         if not self._open():
@@ -114,5 +78,5 @@ class WatchedSource:
                 if self.max_frames is not None and yielded >= self.max_frames:
                     return
         finally:
-            self._set_connected(False, "closed")
+            self._reopen.set_connected(False, "closed")
             self.source.close()

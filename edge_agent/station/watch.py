@@ -1,5 +1,5 @@
-"""Keeps a part trigger alive like the source watchdog: reopens it with exponential backoff (tenacity) after
-it fails, counts and reports reconnects, and checks for stop between waits."""
+"""Keeps a part trigger alive like the source watchdog: reopens it with backoff after it fails
+(:class:`edge_agent.reopen.Reopener`), counts and reports reconnects, and checks for stop between waits."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
-
 from edge_agent.config import ReconnectConfig
 from edge_agent.errors import TriggerError
+from edge_agent.reopen import Reopener
 from edge_agent.triggers.base import TriggerEvent, TriggerSource
 
 logger = logging.getLogger(__name__)
@@ -42,46 +41,14 @@ class WatchedTrigger:
         self.on_status = on_status
         self.poll_s = poll_s
         self.stats = TriggerStats()
-
-    def _set_connected(self, connected: bool, detail: str) -> None:
-        if connected != self.stats.connected:
-            self.stats.connected = connected
-            if self.on_status is not None:
-                self.on_status(connected, detail)
-
-    def _sleep(self, seconds: float) -> None:
-        self.stop.wait(seconds)
-
-    def _before_sleep(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        logger.warning("trigger %s: open failed (%s), retry %d", self.trigger.name, exc, state.attempt_number)
+        self._reopen = Reopener("trigger", trigger.name, TriggerError, config, stop, self.stats, on_status)
 
     def _open(self) -> bool:
-        retrying = Retrying(
-            retry=retry_if_exception_type(TriggerError),
-            wait=wait_exponential(multiplier=self.config.initial_backoff_s, max=self.config.max_backoff_s),
-            sleep=self._sleep,
-            stop=lambda _state: self.stop.is_set(),
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
-        try:
-            retrying(self.trigger.open)
-        except TriggerError as exc:
-            logger.info("trigger %s: gave up opening on stop: %s", self.trigger.name, exc)
-            return False
-        self._set_connected(True, f"opened trigger {self.trigger.name}")
-        return True
+        return self._reopen.open(self.trigger.open, f"opened trigger {self.trigger.name}")
 
     def _reconnect(self, reason: str) -> bool:
-        self._set_connected(False, f"trigger {self.trigger.name}: {reason}")
-        self.stats.reconnects += 1
-        logger.warning("trigger %s down (%s); reconnecting", self.trigger.name, reason)
-        try:
-            self.trigger.close()
-        except Exception:  # closing a broken device may fail too: it is being replaced anyway
-            logger.exception("trigger %s: close failed", self.trigger.name)
-        return self._open()
+        lost, opened = f"trigger {self.trigger.name}: {reason}", f"opened trigger {self.trigger.name}"
+        return self._reopen.reconnect(reason, lost, opened, self.trigger.close, self.trigger.open)
 
     def events(self) -> Generator[TriggerEvent, None, None]:
         if not self._open():
@@ -99,5 +66,5 @@ class WatchedTrigger:
                     self.stats.parts += 1
                     yield event
         finally:
-            self._set_connected(False, "closed")
+            self._reopen.set_connected(False, "closed")
             self.trigger.close()
