@@ -6,16 +6,14 @@ its decisions and which deployments it refused (the site's separation of product
 from __future__ import annotations
 
 import logging
-import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from factoryloop.kafka import TypedConsumer
 from factoryloop.schemas import AgentEvent, AgentEventType, Heartbeat, ModelRef, Outcome
 from factoryloop.settings import KafkaSettings
 from factoryloop.sim import Oracle
 from factoryloop.topics import TopicRole
+from training.loop.background import BackgroundConsumer
 from training.loop.scoring import RecallScorer
 
 logger = logging.getLogger(__name__)
@@ -74,7 +72,7 @@ def observe(obs: LoopObservations, oracle: Oracle, event: object, agent_id: str 
             obs.heartbeat_models.add(model_key(event.model))
 
 
-class FleetObserver:
+class FleetObserver(BackgroundConsumer):
     """A background consumer (its own group, from the latest offsets) feeding :class:`LoopObservations` with
     what ``agent_id`` reports (every agent when None)."""
 
@@ -83,31 +81,11 @@ class FleetObserver:
         self.oracle = oracle
         self.agent_id = agent_id
         self.obs = LoopObservations()
-        self.lock = threading.Lock()
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
         name = f"observer-{agent_id}" if agent_id else "fleet-observer"
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        roles = [TopicRole.OUTCOMES, TopicRole.HEARTBEATS]
-        self._consumer = TypedConsumer(kafka, roles, f"loop-observer-{uuid.uuid4().hex[:8]}")
+        super().__init__(kafka, [TopicRole.OUTCOMES, TopicRole.HEARTBEATS], "loop-observer", name)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout_s)
-        self._consumer.close()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                for record in self._consumer.poll(timeout_ms=500):
-                    with self.lock:
-                        observe(self.obs, self.oracle, record.event, self.agent_id)
-        except Exception as exc:  # thread boundary
-            self.error = exc
-            logger.exception("fleet observer stopped")
+    def handle(self, event: object) -> None:
+        observe(self.obs, self.oracle, event, self.agent_id)
 
     def recall(self, version: str, class_name: str) -> tuple[float | None, int]:
         with self.lock:

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from factoryloop.kafka import TypedConsumer
 from factoryloop.schemas import RolloutEvent, RolloutState
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 from training.datasets import DatasetStore
+from training.loop.background import BackgroundConsumer
 from training.loop.options import DemoOptions
 from training.rollout.controller import RolloutController
 from training.rollout.policy import AgentsStage, AllStage, Judge, RolloutPolicies, RolloutPolicy
@@ -101,47 +100,26 @@ class Transition:
         return f"{when} v{self.version} {self.state.value} (stage {self.stage + 1}/{self.stages}) on {who}"
 
 
-class RolloutLog:
+class RolloutLog(BackgroundConsumer):
     """Every RolloutEvent of ``product`` on the rollouts topic, in order (a background consumer)."""
 
     def __init__(self, kafka: KafkaSettings, product: str) -> None:
         self.product = product
         self.events: list[Transition] = []
-        self.error: BaseException | None = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        group = f"demo-rollouts-{uuid.uuid4().hex[:8]}"
-        self._consumer = TypedConsumer(kafka, [TopicRole.ROLLOUTS], group, auto_offset_reset="earliest")
-        self._thread = threading.Thread(target=self._run, name="rollout-log", daemon=True)
+        super().__init__(kafka, [TopicRole.ROLLOUTS], "demo-rollouts", "rollout-log")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout_s)
-        self._consumer.close()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                for rec in self._consumer.poll(timeout_ms=500):
-                    e = rec.event
-                    if isinstance(e, RolloutEvent) and e.product == self.product:
-                        t = Transition(
-                            e.ts, e.state, e.model_version, e.stage, e.stages, e.agents, e.reason, e.evidence
-                        )
-                        with self._lock:
-                            self.events.append(t)
-        except Exception as exc:  # thread boundary
-            self.error = exc
-            logger.exception("rollout log stopped")
+    def handle(self, event: object) -> None:
+        e = event
+        if isinstance(e, RolloutEvent) and e.product == self.product:
+            self.events.append(
+                Transition(e.ts, e.state, e.model_version, e.stage, e.stages, e.agents, e.reason, e.evidence)
+            )
 
     def of(self, version: str) -> list[Transition]:
-        with self._lock:
+        with self.lock:
             return [t for t in self.events if t.version == version]
 
     def ended(self, not_version: str) -> Transition | None:
         """The first finished rollout of a version other than ``not_version`` (the bootstrap champion)."""
-        with self._lock:
+        with self.lock:
             return next((t for t in self.events if t.version != not_version and t.state in ENDED), None)
