@@ -36,14 +36,9 @@ from edge_agent.config.sinks import ModbusSink, OpcUaSink
 from edge_agent.sinks import build_sink
 from edge_agent.sinks.base import RejectSignal, Sink
 from factoryloop.schemas import Verdict, utc_now
+from factoryloop.stack.process import free_ports
 
 PASSWORD_ENV = "FACTORYLOOP_BENCH_OPCUA_PASSWORD"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, timeout_s: float = 60.0) -> None:
@@ -163,7 +158,7 @@ def main() -> None:
     stop = ctx.Event()
     pki = Path(tempfile.mkdtemp(prefix="bench-opcua-"))
     make_pki(pki)
-    ports = {"modbus": free_port(), "opcua": free_port(), "secure": free_port()}
+    ports = {"modbus": free_ports(1)[0], "opcua": free_ports(1)[0], "secure": free_ports(1)[0]}
     procs = [
         ctx.Process(target=serve_modbus, args=(ports["modbus"], stop), daemon=True),
         ctx.Process(target=serve_opcua, args=(ports["opcua"], None, stop), daemon=True),

@@ -24,13 +24,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from factoryloop.stack.process import free_ports
 from tests.support.edge_onnx import CLASS_NAMES
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, timeout_s: float = 10.0) -> None:
@@ -51,7 +46,7 @@ def mosquitto(tmp: Path) -> Iterator[int]:
     )
     if binary is None:
         pytest.skip("mosquitto binary not installed (apt-get install mosquitto; ./dev setup does)")
-    port = free_port()
+    port = free_ports(1)[0]
     conf = tmp / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
     proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -120,7 +115,7 @@ class ModbusPlc:
         self.present = False
         self.part_number = 0
         self.encoder = 0
-        self.port = free_port()
+        self.port = free_ports(1)[0]
         self.reads = 0
         self._loop = asyncio.new_event_loop()
         self._server: Any = None

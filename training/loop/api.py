@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factoryloop.settings import KafkaSettings
+from factoryloop.stack.process import free_ports
 from training.loop.steps import DemoError
 
 logger = logging.getLogger(__name__)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -84,7 +78,7 @@ def start_api(
         "FACTORYLOOP_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
     }
     token = _create_token(env, "supervisor", "sim-supervisor")
-    port = _free_port()
+    port = free_ports(1)[0]
     log = workdir / "api.log"
     proc = subprocess.Popen(
         [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],

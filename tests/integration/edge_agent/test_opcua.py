@@ -18,11 +18,11 @@ from edge_agent.sinks.base import RejectSignal, Sink, SinkWorker
 from edge_agent.stats import AgentStats
 from edge_agent.triggers.base import TriggerSource
 from factoryloop.schemas import Verdict
+from factoryloop.stack.process import free_ports
 from tests.integration.edge_agent.test_opcua_plc import (
     VARIABLES,
     PlcServer,
     collect,
-    free_port,
     run_plc,
     signal_,
     sinks,
@@ -33,7 +33,7 @@ from tests.integration.edge_agent.test_opcua_plc import (
 
 @pytest.fixture(scope="module")
 def plc() -> Iterator[PlcServer]:
-    server = PlcServer(free_port(), VARIABLES).start()
+    server = PlcServer(free_ports(1)[0], VARIABLES).start()
     yield server
     server.close()
 
@@ -175,7 +175,7 @@ def test_sink_refuses_a_missing_node_or_the_wrong_type_naming_it(
 def test_plc_restart_sink_reconnects_and_trigger_reports_then_reopens(
     sink_factory: Callable[..., Sink], trigger_factory: Callable[..., TriggerSource]
 ) -> None:
-    server = PlcServer(free_port(), VARIABLES).start()
+    server = PlcServer(free_ports(1)[0], VARIABLES).start()
     try:
         stats = AgentStats()
         worker = SinkWorker(

@@ -8,7 +8,6 @@ Nodes are ``ns=<idx>;s=<name>`` in the namespace ``urn:factoryloop:test-plc`` (t
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -51,12 +50,6 @@ VARIABLES: dict[str, tuple[ua.VariantType, Any, bool]] = {
     "Encoder": (V.Int64, 0, False),
     "Ack": (V.Boolean, False, False),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)

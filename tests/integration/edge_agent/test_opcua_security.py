@@ -27,12 +27,12 @@ from edge_agent.errors import SinkError
 from edge_agent.sinks import build_sink
 from edge_agent.sinks.base import Sink
 from edge_agent.triggers.base import TriggerSource
+from factoryloop.stack.process import free_ports
 from tests.integration.edge_agent.test_opcua_plc import (
     VARIABLES,
     CertPair,
     PlcServer,
     collect,
-    free_port,
     run_plc,
     signal_,
     triggers,
@@ -69,7 +69,7 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PlcServer
     client = make_cert(d / "trusted", "agent", "urn:factoryloop:line1:agent", server=False)
     stranger = make_cert(d / "other", "stranger", "urn:factoryloop:stranger", server=False)
     server = PlcServer(
-        free_port(), VARIABLES, server_cert=server_cert, trusted=d / "trusted", users={"agent": "s3cret"}
+        free_ports(1)[0], VARIABLES, server_cert=server_cert, trusted=d / "trusted", users={"agent": "s3cret"}
     ).start()
     yield server, client, stranger
     server.close()

@@ -15,11 +15,11 @@ pytest.importorskip("asyncua", reason="asyncua is not installed (pip install -c 
 
 from edge_agent.errors import TriggerError
 from edge_agent.triggers.base import TriggerSource
+from factoryloop.stack.process import free_ports
 from tests.integration.edge_agent.test_opcua_plc import (
     VARIABLES,
     PlcServer,
     collect,
-    free_port,
     run_plc,
     triggers,
 )
@@ -27,7 +27,7 @@ from tests.integration.edge_agent.test_opcua_plc import (
 
 @pytest.fixture(scope="module")
 def plc() -> Iterator[PlcServer]:
-    server = PlcServer(free_port(), VARIABLES).start()
+    server = PlcServer(free_ports(1)[0], VARIABLES).start()
     yield server
     server.close()
 
