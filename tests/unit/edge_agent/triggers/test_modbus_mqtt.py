@@ -16,7 +16,8 @@ from edge_agent.errors import TriggerError
 from edge_agent.station.watch import WatchedTrigger
 from edge_agent.triggers import build_trigger
 from edge_agent.triggers.base import TriggerEvent
-from tests.support.station import ModbusPlc, free_port, mosquitto, mqtt_publisher
+from factoryloop.stack.process import free_ports
+from tests.support.station import ModbusPlc, mosquitto, mqtt_publisher
 
 
 def modbus(port: int, **kw: object) -> ModbusTrigger:
@@ -78,7 +79,7 @@ def test_modbus_trigger_numbers_parts_itself_and_reads_a_coil() -> None:
 
 
 def test_modbus_trigger_without_a_plc_raises_a_trigger_error() -> None:
-    trigger = build_trigger(modbus(free_port(), timeout_s=0.2))
+    trigger = build_trigger(modbus(free_ports(1)[0], timeout_s=0.2))
     with pytest.raises(TriggerError, match="cannot connect"):
         trigger.open()
 
@@ -110,7 +111,7 @@ def test_mqtt_trigger_takes_the_part_id_from_the_payload(
 
 
 def test_mqtt_trigger_without_a_broker_raises_a_trigger_error() -> None:
-    trigger = build_trigger(MqttTrigger(type="mqtt", host="127.0.0.1", port=free_port(), timeout_s=0.3))
+    trigger = build_trigger(MqttTrigger(type="mqtt", host="127.0.0.1", port=free_ports(1)[0], timeout_s=0.3))
     with pytest.raises(TriggerError, match="not connected"):
         trigger.open()
 
