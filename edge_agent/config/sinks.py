@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from edge_agent.config.common import _Cfg
+from edge_agent.config.mqtt import MqttEndpoint
 from edge_agent.config.opcua import OpcUaEndpoint, OpcUaSinkNodes, OpcUaVerdictCodes
 
 
@@ -17,15 +18,12 @@ class _SinkBase(_Cfg):
     timeout_s: float = Field(2.0, gt=0)
 
 
-class MqttSink(_SinkBase):
+class MqttSink(_SinkBase, MqttEndpoint):
+    """Publishes each signal as JSON on ``topic`` (broker, TLS and user: :class:`MqttEndpoint`)."""
+
     type: Literal["mqtt"]
-    host: str
-    port: int = Field(1883, ge=1, le=65535)
     topic: str = "factoryloop/reject"
     qos: Literal[0, 1, 2] = 1
-    client_id: str | None = None
-    username: str | None = None
-    password: str | None = None
 
 
 class ModbusSink(_SinkBase):

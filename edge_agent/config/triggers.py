@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from edge_agent.config.common import _Cfg
+from edge_agent.config.mqtt import MqttEndpoint
 from edge_agent.config.opcua import OpcUaEndpoint, OpcUaTriggerNodes
 from edge_agent.config.sources import ReconnectConfig
 
@@ -44,18 +45,13 @@ class ModbusTrigger(_Cfg):
     reconnect: ReconnectConfig = ReconnectConfig()
 
 
-class MqttTrigger(_Cfg):
+class MqttTrigger(MqttEndpoint):
     """A message on ``topic`` is a part; a JSON payload may carry its id (``part_id_field``) and an encoder
-    count (``encoder_field``)."""
+    count (``encoder_field``). Broker, TLS and user: :class:`MqttEndpoint`."""
 
     type: Literal["mqtt"]
-    host: str
-    port: int = Field(1883, ge=1, le=65535)
     topic: str = "factoryloop/part"
     qos: Literal[0, 1, 2] = 1
-    client_id: str | None = None
-    username: str | None = None
-    password: str | None = None
     part_id_field: str = "part_id"
     encoder_field: str = "encoder"
     part_prefix: str = Field("part-", max_length=32, description="Ids of parts whose message has none.")

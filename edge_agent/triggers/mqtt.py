@@ -2,7 +2,8 @@
 
 The trigger time is the message's arrival (paho's network thread), not when the station got to it. A JSON
 object payload may carry the part id (``part_id_field``) and an encoder count (``encoder_field``); any other
-payload is a part with an id made here (``<prefix><n>``).
+payload is a part with an id made here (``<prefix><n>``). The connection (TLS, the user's password from the
+environment or a file) is :class:`MqttLink`'s; the station's watchdog reopens the trigger after a loss.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import paho.mqtt.client as mqtt
 
 from edge_agent.config.triggers import MqttTrigger
 from edge_agent.errors import TriggerError
+from edge_agent.plc import PlcError
+from edge_agent.plc.mqtt_client import MqttLink
 from edge_agent.triggers.base import TriggerEvent, TriggerSource
 from factoryloop.schemas import utc_now
 
@@ -29,15 +32,12 @@ class MqttTriggerSource(TriggerSource):
     def __init__(self, config: MqttTrigger) -> None:
         self.config = config
         self.name = f"mqtt:{config.host}:{config.port}/{config.topic}"
-        self._client: mqtt.Client | None = None
-        self._connected = threading.Event()
+        self._link: MqttLink | None = None
+        self._subscribed = threading.Event()
         self._messages: queue.SimpleQueue[tuple[bytes, float, datetime]] = queue.SimpleQueue()
         self._count = 0
 
-    def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
-        if reason.is_failure:
-            logger.warning("mqtt trigger %s: connection refused: %s", self.name, reason)
-            return
+    def _on_up(self, client: mqtt.Client) -> None:
         client.subscribe(self.config.topic, qos=self.config.qos)  # again after every reconnect
 
     def _on_subscribe(
@@ -46,30 +46,31 @@ class MqttTriggerSource(TriggerSource):
         if any(r.is_failure for r in reasons):
             logger.warning("mqtt trigger %s: subscription refused: %s", self.name, reasons)
             return
-        self._connected.set()  # ready once the broker has the subscription: no part is lost before it
+        self._subscribed.set()  # ready once the broker has the subscription: no part is lost before it
 
     def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
         self._messages.put((bytes(message.payload), time.monotonic(), utc_now()))
 
     def open(self) -> None:
         c = self.config
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=c.client_id or "")
-        if c.username:
-            client.username_pw_set(c.username, c.password)
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
-        client.on_connect = self._on_connect
-        client.on_disconnect = lambda *_args: self._connected.clear()
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        self._client = client
+        self.close()
+        self._link = MqttLink(
+            c,
+            f"mqtt trigger {c.host}:{c.port} topic {c.topic}",
+            c.timeout_s,
+            on_up=self._on_up,
+            on_down=self._subscribed.clear,
+            on_message=self._on_message,
+            on_subscribe=self._on_subscribe,
+        )
         try:
-            client.connect_async(c.host, c.port, keepalive=30)
-        except (OSError, ValueError) as exc:
-            raise self._fail(str(exc)) from exc
-        client.loop_start()
-        if not self._connected.wait(c.timeout_s):
+            self._link.connect()
+        except PlcError as exc:
             self.close()
-            raise self._fail(f"not connected within {c.timeout_s}s")
+            raise TriggerError(str(exc)) from exc
+        if not self._subscribed.wait(c.timeout_s):
+            self.close()
+            raise self._fail(f"the broker did not confirm the subscription within {c.timeout_s}s")
 
     def _fail(self, what: str) -> TriggerError:
         return TriggerError(
@@ -78,12 +79,12 @@ class MqttTriggerSource(TriggerSource):
         )
 
     def wait(self, timeout_s: float) -> TriggerEvent | None:
-        if self._client is None:
+        if self._link is None:
             raise self._fail("not open")
         try:
             payload, at_mono, at = self._messages.get(timeout=timeout_s)
         except queue.Empty:
-            if not self._connected.wait(self.config.timeout_s):
+            if not self._subscribed.wait(self.config.timeout_s):
                 raise self._fail("connection lost") from None
             return None
         part_id, encoder = self._parse(payload)
@@ -105,8 +106,7 @@ class MqttTriggerSource(TriggerSource):
         return f"{self.config.part_prefix}{self._count}", encoder
 
     def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.disconnect()
-            client.loop_stop()
-        self._connected.clear()
+        link, self._link = self._link, None
+        if link is not None:
+            link.close()
+        self._subscribed.clear()

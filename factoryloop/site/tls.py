@@ -1,4 +1,5 @@
-"""The site's TLS material with the ``openssl`` command: a CA and one PKCS12 keystore per broker.
+"""The site's TLS material with the ``openssl`` command: a CA, one PKCS12 keystore per broker, and PEM server
+certificates (an MQTT broker's).
 
 Every broker certificate has the same subject (``CN=factoryloop-broker``: the principal that brokers and
 controllers authenticate each other with on the controller listener) and its own host in the subject
@@ -61,13 +62,13 @@ def create_ca(ca_cert: Path, ca_key: Path, name: str) -> None:
     _restrict(ca_key)
 
 
-def create_broker_keystore(
-    host: str, ca_cert: Path, ca_key: Path, keystore: Path, cert_out: Path, password_file: Path
+def create_server_cert(
+    host: str, ca_cert: Path, ca_key: Path, cert_out: Path, key_out: Path, common_name: str
 ) -> None:
-    """A broker key signed by the CA, exported with its chain as a PKCS12 ``keystore`` (0600) whose password
-    is the content of ``password_file``; the certificate alone goes to ``cert_out`` (public)."""
+    """A server key (``key_out``, 0600, PEM, not encrypted) and its certificate (``cert_out``, PEM) signed by
+    the CA, for ``host`` (:func:`subject_alt_names`), usable as a TLS server and client certificate."""
     with tempfile.TemporaryDirectory(prefix="factoryloop-tls-") as tmp:
-        key, csr, ext = Path(tmp) / "broker.key", Path(tmp) / "broker.csr", Path(tmp) / "ext.cnf"
+        csr, ext = Path(tmp) / "server.csr", Path(tmp) / "ext.cnf"
         ext.write_text(
             f"subjectAltName={','.join(subject_alt_names(host))}\n"
             "basicConstraints=critical,CA:FALSE\n"
@@ -76,13 +77,24 @@ def create_broker_keystore(
         )
         _openssl(
             "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={BROKER_CERT_PRINCIPAL}",
+            "-keyout", str(key_out), "-out", str(csr), "-subj", f"/CN={common_name}",
         )  # fmt: skip
+        _restrict(key_out)
         _openssl(
             "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key), "-CAcreateserial",
             "-CAserial", str(Path(tmp) / "ca.srl"), "-days", str(BROKER_DAYS), "-sha256",
             "-extfile", str(ext), "-out", str(cert_out),
         )  # fmt: skip
+
+
+def create_broker_keystore(
+    host: str, ca_cert: Path, ca_key: Path, keystore: Path, cert_out: Path, password_file: Path
+) -> None:
+    """A broker key signed by the CA, exported with its chain as a PKCS12 ``keystore`` (0600) whose password
+    is the content of ``password_file``; the certificate alone goes to ``cert_out`` (public)."""
+    with tempfile.TemporaryDirectory(prefix="factoryloop-tls-") as tmp:
+        key = Path(tmp) / "broker.key"
+        create_server_cert(host, ca_cert, ca_key, cert_out, key, BROKER_CERT_PRINCIPAL)
         _openssl(
             "pkcs12", "-export", "-in", str(cert_out), "-inkey", str(key), "-certfile", str(ca_cert),
             "-name", BROKER_CERT_PRINCIPAL, "-out", str(keystore), "-passout", f"file:{password_file}",
