@@ -1,4 +1,4 @@
-"""``factoryloop api``: serve the API (with its sink), run the sink alone, migrate, create tokens."""
+"""``factoryloop api``: serve the API (with its sink), run the sink alone, migrate, create tokens, prune."""
 
 from __future__ import annotations
 
@@ -112,6 +112,55 @@ def validate_alerts(path: Annotated[Path, typer.Argument(help="Alert rules YAML.
     for channel in config.channels:
         typer.echo(f"channel {channel.name}: {channel.type}, from {channel.min_severity.value}")
     typer.echo(f"{path}: OK ({len(config.rules)} rule(s), {len(config.channels)} channel(s))")
+
+
+@app.command()
+def prune(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go; change nothing.")] = False,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="Only this kind (repeatable; default: every kind).")
+    ] = None,
+) -> None:
+    """Delete what is older than each kind's retention (FACTORYLOOP_API_RETENTION_*_DAYS), in short batches;
+    never a frame or outcome a queued or kept review needs (docs/operations.md "Retention")."""
+    from rich.console import Console
+
+    from api.db.engine import Database
+    from api.db.migrate import upgrade
+    from api.frames.store import LocalFrameStore
+    from api.retention import Kind, RetentionPolicy, run_retention
+    from factoryloop.retention import figures_table, progress_bar, summary_line
+
+    known = {k.value: k for k in Kind}
+    unknown = sorted(set(kind or ()) - set(known))
+    if unknown:
+        raise typer.BadParameter(f"unknown kind(s) {unknown}; known: {sorted(known)}", param_hint="--kind")
+    settings = get_settings()
+    db = Database(settings.database_url)
+    upgrade(db.engine)  # the retention indexes (0011); nothing to do on an up-to-date schema
+    console = Console(stderr=True)
+    try:
+        with progress_bar(console) as bar:
+            tasks: dict[Kind, object] = {}
+
+            def advance(k: Kind, done: int, total: int) -> None:
+                if k not in tasks:
+                    tasks[k] = bar.add_task(k.value, total=total)
+                bar.update(tasks[k], completed=done)  # type: ignore[arg-type]
+
+            figures = run_retention(
+                db,
+                LocalFrameStore(settings.frames_dir),
+                RetentionPolicy.from_settings(settings),
+                dry_run=dry_run,
+                progress=advance,
+                kinds={known[k] for k in kind} if kind else None,
+            )
+    finally:
+        db.dispose()
+    out = Console()
+    out.print(figures_table("API retention" + (" (dry run)" if dry_run else ""), figures, dry_run=dry_run))
+    out.print(summary_line(figures, dry_run=dry_run))
 
 
 @app.command()

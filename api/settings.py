@@ -82,6 +82,20 @@ class ApiSettings(BaseSettings):
     smtp_password: SecretStr | None = Field(default=None, description="FACTORYLOOP_API_SMTP_PASSWORD.")
     smtp_from: str = "factoryloop@localhost"
     smtp_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Retention (`factoryloop api prune`, docs/operations.md "Retention"): days; 0 or unset keeps forever.
+    retention_outcomes_days: int | None = Field(
+        default=90, ge=0, description="Inspections and detections; the hourly summaries stay forever."
+    )
+    retention_frames_days: int | None = Field(
+        default=30, ge=0, description="Stored frames (never one a queued or kept review shows)."
+    )
+    retention_review_queue_days: int | None = Field(default=14, ge=0, description="Unreviewed queue entries.")
+    retention_reviews_days: int | None = Field(default=0, ge=0, description="Reviews (labels' audit trail).")
+    retention_heartbeats_days: int | None = Field(default=30, ge=0)
+    retention_agent_events_days: int | None = Field(default=365, ge=0)
+    retention_alerts_days: int | None = Field(default=365, ge=0, description="Resolved alerts, by firing.")
+    retention_rollouts_days: int | None = Field(default=0, ge=0, description="Finished rollouts' events.")
+    retention_batch_size: int = Field(default=2000, ge=1, le=50_000, description="Rows per transaction.")
 
     def check_site_secrets(self) -> None:
         """Refuse the placeholder (or a short) token pepper unless this is the local stack.

@@ -171,6 +171,8 @@ class FrameRow(Base):
     captured_at: Mapped[datetime] = mapped_column(UtcDateTime())
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
+    __table_args__ = (Index("ix_frames_received", "received_at", "sha256"),)  # retention's walk (0011)
+
 
 class AgentRow(Base):
     """Latest heartbeat of each agent (upserted when a newer one arrives)."""
@@ -207,7 +209,10 @@ class HeartbeatRow(Base):
     late_rejects: Mapped[int | None] = mapped_column(Integer)
     missed_parts: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_heartbeats_agent_ts", "agent_id", "ts"),)
+    __table_args__ = (
+        Index("ix_heartbeats_agent_ts", "agent_id", "ts"),
+        Index("ix_heartbeats_ts", "ts", "id"),  # retention's walk (0011)
+    )
 
 
 class AgentEventRow(Base):
@@ -222,6 +227,8 @@ class AgentEventRow(Base):
     deployment_id: Mapped[str | None] = mapped_column(String(64))
     model_version: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_agent_events_ts", "ts", "id"),)  # retention's walk (0011)
 
 
 class DeploymentRow(Base):

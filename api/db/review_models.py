@@ -35,7 +35,10 @@ class ReviewRow(Base):
     priority: Mapped[float | None] = mapped_column(Float)  # the queue's priority when reviewed
     offered_for: Mapped[str | None] = mapped_column(String(16))  # its largest component (priority.py)
 
-    __table_args__ = (Index("ix_reviews_ts", "ts"),)
+    __table_args__ = (
+        Index("ix_reviews_ts", "ts"),
+        Index("ix_reviews_frame", "frame_sha256"),  # retention keeps a reviewed frame (0011)
+    )
 
 
 class ClassDayRow(Base):
@@ -78,4 +81,5 @@ class ReviewQueueRow(Base):
         Index("ix_review_queue_ts", "ts", "outcome_event_id"),
         Index("ix_review_queue_line_ts", "line_id", "ts", "outcome_event_id"),
         Index("ix_review_queue_frame", "agent_id", "frame_id"),  # a shadow outcome finds its champion
+        Index("ix_review_queue_sha256", "frame_sha256"),  # retention keeps a queued frame (0011)
     )

@@ -40,6 +40,10 @@ class FrameStore(ABC):
     @abstractmethod
     def exists(self, sha256: str) -> bool: ...
 
+    @abstractmethod
+    def delete(self, sha256: str) -> bool:
+        """Remove a frame's bytes (retention: its row is already gone); False if it was not there."""
+
 
 class LocalFrameStoreConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -90,6 +94,15 @@ class LocalFrameStore(FrameStore):
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
+
+    def delete(self, sha256: str) -> bool:
+        try:
+            self.path(sha256).unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise FrameStoreError(f"cannot delete frame {sha256} under {self.root}: {exc}") from exc
+        return True
 
 
 class UnknownFrameStoreError(FrameStoreError):
