@@ -66,6 +66,14 @@ class TrainSettings(BaseSettings):
         description="Repeat images of classes seen in fewer training images (0: off).",
     )
     rare_class_max_repeat: int = Field(default=4, ge=1, description="At most this many copies of an image.")
+    # Retention of the dataset store (`factoryloop dataset prune`, docs/operations.md "Retention").
+    retention_images_days: int | None = Field(
+        default=30,
+        ge=0,
+        description="Images in no dataset version and without a truth or pseudo label go after this many "
+        "days (0 or unset: forever). Keep it above the API's review-queue retention.",
+    )
+    retention_batch_size: int = Field(default=500, ge=1, le=10_000, description="Images per transaction.")
     finetune_freeze_batchnorm: bool = Field(
         default=False,
         description="Fine-tunes keep the champion's BatchNorm statistics (training.yolo.train): no collapse "

@@ -191,6 +191,31 @@ def export(
 
 
 @app.command()
+def prune(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; change nothing."),
+    root: Path | None = RootOpt,
+) -> None:
+    """Delete images older than FACTORYLOOP_TRAIN_RETENTION_IMAGES_DAYS that no dataset version (golden sets
+    included) uses and that have no truth, pseudo or review label (docs/operations.md "Retention")."""
+    from factoryloop.retention import figures_table, progress_bar, summary_line
+    from training.datasets.prune import KIND, prune_images
+    from training.settings import get_settings
+
+    s = get_settings()
+    with _store(root) as store, progress_bar(console) as bar:
+        task = bar.add_task(KIND, total=None)
+        figures = prune_images(
+            store,
+            s.retention_images_days,
+            dry_run=dry_run,
+            batch_size=s.retention_batch_size,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    out.print(figures_table("dataset store" + (" (dry run)" if dry_run else ""), [figures], dry_run=dry_run))
+    out.print(summary_line([figures], dry_run=dry_run))
+
+
+@app.command()
 def stats(
     ref: str | None = typer.Argument(None, help="Version (default: the whole store)."),
     root: Path | None = RootOpt,

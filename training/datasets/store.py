@@ -324,6 +324,12 @@ class DatasetStore:
                 raise DatasetError(
                     f"dataset version {version.name!r} already exists (versions are immutable)"
                 )
+            missing = _versions.missing_images(db, version)  # checked where `dataset prune` deletes
+            if missing:
+                raise DatasetError(
+                    f"dataset version {version.name!r}: {len(missing)} of its images were pruned while it "
+                    f"was frozen (e.g. {missing[0]}); freeze it again"
+                )
             db.execute(
                 "INSERT INTO versions VALUES (?,?,?,?)",
                 (version.name, version.sha256, version.created_at, _versions.canonical(version.manifest)),

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -124,6 +125,17 @@ def freeze(
     version = DatasetVersion(name, manifest_sha256(manifest), time.time(), manifest)
     store._save_version(version)
     return version
+
+
+def missing_images(db: sqlite3.Connection, version: DatasetVersion) -> list[str]:
+    """The images ``version`` names that the store does not hold (pruned while it was being frozen)."""
+    hashes = sorted({img["hash"] for img in version.manifest["images"]})
+    have: set[str] = set()
+    for i in range(0, len(hashes), 500):
+        chunk = hashes[i : i + 500]
+        marks = ",".join("?" for _ in chunk)
+        have.update(r[0] for r in db.execute(f"SELECT hash FROM images WHERE hash IN ({marks})", chunk))
+    return [h for h in hashes if h not in have]
 
 
 def cap_train_split(
