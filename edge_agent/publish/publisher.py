@@ -1,9 +1,15 @@
 """Publishes events to Kafka through :class:`EventProducer` (acks=all, idempotent), store-and-forward.
 
 Live records go straight to the producer. A record that cannot be enqueued or whose delivery fails goes to
-the disk buffer, and from then on new records are appended to the buffer too (keeping their order) until a
-drainer thread has sent everything buffered, oldest first, deleting each record only after its
-acknowledgement. The inspection thread never waits on Kafka.
+the disk buffer, and from then on new records are appended to the buffer too (keeping their order) while a
+drainer thread sends what is buffered, oldest first, deleting each record only after its acknowledgement.
+Once what is left fits in one batch, the drainer hands over: under ``_switch`` (which a record on its way
+to the buffer also takes) it gives the rest to the producer and turns direct sending back on, so every
+live record that follows is enqueued after the buffered ones (one idempotent producer: their order per
+partition is kept) without waiting for the buffer to be empty, which steady production rarely allows. The
+handed-over records leave the buffer when acknowledged; a failure puts the publisher back to buffering
+and they are sent again (a duplicate only where Kafka wrote a record whose acknowledgement was lost, as
+before). The inspection thread never waits on Kafka.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 from kafka.errors import KafkaError
 from pydantic import BaseModel
 
-from edge_agent.publish.buffer import DiskBuffer, OutRecord
+from edge_agent.publish.buffer import Buffered, DiskBuffer, OutRecord
 from edge_agent.stats import AgentStats
 from factoryloop.errors import DeliveryError, KafkaUnavailableError
 from factoryloop.kafka import EventProducer
@@ -56,6 +62,7 @@ class Publisher:
         self.linger_ms = linger_ms
         self._producer: EventProducer | None = None
         self._buffering = buffer.count > 0
+        self._switch = threading.Lock()  # buffering -> direct, against a record on its way to the buffer
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._drain_loop, name="publisher-drain", daemon=True)
@@ -94,8 +101,11 @@ class Publisher:
         """Hand ``record`` to Kafka, or to the buffer when Kafka is not (known to be) taking records."""
         producer = self._producer
         if self._buffering or producer is None:
-            self._to_buffer(record)
-            return
+            with self._switch:  # the drainer may be handing over: wait for its last buffered records
+                producer = self._producer
+                if self._buffering or producer is None:
+                    self._to_buffer(record)
+                    return
         with self._pending_lock:
             pid = self._next_id
             self._next_id += 1
@@ -155,8 +165,7 @@ class Publisher:
                     self._producer = self._new_producer()
                     logger.info("connected to Kafka at %s", self.settings.bootstrap_servers)
                 self._expire_pending(self.delivery_timeout_ms / 1000 + 5)
-                if self.buffer.count == 0:
-                    self._buffering = False
+                if not self._buffering and self.buffer.count == 0:
                     self._wake.wait(0.5)
                     self._wake.clear()
                     continue
@@ -190,13 +199,31 @@ class Publisher:
             self._expire_pending(0)
 
     def _drain_once(self, producer: EventProducer) -> None:
+        """Send one batch of the oldest buffered records and wait for them; the last batch hands over."""
         batch = self.buffer.peek(self.drain_batch)
+        if len(batch) < self.drain_batch:
+            with self._switch:  # nothing joins the buffer meanwhile: send() waits here while buffering
+                batch = self.buffer.peek(self.drain_batch)
+                handover = len(batch) < self.drain_batch
+                futures = self._send_batch(producer, batch)
+                if handover:
+                    self._buffering = False  # the live records that follow are enqueued after these
+            if handover and batch:
+                logger.info("%d buffered records handed to Kafka; sending directly again", len(batch))
+        else:
+            futures = self._send_batch(producer, batch)
+        self._wait_acked(futures)
+
+    @staticmethod
+    def _send_batch(producer: EventProducer, batch: list[Buffered]) -> list[tuple[int, Any]]:
         futures: list[tuple[int, Any]] = []
         for item in batch:
             r = item.record
-            futures.append(
-                (item.seq, producer.send_raw(r.topic, r.value, key=r.key, headers=list(r.headers)))
-            )
+            future = producer.send_raw(r.topic, r.value, key=r.key, headers=list(r.headers))
+            futures.append((item.seq, future))
+        return futures
+
+    def _wait_acked(self, futures: list[tuple[int, Any]]) -> None:
         acked: list[int] = []
         try:
             for seq, future in futures:
