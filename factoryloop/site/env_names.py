@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 # has no API or training code): their names are then unknown and reported as such.
 SETTINGS_CLASSES = (
     ("factoryloop.settings", "KafkaSettings"),
+    ("factoryloop.kafka.retention", "TopicRetentionSettings"),
     ("factoryloop.stack.settings", "StackSettings"),
     ("api.settings", "ApiSettings"),
     ("training.settings", "TrainSettings"),

@@ -26,7 +26,7 @@ from factoryloop.topics import TOPIC_SPECS
 
 K8S = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
 FILES = sorted(K8S.glob("*.yaml"))
-CORE_KINDS = {"Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "Deployment", "Service"}
+CORE_KINDS = {"Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "Deployment", "Service", "CronJob"}
 STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic"}
 
 
