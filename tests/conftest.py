@@ -68,6 +68,16 @@ if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadfile`` (./dev test): whole files per worker, the longest first (tests/support)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.support.xdist_schedule import LongestFirstScheduling
+
+    return LongestFirstScheduling(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for fixture, marker in _MARKERS.items():

@@ -1,0 +1,44 @@
+"""Test scheduling over several pytest-xdist workers: whole files per worker, the longest files first.
+
+``./dev test`` runs ``pytest -n 2 --dist loadfile``. xdist's own ``loadfile`` sends the files with the most
+tests first, so the closed-loop test (one test, ~15 min) would start last and run alone at the end. This
+scheduler starts the files of :data:`LONGEST_FIRST` before the rest (in that order) and otherwise is
+``loadfile``: a file's module-scoped fixtures (a site on network namespaces, an OPC UA server) start once, and
+a file that needs a host-wide resource (the fake GigE camera's UDP port 3956) never runs twice at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xdist.scheduler import LoadFileScheduling
+
+#: Path prefixes of the files that take longest (./dev test prints the slowest tests), longest first.
+LONGEST_FIRST = (
+    "tests/integration/loop/",
+    "tests/integration/site/",
+    "tests/integration/training/test_rollout_shadow.py",
+    "tests/integration/training/test_rollout_controller.py",
+    "tests/integration/training/test_rollout_restart.py",
+)
+
+
+def _rank(scope: str) -> int:
+    for i, prefix in enumerate(LONGEST_FIRST):
+        if scope.startswith(prefix):
+            return i
+    return len(LONGEST_FIRST)
+
+
+class LongestFirstScheduling(LoadFileScheduling):
+    """``loadfile`` with :data:`LONGEST_FIRST` moved to the front of the work queue."""
+
+    _ordered = False
+
+    def _assign_work_unit(self, node: Any) -> None:
+        if not self._ordered:  # the queue is complete (sorted by test count) before the first assignment
+            first = sorted((s for s in self.workqueue if _rank(s) < len(LONGEST_FIRST)), key=_rank)
+            for scope in reversed(first):
+                self.workqueue.move_to_end(scope, last=False)
+            self._ordered = True
+        super()._assign_work_unit(node)
