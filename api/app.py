@@ -25,6 +25,7 @@ from api.sink.supervisor import SinkSupervisor
 from api.web.alerts import router as alerts_web_router
 from api.web.pages import router as web_router
 from api.web.pages import static_files
+from api.web.review_routes import router as review_web_router
 from api.web.rollouts import router as rollouts_web_router
 
 logger = logging.getLogger(__name__)
@@ -146,5 +147,6 @@ def create_app(settings: ApiSettings | None = None, *, run_sink: bool | None = N
     app.include_router(web_router)
     app.include_router(rollouts_web_router)
     app.include_router(alerts_web_router)
+    app.include_router(review_web_router)
     app.mount("/static", static_files(), name="static")
     return app

@@ -56,6 +56,7 @@ class Effort(BaseModel):
     timed: int = Field(description="Reviews with a measured time (review_ms).")
     mean_s: float | None = Field(description="Mean seconds per timed review.")
     median_s: float | None
+    p90_s: float | None = Field(description="90th percentile (nearest rank) of the seconds per timed review.")
     total_s: float = Field(description="Seconds spent on the timed reviews.")
     confirm: int
     reject: int

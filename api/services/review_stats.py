@@ -12,6 +12,7 @@ Per class ``c`` of a review, with ``M`` the classes of the model's boxes and ``L
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,12 +43,30 @@ class _Effort:
     def out(self) -> dict[str, Any]:
         return {
             "reviews": self.reviews,
-            "timed": len(self.ms),
+            **time_summary(self.ms),
             "mean_s": round(statistics.fmean(self.ms) / 1000, 3) if self.ms else None,
-            "median_s": round(statistics.median(self.ms) / 1000, 3) if self.ms else None,
             "total_s": round(sum(self.ms) / 1000, 3),
             **self.actions,
         }
+
+
+def percentile(values: list[int], q: float) -> int | None:
+    """The nearest-rank ``q`` percentile (0 < q <= 100): the smallest value with at least q % of the values
+    at or below it; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def time_summary(ms: list[int]) -> dict[str, Any]:
+    """``timed`` (how many), ``median_s`` and ``p90_s`` (nearest rank) of review times in milliseconds."""
+    p90 = percentile(ms, 90)
+    return {
+        "timed": len(ms),
+        "median_s": round(statistics.median(ms) / 1000, 3) if ms else None,
+        "p90_s": None if p90 is None else round(p90 / 1000, 3),
+    }
 
 
 def _model_classes(s: Session, event_ids: list[str]) -> dict[str, set[str]]:

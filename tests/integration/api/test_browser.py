@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import socket
 import threading
 import time
@@ -80,28 +79,34 @@ def serve(api: Any) -> Iterator[tuple[str, Any]]:
         thread.join(10)
 
 
-def draw_correction(page, item) -> None:  # type: ignore[no-untyped-def]
-    """Relabel box 0, remove box 1, drag a new box (CSS 100,100 -> 220,180 on a 320 px wide view of the
-    160 px frame: frame 50,50 -> 110,90) and call it 'scratch', then submit the correction."""
+def draw_correction(page) -> None:  # type: ignore[no-untyped-def]
+    """On the review page's frame (160x120, no product: free class names): relabel box 1 'dent', delete box
+    2, drag a new box from frame 110,90 to 50,50 and call it 'scratch', then submit the correction (Enter)."""
     from playwright.sync_api import expect
 
-    img = item.locator(".annotate img")
-    expect(img).to_have_attribute("src", re.compile(r"overlay=0"))
-    expect(img).to_have_js_property("complete", True)
-    expect(item.locator(".box.model")).to_have_count(2)
-    item.locator("input[name=class_0]").fill("dent")
-    item.locator("li.model-box").nth(1).locator("button.remove").click()
-    expect(item.locator(".box.model")).to_have_count(1)
-    bb = img.bounding_box()
-    assert bb is not None and round(bb["width"]) == 320
-    page.mouse.move(bb["x"] + 100, bb["y"] + 100)
+    rows = page.locator("#rv-boxes li")
+    expect(page.locator("#rv-accept")).to_be_enabled()  # the frame is shown
+    expect(rows).to_have_count(2)
+    page.keyboard.press("Tab")
+    page.fill("#rv-class-name", "dent")
+    page.press("#rv-class-name", "Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Delete")
+    expect(rows).to_have_count(1)
+    page.keyboard.press("Escape")  # nothing selected: the name is for the next drawn box
+    page.fill("#rv-class-name", "scratch")
+    page.press("#rv-class-name", "Enter")
+    bb = page.locator("#rv-svg").bounding_box()
+    assert bb is not None
+    scale = bb["width"] / 160
+    page.mouse.move(bb["x"] + 110 * scale, bb["y"] + 90 * scale)
     page.mouse.down()
-    page.mouse.move(bb["x"] + 160, bb["y"] + 140, steps=4)
-    page.mouse.move(bb["x"] + 220, bb["y"] + 180, steps=4)
+    page.mouse.move(bb["x"] + 80 * scale, bb["y"] + 70 * scale, steps=4)
+    page.mouse.move(bb["x"] + 50 * scale, bb["y"] + 50 * scale, steps=4)
     page.mouse.up()
-    expect(item.locator(".box.new")).to_have_count(1)
-    item.locator("input[name=new_class_0]").fill("scratch")
-    item.locator("button.correct").click()
+    expect(rows).to_have_count(2)
+    expect(rows.nth(1)).to_contain_text("scratch")
+    page.keyboard.press("Enter")
 
 
 def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> None:
@@ -155,15 +160,13 @@ def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> No
             expect(img).to_have_js_property("complete", True)
             assert img.evaluate("i => i.naturalWidth") == 160  # the overlay JPEG loaded with the cookie
 
-            page.goto(f"{base}/ui/review")
-            item = page.locator(f'article[data-event-id="{o.event_id}"]')
-            expect(item).to_be_visible()
-            item.locator("input[name=comment]").fill("real crack")
-            item.locator("button.confirm").click()
-            second = page.locator(f'article[data-event-id="{o2.event_id}"]')
-            expect(second).to_be_visible()
-            expect(item).to_have_count(0)
-            draw_correction(page, second)
+            page.goto(f"{base}/ui/review?order=oldest")
+            shown = page.locator("#review-app")
+            expect(shown).to_have_attribute("data-event-id", o.event_id)
+            page.fill("#rv-comment", "real crack")
+            page.locator("#rv-accept").click()
+            expect(shown).to_have_attribute("data-event-id", o2.event_id)
+            draw_correction(page)
             expect(page.locator("#queue-empty")).to_be_visible()
         finally:
             browser.close()
@@ -179,7 +182,7 @@ def test_login_see_defect_review_it(served, kafka_settings: KafkaSettings) -> No
     assert label.outcome_event_id == o.event_id and label.action is ReviewAction.CONFIRM
     assert label.reviewer == "supervisor-1" and label.comment == "real crack"
     assert [d.class_name for d in label.detections] == ["crack"]
-    # the page's script measured each review (from showing the queue to the submit)
+    # the page's script measured each review (from showing the frame to the decision)
     for e in (o.event_id, o2.event_id):
         (review,) = api.get(f"/api/v1/inspections/{e}").json()["reviews"]  # type: ignore[attr-defined]
         assert 0 < review["review_ms"] < 120_000

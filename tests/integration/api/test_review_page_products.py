@@ -1,5 +1,6 @@
-"""The review page offers each frame its product's classes (in class-map order, current names) and says
-when a frame's names are free; the form refuses a class the product lacks, with the reason on the page."""
+"""The review page offers each frame its product's classes (in class-map order, current names; the page's
+JSON data) and says when a frame's names are free; the form refuses a class the product lacks, with the reason
+on the page."""
 
 from __future__ import annotations
 
@@ -8,12 +9,8 @@ import re
 
 from api.security import COOKIE_NAME, Role
 from tests.integration.api.products import make_pcb, store
+from tests.integration.api.review_page import page_data
 from tests.support.events import detection
-
-
-def article(page: str, event_id: str) -> str:
-    start = page.index(f'data-event-id="{event_id}"')
-    return page[start : page.index("</article>", start)]
 
 
 def test_review_page_lists_the_products_classes(api_factory) -> None:
@@ -26,22 +23,19 @@ def test_review_page_lists_the_products_classes(api_factory) -> None:
 
     resp = api.client.get("/ui/review")
     assert resp.status_code == 200, resp.text
-    page = resp.text
-    pcb_item = article(page, pcb.event_id)
-    list_id = re.search(r'data-class-list="([^"]+)"', pcb_item)
-    assert list_id is not None
-    datalist = re.search(rf'<datalist id="{list_id[1]}">(.*?)</datalist>', page)
-    assert datalist is not None
-    assert re.findall(r'<option value="([^"]+)">', datalist[1]) == ["scratch", "dent_deep", "pit"]
-    assert "Classes of product <b>pcb</b>: scratch, dent_deep, pit" in pcb_item
-    assert 'value="dent_deep"' in pcb_item  # the model's old name shown as the current one
+    items = {i["event_id"]: i for i in page_data(resp.text)["items"]}
+    pcb_item = items[pcb.event_id]
+    assert pcb_item["mapped"] and pcb_item["product"] == "pcb"
+    assert pcb_item["classes"] == ["scratch", "dent_deep", "pit"]
+    # the model's old name shown as the current one
+    assert [(b["class_name"], b["model_class"]) for b in pcb_item["boxes"]] == [("dent_deep", "dent")]
 
-    ghost_item = html.unescape(article(page, ghost.event_id))
-    assert "product ghost has no class map: add it with `factoryloop product create ghost" in ghost_item
-    assert 'data-class-list="classes"' in ghost_item
-    free = re.search(r'<datalist id="classes">(.*?)</datalist>', page)
-    assert free is not None and "blob" in free[1]
-    assert "this frame has no product" in article(page, bare.event_id)
+    ghost_item = items[ghost.event_id]
+    assert not ghost_item["mapped"]
+    note = "product ghost has no class map: add it with `factoryloop product create ghost"
+    assert note in ghost_item["note"]
+    assert "blob" in ghost_item["classes"]
+    assert "this frame has no product" in items[bare.event_id]["note"]
 
 
 def test_review_form_refuses_a_class_the_product_lacks(api_factory) -> None:
@@ -60,5 +54,5 @@ def test_review_form_refuses_a_class_the_product_lacks(api_factory) -> None:
     assert "'crack' is not a class of product pcb (classes: scratch, dent_deep, pit)" in html.unescape(
         alert[1]
     )
-    assert f'data-event-id="{o.event_id}"' in resp.text  # still in the queue
+    assert o.event_id in [i["event_id"] for i in page_data(resp.text)["items"]]  # still in the queue
     assert api.get(f"/api/v1/inspections/{o.event_id}").json()["reviews"] == []

@@ -8,7 +8,6 @@ for."""
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from datetime import timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from factoryloop.schemas import Outcome, ReviewAction, utc_now
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 from tests.integration.api.helpers import real_jpeg, wait_for
+from tests.integration.api.review_page import page_data
 from tests.support.events import detection, frame, label, outcome
 
 pytestmark = pytest.mark.kafka
@@ -157,10 +157,12 @@ def test_queue_offers_uncertain_rare_and_disagreeing_frames_first_and_measures_r
             ),
         )
     api.client.cookies.set(COOKIE_NAME, api.tokens[Role.SUPERVISOR])
-    page = api.client.get("/ui/review").text
-    assert 'Offered: <span class="reason">new class crack (first in 7 days)</span>' in page
-    assert page.index(new_class.event_id) < page.index(pair.event_id) < page.index(common[0].event_id)
-    shown_at = int(re.search(r'name="shown_at" value="(\d+)"', page)[1])  # type: ignore[index]
+    shown = page_data(api.client.get("/ui/review").text)
+    why = {i["event_id"]: i["reason"] for i in shown["items"]}
+    assert why[new_class.event_id] == "new class crack (first in 7 days)"
+    order = list(why)
+    assert order.index(new_class.event_id) < order.index(pair.event_id) < order.index(common[0].event_id)
+    shown_at = int(shown["shown_at"])
     sent = api.client.post(
         f"/ui/review/{new_class.event_id}",
         data={"action": "confirm", "shown_at": str(shown_at - 3000), "order": "priority"},

@@ -1,0 +1,162 @@
+"""The review page in headless Chromium, as a supervisor uses it: one frame at a time scaled to the window,
+the next frame's image loaded ahead, a box moved and another resized with the mouse, a class changed and a
+box deleted and restored with the keyboard, the correction sent with Enter and the next frame confirmed with
+C, twenty overlapping boxes within one window (clicks cycle through them), a skip. The posted boxes, the
+time of each review and the reviewer's median / p90 are checked through the API.
+
+Screenshots go to the test's tmp dir, and to ``$FACTORYLOOP_SCREENSHOTS`` when set (``docs/img``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.security import Role
+from factoryloop.schemas import Box
+from factoryloop.settings import KafkaSettings
+from tests.integration.api.review_page import crowd, store_plate_frames
+from tests.integration.api.test_browser import ARGS, CHROMIUM, serve
+
+pytestmark = [pytest.mark.kafka, pytest.mark.browser]
+VIEWPORT = {"width": 1280, "height": 800}
+SCRATCH = Box(x1=200, y1=266, x2=229, y2=338)
+STAIN = Box(x1=412, y1=316, x2=444, y2=355)
+DENT = Box(x1=243, y1=292, x2=255, y2=306)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only (the page's queries run on both databases in test_review_items.py)."""
+    return f"sqlite:///{tmp_path / 'api.db'}"
+
+
+def css(page: Any, x: float, y: float) -> tuple[float, float]:
+    """Frame pixel (x, y) of the shown frame -> page coordinates."""
+    bb = page.locator("#rv-svg").bounding_box()
+    w, h = page.evaluate(
+        "() => [document.querySelector('#rv-frame img').naturalWidth, "
+        "document.querySelector('#rv-frame img').naturalHeight]"
+    )
+    return bb["x"] + x * bb["width"] / w, bb["y"] + y * bb["height"] / h
+
+
+def drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.mouse.move(*css(page, *start))
+    page.mouse.down()
+    page.mouse.move(*css(page, (start[0] + end[0]) / 2, (start[1] + end[1]) / 2), steps=4)
+    page.mouse.move(*css(page, *end), steps=4)
+    page.mouse.up()
+
+
+def click(page: Any, at: tuple[float, float]) -> None:
+    page.mouse.click(*css(page, *at))
+
+
+def shot(page: Any, tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    page.screenshot(path=str(path), type="jpeg", quality=80)
+    if os.environ.get("FACTORYLOOP_SCREENSHOTS"):
+        shutil.copy(path, Path(os.environ["FACTORYLOOP_SCREENSHOTS"]) / name)
+
+
+def box_of(d: dict[str, Any]) -> list[float]:
+    return [d["box"][k] for k in ("x1", "y1", "x2", "y2")]
+
+
+def test_review_one_frame_at_a_time(api_factory, kafka_settings: KafkaSettings, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (set FACTORYLOOP_TEST_CHROMIUM)")
+    api = api_factory(kafka_settings)
+    a, b, c = store_plate_frames(
+        api,
+        [
+            (19, [("scratch", SCRATCH, 0.55), ("dent", STAIN, 0.52)]),
+            (10, [("scratch", Box(x1=217, y1=258, x2=273, y2=278), 0.6)]),
+            (5, [("dent", box, 0.3 + k / 100) for k, box in enumerate(crowd(DENT, 20))]),
+        ],
+    )
+    with serve(api) as (base, _), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(30_000)
+            expect.set_options(timeout=30_000)
+            page.goto(f"{base}/ui/login")
+            page.fill("#token", api.tokens[Role.SUPERVISOR])
+            page.click("#login")
+            page.goto(f"{base}/ui/review?order=oldest")
+            app, rows = page.locator("#review-app"), page.locator("#rv-boxes li")
+            accept = page.locator("#rv-accept")
+            expect(app).to_have_attribute("data-event-id", a.event_id)
+            expect(page.locator("#rv-left")).to_have_text("3 left")
+            expect(accept).to_be_enabled()
+            expect(rows).to_have_count(2)
+            # the next frame's image is loaded while this one is reviewed
+            page.wait_for_function(
+                "f => performance.getEntriesByType('resource').some(e => e.name.endsWith(f))",
+                arg=f"/ui/frames/{b.frame_sha256}?overlay=0",
+            )
+
+            drag(page, (214.5, 302), (254.5, 332))  # the scratch moved by (+40, +30)
+            expect(rows.nth(0)).to_contain_text("edited")
+            expect(accept).to_contain_text("Submit correction")
+            click(page, (428, 335))  # select the second box, then its bottom-right handle by (+30, +20)
+            expect(rows.nth(1)).to_have_attribute("aria-selected", "true")
+            drag(page, (444, 355), (474, 375))
+            page.keyboard.press("Shift+Tab")
+            expect(rows.nth(0)).to_have_attribute("aria-selected", "true")
+            page.keyboard.press("2")  # the product's second class
+            expect(rows.nth(0)).to_contain_text("dent")
+            page.keyboard.press("Delete")
+            expect(rows).to_have_count(1)
+            page.keyboard.press("Control+z")
+            expect(rows).to_have_count(2)
+            expect(rows.nth(0)).to_contain_text("dent")
+            shot(page, tmp_path, "review.jpg")
+            page.keyboard.press("Enter")
+
+            expect(app).to_have_attribute("data-event-id", b.event_id)
+            expect(page.locator("#rv-left")).to_have_text("2 left")
+            expect(accept).to_contain_text("Confirm")
+            expect(accept).to_be_enabled()
+            page.keyboard.press("c")
+
+            expect(app).to_have_attribute("data-event-id", c.event_id)
+            expect(rows).to_have_count(20)
+            expect(accept).to_be_enabled()
+            height, window = page.evaluate("() => [document.scrollingElement.scrollHeight, innerHeight]")
+            assert height <= window == VIEWPORT["height"]
+            for part in ("#rv-svg", "#rv-boxes", "#rv-accept", "#rv-legend"):
+                bb = page.locator(part).bounding_box()
+                assert bb is not None and bb["y"] + bb["height"] <= window, part
+            centre = ((DENT.x1 + DENT.x2) / 2, (DENT.y1 + DENT.y2) / 2)  # inside all twenty
+            for k in range(3):  # smallest first, then the next larger one under the pointer
+                click(page, centre)
+                expect(rows.nth(k)).to_have_attribute("aria-selected", "true")
+            shot(page, tmp_path, "review-crowded.jpg")
+            page.keyboard.press("s")
+            expect(page.locator("#queue-empty")).to_be_visible()
+            expect(page.locator("#rv-skipped")).to_contain_text("1 skipped")
+            expect(page.locator("#rv-session")).to_contain_text("(2)")
+        finally:
+            browser.close()
+
+    (corrected,) = api.get(f"/api/v1/inspections/{a.event_id}").json()["reviews"]
+    assert corrected["action"] == "correct" and corrected["reviewer"] == "supervisor-1"
+    assert [d["class_name"] for d in corrected["detections"]] == ["dent", "dent"]
+    moved, resized = (box_of(d) for d in corrected["detections"])
+    assert moved == pytest.approx([240, 296, 269, 368], abs=1.01)
+    assert resized == pytest.approx([412, 316, 474, 375], abs=1.01)
+    (confirmed,) = api.get(f"/api/v1/inspections/{b.event_id}").json()["reviews"]
+    assert confirmed["action"] == "confirm" and box_of(confirmed["detections"][0]) == [217, 258, 273, 278]
+    assert 0 < corrected["review_ms"] < 120_000 and 0 <= confirmed["review_ms"] < 120_000
+    assert api.get(f"/api/v1/inspections/{c.event_id}").json()["reviews"] == []  # skipped
+    (mine,) = api.get("/api/v1/stats/reviews").json()["by_reviewer"]
+    slowest = max(corrected["review_ms"], confirmed["review_ms"]) / 1000
+    assert mine["timed"] == 2 and mine["median_s"] <= mine["p90_s"] == slowest
