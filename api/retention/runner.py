@@ -19,6 +19,8 @@ from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from api.db.engine import Database
+from api.db.models import FrameRow
+from api.db.upsert import table
 from api.frames.store import FrameStore
 from api.retention.kinds import pruners
 from api.retention.policy import Cutoffs, Kind, RetentionPolicy
@@ -26,6 +28,7 @@ from api.retention.pruner import Counted, Deleted, Pruner
 from factoryloop.retention import KindFigures
 
 logger = logging.getLogger(__name__)
+FRAMES = table(FrameRow)
 
 #: Called after each batch: the kind, rows done, rows counted before the run.
 ProgressFn = Callable[[Kind, int, int], None]
@@ -87,6 +90,24 @@ def _sizes(conn: Connection, p: Pruner) -> tuple[float | None, float | None]:
     return per_row, per_related
 
 
+def _remove_files(db: Database, frames: FrameStore, shas: tuple[str, ...]) -> None:
+    """After the batch's commit: a crash leaves unused files, never a row whose file is gone. A frame stored
+    again in between (a replay of an old frame) would lose its file: said, with what to do."""
+    if not shas:
+        return
+    for sha256 in shas:
+        frames.delete(sha256)
+    with db.engine.connect() as conn:
+        back = list(conn.scalars(select(FRAMES.c.sha256).where(FRAMES.c.sha256.in_(list(shas)))))
+    if back:
+        logger.error(
+            "%d frame(s) were stored again while being pruned and lost their file (e.g. %s): replay them "
+            "from the frames topic or delete their rows",
+            len(back),
+            back[0],
+        )
+
+
 def _delete_all(
     db: Database,
     frames: FrameStore,
@@ -104,8 +125,7 @@ def _delete_all(
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # as the sink: the write lock first
             selection = p.select(conn, c, cursor, batch)
             deleted = p.delete(conn, c, selection.keys)
-        for sha256 in deleted.frames:  # after the commit: a crash leaves unused files, never a missing one
-            frames.delete(sha256)
+        _remove_files(db, frames, deleted.frames)
         done = Deleted(
             rows=done.rows + deleted.rows,
             file_bytes=done.file_bytes + deleted.file_bytes,
