@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.mlflow, pytest.mark.slow]  # a fresh MLflow: its migra
 
 
 def _get(port: int, host_header: str) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)  # a first search is slow on a loaded box
     try:
         conn.request("GET", "/api/2.0/mlflow/experiments/search?max_results=1", headers={"Host": host_header})
         return conn.getresponse().status
