@@ -33,7 +33,7 @@ def kafka_cluster_id() -> None:
 
 @app.command("kafka-config")
 def kafka_config(
-    role: Annotated[str, typer.Option(help="controller or broker.")],
+    role: Annotated[str, typer.Option(help="controller, broker, or combined (both in one JVM).")],
     node_id: Annotated[int, typer.Option(min=0, help="This node's id (unique in the cluster).")],
     quorum: Annotated[str, typer.Option(help="The controllers: 1@kafka-1:9093,2@kafka-2:9093,...")],
     host: Annotated[str, typer.Option(help="Name others reach this node by (advertised listener).")],
@@ -49,10 +49,20 @@ def kafka_config(
         str | None, typer.Option(help="From `kafka-cluster-id`; written to cluster-id beside --out.")
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
+    controller_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="A combined node's controller port (9093).")
+    ] = None,
+    site: Annotated[
+        Path | None,
+        typer.Option(help="Site folder (site init): TLS + SASL_SSL/SCRAM, ACLs, SCRAM users at format."),
+    ] = None,
 ) -> None:
-    """Write one site node's server.properties (a KRaft controller or a broker), unless it exists."""
+    """Write one site node's server.properties (a KRaft controller, a broker, or both), unless it exists."""
+    from factoryloop.errors import ConfigError
     from factoryloop.site.kafka_node import NodeRole, SiteNode, parse_quorum, render_node_config
     from factoryloop.site.kafka_run import write_node_files
+    from factoryloop.site.kafka_secure import secure_node
+    from factoryloop.site.security import Site
 
     try:
         node_role = NodeRole(role)
@@ -63,12 +73,17 @@ def kafka_config(
             port or (9093 if node_role is NodeRole.CONTROLLER else 9092),
             data_dir,
             bind_host=bind,
+            controller_port=controller_port or (9093 if node_role is NodeRole.COMBINED else None),
         )
         config = render_node_config(node, parse_quorum(quorum), replication_factor)
-        written = write_node_files(config, out, cluster_id, force=force)
+        scram = None
+        if site is not None:
+            secured = secure_node(config, Site.load(site), node)
+            config, scram = secured.config, secured.scram
+        written = write_node_files(config, out, cluster_id, force=force, scram=scram)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    except StackError as exc:
+    except (StackError, ConfigError) as exc:
         raise _fail(exc) from exc
     for path in written:
         typer.echo(f"wrote {path}")

@@ -1,7 +1,8 @@
-"""``server.properties`` of one node of a site's Kafka cluster: a KRaft controller or a broker, not both.
+"""``server.properties`` of one node of a site's Kafka cluster: a KRaft controller, a broker, or both.
 
 The local stack runs combined broker+controller nodes (``factoryloop.stack.kafka_config``); a site runs the
-two roles as separate processes (separate systemd units), so a broker restart never costs a quorum member. The
+two roles as separate processes (separate systemd units), so a broker restart never costs a quorum member
+(``combined`` nodes remain for small sites and the site test). The
 cluster-wide settings (message sizes, replication defaults, retention) come from the stack's renderer, so the
 two cannot drift; only the role, ids, listeners and data folder differ. Pure functions, no I/O.
 """
@@ -46,6 +47,7 @@ _VOTER = re.compile(r"^(?P<id>\d+)@(?P<host>[A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\]):(
 class NodeRole(StrEnum):
     CONTROLLER = "controller"
     BROKER = "broker"
+    COMBINED = "combined"  # broker and controller in one JVM (small sites, the site test)
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,10 @@ class SiteNode:
     role: NodeRole
     node_id: int
     advertised_host: str  # the name clients (brokers) or brokers (controllers) reach this node by
-    port: int  # client port of a broker, controller port of a controller
+    port: int  # client port of a broker or combined node, controller port of a controller
     data_dir: Path
     bind_host: str = "0.0.0.0"
+    controller_port: int | None = None  # a combined node's controller port
 
 
 def parse_quorum(text: str) -> list[Voter]:
@@ -113,7 +116,7 @@ def cluster_defaults(replication_factor: int) -> dict[str, str]:
 def render_node_config(node: SiteNode, quorum: list[Voter], replication_factor: int = 3) -> dict[str, str]:
     """The ``server.properties`` of ``node`` (PLAINTEXT listeners: TLS/SASL come with the site's security)."""
     ids = {v.node_id for v in quorum}
-    if node.role is NodeRole.CONTROLLER and node.node_id not in ids:
+    if node.role is not NodeRole.BROKER and node.node_id not in ids:
         raise ValueError(f"controller {node.node_id} is not in the quorum {','.join(map(str, quorum))}")
     if node.role is NodeRole.BROKER and node.node_id in ids:
         raise ValueError(f"broker node id {node.node_id} is a controller's id: every node needs its own")
@@ -128,6 +131,18 @@ def render_node_config(node: SiteNode, quorum: list[Voter], replication_factor: 
             "advertised.listeners": f"CONTROLLER://{node.advertised_host}:{node.port}",
             "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT",
+        }
+    elif node.role is NodeRole.COMBINED:
+        if node.controller_port is None or node.controller_port == node.port:
+            raise ValueError("a combined node needs its own controller port (--controller-port, e.g. 9093)")
+        config |= {
+            "process.roles": "broker,controller",
+            "listeners": f"PLAINTEXT://{node.bind_host}:{node.port},CONTROLLER://{node.bind_host}:"
+            f"{node.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{node.advertised_host}:{node.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         }
     else:
         config |= {

@@ -5,9 +5,9 @@ the brokers run TLS + SASL_SSL/SCRAM-SHA-512 with the StandardAuthorizer; ``fact
 the topics (RF 3, min ISR 2) and every role's ACLs; each process connects with its role's env file.
 
 The Kafka nodes are *combined* KRaft controller+broker nodes (three JVMs, not six: the 2-core box this runs
-on cannot carry six), written by the stack's renderer and secured with ``secure_server_config``. The unit's
-``factoryloop deploy kafka-run`` runs them; its format step cannot create SCRAM users yet, so the storage is
-formatted here first with ``scram_format_args`` (``kafka-run`` then sees it formatted and execs the JVM).
+on cannot carry six), written by ``factoryloop deploy kafka-config --role combined --site SITE`` (TLS,
+SASL_SSL/SCRAM-SHA-512 and the authorizer from the site folder, the salted SCRAM users beside the config).
+The unit's ``factoryloop deploy kafka-run`` formats the storage with those users and execs the JVM.
 """
 
 from __future__ import annotations
@@ -23,16 +23,9 @@ from pathlib import Path
 import yaml
 
 from factoryloop.site.acls import list_acls
-from factoryloop.site.kafka_run import java_command, write_node_files
 from factoryloop.site.security import Site
-from factoryloop.stack.kafka import _TOOL_OPTS, broker_count
-from factoryloop.stack.kafka_config import (
-    NodeSpec,
-    new_cluster_id,
-    render_server_config,
-    scram_format_args,
-    secure_server_config,
-)
+from factoryloop.stack.kafka import broker_count
+from factoryloop.stack.kafka_config import new_cluster_id
 from tests.integration.site.hosts import HostDirs, Service, base_env, unit_command
 from tests.integration.site.netns import Network
 
@@ -79,32 +72,24 @@ class SiteUnderTest:
         return self.net.hosts[KAFKA_HOSTS[node_id - 1]].address
 
     def _write_broker(self, node_id: int, cluster_id: str) -> Path:
+        """The node's secured config, as a Kafka host's installer writes it (docs/security.md)."""
         dirs = self.dirs[KAFKA_HOSTS[node_id - 1]]
-        specs = [
-            NodeSpec(
-                i,
-                self.broker_address(i),
-                BROKER_PORT,
-                CONTROLLER_PORT,
-                self.dirs[KAFKA_HOSTS[i - 1]].var / "kafka-broker" / "data",
-            )
-            for i in (1, 2, 3)
-        ]
-        sec = self.site.broker_security()
-        config = secure_server_config(
-            render_server_config(specs[node_id - 1], specs), specs[node_id - 1], sec
-        )
+        address = self.broker_address(node_id)
+        quorum = ",".join(f"{i}@{self.broker_address(i)}:{CONTROLLER_PORT}" for i in (1, 2, 3))
         out = dirs.etc / "kafka" / "broker" / "server.properties"
-        write_node_files(config, out, cluster_id)
-        out.chmod(0o600)
-        args = ["format", f"--cluster-id={cluster_id}", "-c", str(out), *scram_format_args(sec)]
-        cmd = java_command("kafka.tools.StorageTool", args, out, self.jars, _TOOL_OPTS)
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
-        assert done.returncode == 0, f"format of node {node_id}: {done.stdout}{done.stderr}"
+        cli(
+            "deploy", "kafka-config", "--role", "combined", "--node-id", str(node_id), "--quorum", quorum,
+            "--host", address, "--bind", address, "--port", str(BROKER_PORT),
+            "--controller-port", str(CONTROLLER_PORT), "--cluster-id", cluster_id,
+            "--data-dir", str(dirs.var / "kafka-broker" / "data"), "--out", str(out),
+            "--site", str(self.site.root),
+        )  # fmt: skip
+        assert out.stat().st_mode & 0o777 == 0o600  # the keystore and inter-broker passwords are in it
         return out
 
     def start_kafka(self) -> float:
-        """Write, format and start the three nodes; wait until the cluster has three brokers."""
+        """Write and start the three nodes (kafka-run formats them); wait until the cluster has three
+        brokers."""
         started = time.monotonic()
         cluster_id = new_cluster_id()
         with ThreadPoolExecutor(3) as pool:

@@ -1,0 +1,96 @@
+"""A secured site's Kafka from the units' commands: ``factoryloop deploy kafka-config --site`` writes a KRaft
+controller's and a broker's configs from a ``factoryloop site init`` folder, ``factoryloop deploy kafka-run``
+formats each storage with the site's SCRAM users and execs the JVM. The admin then creates the topics and
+ACLs (``site acls``), an agent writes an outcome over TLS + SCRAM, and its write to deployments is refused.
+On 127.0.0.1 with RF 1: one controller (mutual TLS on its listener), one broker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from factoryloop.errors import KafkaNotAuthorizedError
+from factoryloop.kafka import EventProducer
+from factoryloop.site.security import Site
+from factoryloop.stack.kafka import broker_count
+from factoryloop.stack.process import free_ports
+from factoryloop.topics import TopicRole
+from tests.integration.deploy.test_kafka_roles import Node
+from tests.support import events
+
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(600)]
+CLI = [sys.executable, "-m", "factoryloop.cli"]
+
+
+def _cli(*args: str) -> str:
+    proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+@pytest.fixture
+def secured(tmp_path: Path, kafka_jars: Path) -> Iterator[tuple[Site, Node, Node]]:
+    bport, cport = free_ports(2)
+    root = tmp_path / "site"
+    _cli("site", "init", str(root), "--broker", f"127.0.0.1:{bport}", "--controller", "127.0.0.1")
+    site = Site.load(root)
+    cluster_id = _cli("deploy", "kafka-cluster-id").strip()
+    common = ["--quorum", f"1@127.0.0.1:{cport}", "--host", "127.0.0.1", "--bind", "127.0.0.1"]
+    common += ["--replication-factor", "1", "--cluster-id", cluster_id, "--site", str(root)]
+    for role, node_id, port in (("controller", 1, cport), ("broker", 2, bport)):
+        _cli(
+            "deploy", "kafka-config", "--role", role, "--node-id", str(node_id), "--port", str(port),
+            "--data-dir", str(tmp_path / f"kafka-{role}" / "data"),
+            "--out", str(tmp_path / role / "server.properties"), *common,
+        )  # fmt: skip
+    env = dict(os.environ)
+    env |= {"FACTORYLOOP_STACK_JARS": str(kafka_jars), "FACTORYLOOP_STACK_KAFKA_HEAP": "-Xms128m -Xmx320m"}
+    controller = Node(tmp_path / "controller" / "server.properties", env)
+    broker = Node(tmp_path / "broker" / "server.properties", env)
+    try:
+        controller.start()
+        broker.start()
+        yield site, controller, broker
+    finally:
+        for node in (broker, controller):
+            with contextlib.suppress(Exception):
+                node.stop()
+
+
+def test_a_secured_controller_and_broker_from_the_site_folder(secured: tuple[Site, Node, Node]) -> None:
+    site, controller, broker = secured
+    probe = site.broker_security().client_config()  # the admin over SASL_SSL
+    deadline = time.monotonic() + 240
+    while broker_count(site.bootstrap, timeout_ms=3000, client_config=probe) < 1:
+        for node in (controller, broker):
+            assert node.proc is not None and node.proc.poll() is None, (
+                f"{node.config}:\n{node.text()[-3000:]}"
+            )
+        assert time.monotonic() < deadline, broker.text()[-3000:] + controller.text()[-3000:]
+        time.sleep(1.0)
+    for node in (controller, broker):
+        assert "formatted the storage" in node.text() and "(6 SCRAM users)" in node.text(), node.text()[
+            -2000:
+        ]
+    _cli("site", "acls", str(site.root), "--replication-factor", "1")
+    agent = site.kafka_settings("agent")
+    outcome = events.outcome()
+    deadline = time.monotonic() + 60
+    with EventProducer(agent) as producer:
+        while True:  # ACLs reach the broker asynchronously
+            try:
+                producer.send_sync(TopicRole.OUTCOMES, outcome)
+                break
+            except KafkaNotAuthorizedError:
+                assert time.monotonic() < deadline, "the agent's outcomes ACL never applied"
+                time.sleep(0.5)
+        with pytest.raises(KafkaNotAuthorizedError, match="user 'agent' is not allowed to write"):
+            producer.send_sync(TopicRole.DEPLOYMENTS, events.deployment(), key="fleet")
