@@ -4,10 +4,11 @@ One function signs (training's ``publish``, the API's promote/rollback) and one 
 The signed message is a canonical JSON of :data:`SIGNED_FIELDS` under a scheme tag, not the artifact bytes:
 the signer needs no download, and the signature binds what the agent acts on (which artifact, its sha256,
 class names, input size, target, strategy); the agent checks the fetched bytes against the signed sha256.
-:data:`SIGNED_WHEN_SET` fields (``product``) are in the message only when not None, so that a deployment
-without them signs exactly as before they existed (earlier signatures and test vectors stay valid) while one
-with them cannot have them altered, added or removed. Informational fields (``reason``, ``created_by``,
-``previous_version``, ``precision``) and the envelope (``event_id``, ``ts``) are not covered.
+:data:`SIGNED_WHEN_SET` fields (``product``, ``ends_shadow``) are in the message only when set (not None, not
+False), so that a deployment without them signs exactly as before they existed (earlier signatures and test
+vectors stay valid) while one with them cannot have them altered, added or removed. Informational fields
+(``reason``, ``created_by``, ``previous_version``, ``precision``) and the envelope (``event_id``, ``ts``) are
+not covered.
 
 Message: ``factoryloop-deployment-v1\\n`` + ``json.dumps(fields, sort_keys=True, separators=(",", ":"),
 ensure_ascii=False)`` as UTF-8, fields as in ``Deployment.model_dump(mode="json")`` (those of
@@ -41,8 +42,8 @@ SIGNED_FIELDS = frozenset(
         "shadow_sample_rate",
     }
 )
-# Signed when not None (a field added after v1 signatures existed): absent from the message when None.
-SIGNED_WHEN_SET = frozenset({"product"})
+# Signed when set (fields added after v1 signatures existed): absent from the message when None (or False).
+SIGNED_WHEN_SET = frozenset({"product", "ends_shadow"})
 
 
 class SignatureError(FactoryloopError):
@@ -56,7 +57,7 @@ def _key_bytes(key: SecretStr | str) -> bytes:
 def signing_message(dep: Deployment) -> bytes:
     """The exact bytes the HMAC covers (see the module docstring)."""
     dumped = dep.model_dump(mode="json", include=set(SIGNED_FIELDS | SIGNED_WHEN_SET))
-    fields = {k: v for k, v in dumped.items() if k in SIGNED_FIELDS or v is not None}
+    fields = {k: v for k, v in dumped.items() if k in SIGNED_FIELDS or (v is not None and v is not False)}
     body = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return f"{SCHEME}\n{body}".encode()
 

@@ -86,9 +86,12 @@ def promote(
     """Looks the version up in MLflow (404 if unknown; 503 if MLflow is down) and asks the rollout controller
     to deploy it to the product of its ``product`` tag (400 without one): ``strategy`` full goes straight to
     every agent of the product, canary through the stages of the product's rollout policy (which chooses the
-    agents). Same as ``POST /rollouts`` with action deploy; the old ``canary_agents``, ``artifact_uri``,
-    ``sha256``, ``class_names``, ``imgsz``, ``shadow_sample_rate`` and ``product`` fields are refused (400):
-    the controller decides them. 202: follow the request at ``GET /rollouts/requests/{request_id}``."""
+    agents), shadow first runs it beside the champion on ``canary_agents`` (default: the policy's shadow
+    agents, else one) at ``shadow_sample_rate`` (default 1.0), judged frame by frame, then the policy's
+    stages. Same as ``POST /rollouts`` with action deploy (and ``shadow``); the old ``artifact_uri``,
+    ``sha256``, ``class_names``, ``imgsz`` and ``product`` fields are refused (400), and so are
+    ``canary_agents`` and ``shadow_sample_rate`` for another strategy: the controller decides them. 202:
+    follow the request at ``GET /rollouts/requests/{request_id}``."""
     version = ctx.registry.get_version(body.model_name, body.model_version)
     return request_rollout(ctx, from_promotion(body, version["tags"]), principal.name)
 

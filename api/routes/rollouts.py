@@ -47,10 +47,11 @@ def create(
     principal: Annotated[Principal, Depends(require(Role.ENGINEER))],
 ) -> RequestOut:
     """``deploy``: ``model_version`` (default: the champion) through the product's canary stages
-    (``staged``, default) or straight to every agent; ``rollback``: stop any canary and go back to
-    ``to_version`` (default: the previous champion). Published keyed by product once Kafka acknowledged it;
-    the controller may still refuse it (an unknown version, another product's model): follow it at
-    ``GET /rollouts/requests/{request_id}``."""
+    (``staged``, default) or straight to every agent; with ``shadow`` ({agents, sample_rate}) a shadow
+    stage on those agents first, judged frame by frame against the champion; ``rollback``: stop any canary
+    and go back to ``to_version`` (default: the previous champion). Published keyed by product once Kafka
+    acknowledged it; the controller may still refuse it (an unknown version, another product's model, an
+    agent that is not live): follow it at ``GET /rollouts/requests/{request_id}``."""
     return request_rollout(ctx, body, principal.name)
 
 

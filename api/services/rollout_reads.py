@@ -15,6 +15,7 @@ from api.context import AppContext
 from api.db.models import RolloutRow
 from api.errors import NotFoundError
 from api.services.products import class_map
+from api.services.shadow_figures import ShadowFiguresOut, shadow_figures
 from factoryloop.schemas import RolloutState
 from factoryloop.schemas.deployments import PRODUCT_TAG
 from factoryloop.schemas.rollouts import TERMINAL as TERMINAL_STATES
@@ -51,6 +52,13 @@ class RolloutOut(BaseModel):
     reason: str | None
     evidence: dict[str, float]
     actor: str = Field(description="Requests: who asked; events: the trainer or the user who caused it.")
+    progress: bool = Field(
+        default=False,
+        description="Events: no transition but the stage's figures so far, or what the controller waits for.",
+    )
+    shadow: dict[str, Any] | None = Field(
+        default=None, description="Deploy requests: the shadow stage asked for first (agents, sample_rate)."
+    )
 
 
 class RequestDetail(BaseModel):
@@ -71,7 +79,14 @@ class InFlightOut(BaseModel):
     stages: int | None
     agents: list[str]
     evidence: dict[str, float] = Field(description="The latest the controller reported for this rollout.")
-    reason: str | None
+    reason: str | None = Field(description="Why its current stage started.")
+    note: str | None = Field(
+        default=None,
+        description="The controller's latest report since: figures so far, or what it waits for.",
+    )
+    shadow: ShadowFiguresOut | None = Field(
+        default=None, description="A shadow stage's figures so far against the limits (state shadow only)."
+    )
     since: datetime = Field(description="Its first event.")
     updated: datetime = Field(description="Its latest event.")
 
@@ -85,7 +100,9 @@ class ProductRolloutOut(BaseModel):
     canary: str | None
     in_flight: InFlightOut | None = Field(description="The latest rollout not yet full/rolled back/halted.")
     pending: list[RolloutOut] = Field(description="Requests no controller event answered yet (newest first).")
-    history: list[RolloutOut] = Field(description=f"The last {HISTORY} requests and events, newest first.")
+    history: list[RolloutOut] = Field(
+        description=f"The last {HISTORY} requests and transitions (no progress events), newest first."
+    )
 
 
 class _Row(Protocol):
@@ -122,7 +139,14 @@ def rollout_out(row: RolloutRow) -> RolloutOut:
         reason=row.reason,
         evidence=dict(row.evidence or {}),
         actor=row.actor,
+        progress=bool(p.get("progress")),
+        shadow=p.get("shadow"),
     )
+
+
+def is_progress(row: RolloutRow) -> bool:
+    """A progress event: the stage's figures so far or what the controller waits for, not a transition."""
+    return bool((row.payload or {}).get("progress"))
 
 
 def _newest_first(stmt: Any) -> Any:
@@ -179,7 +203,9 @@ def _in_flight(rows: list[RolloutRow]) -> InFlightOut | None:
         return None
     mine = [r for r in rows if r.kind == EVENT and r.rollout_id == rid]
     now, first = mine[0], mine[-1]
+    stage = next((r for r in mine if not is_progress(r)), now)  # the transition that started the stage
     evidence = next((r.evidence for r in mine if r.evidence), {})
+    note = now.reason if is_progress(now) else None
     return InFlightOut(
         rollout_id=rid,
         request_id=next((r.request_id for r in mine if r.request_id), None),
@@ -191,7 +217,9 @@ def _in_flight(rows: list[RolloutRow]) -> InFlightOut | None:
         stages=now.stages,
         agents=list(now.agents or []),
         evidence=dict(evidence),
-        reason=now.reason,
+        reason=stage.reason,
+        note=note,
+        shadow=shadow_figures(dict(evidence)) if now.state == RolloutState.SHADOW.value else None,
         since=first.ts,
         updated=now.ts,
     )
@@ -235,5 +263,5 @@ def product_rollout(ctx: AppContext, product: str) -> ProductRolloutOut:
         canary=aliases.get("canary"),
         in_flight=_in_flight(rows),
         pending=[rollout_out(r) for r in pending_requests(rows)[:HISTORY]],
-        history=[rollout_out(r) for r in rows[:HISTORY]],
+        history=[rollout_out(r) for r in rows if not is_progress(r)][:HISTORY],
     )

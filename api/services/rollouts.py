@@ -6,11 +6,16 @@ The rollout controller (the trainer, ``factoryloop train watch``) is the one own
 :class:`~factoryloop.schemas.RolloutRequest` on the ``rollouts`` topic keyed by product, stores it (state
 ``requested``) and answers 202. What the controller then does arrives on the same topic as RolloutEvents,
 which the sink stores beside the request. Without a running trainer a request stays ``requested``.
+
+A shadow (``POST /rollouts`` with ``shadow``, or ``POST /deployments`` with ``strategy: shadow``) is a rollout
+request too: the controller runs the challenger beside the champion on the named agents first, judges it frame
+by frame, then goes on through the canary stages (or rolls it back): the API never starts a shadow itself.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -25,6 +30,7 @@ from api.metrics import ROLLOUT_REQUESTS
 from api.sink.rows import rollout_row
 from factoryloop.schemas import FLEET_KEY, RolloutAction, RolloutRequest, RolloutState, Strategy
 from factoryloop.schemas.deployments import PRODUCT_TAG
+from factoryloop.schemas.rollouts import ShadowAsk
 from factoryloop.topics import TopicRole
 
 logger = logging.getLogger(__name__)
@@ -34,15 +40,36 @@ VERSION = r"^[A-Za-z0-9_.\-]{1,64}$"
 CONTROLLER = "the rollout controller (factoryloop train watch)"
 
 # Fields the old immediate-publish POST /deployments took; the controller decides them now (400 if given).
+# With strategy shadow, canary_agents and shadow_sample_rate say where and how much to shadow (SHADOW_FIELDS).
+SHADOW_FIELDS = frozenset({"canary_agents", "shadow_sample_rate"})
 RETIRED: dict[str, str] = {
     "canary_agents": "the product's rollout policy chooses the canary agents",
-    "shadow_sample_rate": "shadow deployments are not requested through the API",
+    "shadow_sample_rate": "only a shadow (strategy 'shadow') has a sample rate",
     "artifact_uri": "the controller ships the version's own edge file",
     "sha256": "the controller reads it from the version's tags",
     "class_names": "the controller reads them from the version's tags",
     "imgsz": "the controller reads it from the version's tags",
     "product": "the product is the version's 'product' tag",
 }
+
+
+class ShadowIn(BaseModel):
+    """A shadow stage first: the challenger beside the champion, never acting, judged frame by frame."""
+
+    model_config = ConfigDict(extra="forbid")
+    agents: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Live agents of the product (empty: the policy's shadow stages, else its first agent).",
+    )
+    sample_rate: float = Field(default=1.0, gt=0.0, le=1.0, description="Share of their frames shadowed.")
+
+    @model_validator(mode="after")
+    def _agent_ids(self) -> ShadowIn:
+        bad = [a for a in self.agents if not re.fullmatch(IDENTIFIER, a)]
+        if bad:
+            raise ValueError(f"invalid agent ids {bad[:5]}")
+        return self
 
 
 class RolloutIn(BaseModel):
@@ -61,6 +88,10 @@ class RolloutIn(BaseModel):
         default=True, description="deploy: through the product's canary stages, or straight to every agent."
     )
     target: str = Field(default=FLEET_KEY, pattern=IDENTIFIER, description=f"A line id, or '{FLEET_KEY}'.")
+    shadow: ShadowIn | None = Field(
+        default=None,
+        description="deploy: in shadow first (then the canary stages, or every agent when not staged).",
+    )
     reason: str | None = Field(default=None, max_length=1000)
 
 
@@ -72,7 +103,9 @@ class PromoteIn(BaseModel):
     model_version: str = Field(pattern=VERSION)
     target: str = Field(default=FLEET_KEY, pattern=IDENTIFIER, description="A line id, or 'fleet'.")
     strategy: Strategy = Field(
-        default=Strategy.FULL, description="full: straight to every agent; canary: the policy's stages."
+        default=Strategy.FULL,
+        description="full: straight to every agent; canary: the policy's stages; shadow: a shadow stage on "
+        "canary_agents (default: the policy's) at shadow_sample_rate (default 1.0), then the stages.",
     )
     reason: str | None = Field(default=None, max_length=1000)
 
@@ -108,6 +141,7 @@ class RequestOut(BaseModel):
     to_version: str | None
     staged: bool
     target: str
+    shadow: ShadowIn | None = None
     requested_by: str
     reason: str | None
     status: str = Field(
@@ -126,17 +160,22 @@ def check(body: RolloutIn) -> None:
             "model_version is for action 'deploy'; a rollback takes to_version "
             "(default: the previous champion)"
         )
+    if body.action is RolloutAction.ROLLBACK and body.shadow is not None:
+        raise BadRequestError("shadow is for action 'deploy' (a shadow stage before the canaries)")
 
 
 def from_promotion(body: PromoteIn, tags: dict[str, str]) -> RolloutIn:
     """The rollout request of ``POST /deployments``, given the MLflow tags of the version; 400 says what to
-    do when the body holds a retired field, the strategy is not full/canary, or the version has no product."""
-    retired = sorted(set(body.model_extra or {}) & set(RETIRED))
+    do when the body holds a retired field, the strategy is not full/canary/shadow, or the version has no
+    product. ``shadow``: a shadow stage on ``canary_agents`` at ``shadow_sample_rate``, then the stages."""
+    extra = dict(body.model_extra or {})
+    shadow = body.strategy is Strategy.SHADOW
+    retired = sorted(set(extra) & set(RETIRED) - (SHADOW_FIELDS if shadow else set()))
     if retired:
         why = "; ".join(f"{k}: {RETIRED[k]}" for k in retired)
         raise BadRequestError(f"{CONTROLLER} chooses {', '.join(retired)} now, leave them out ({why})")
-    if body.strategy not in (Strategy.FULL, Strategy.CANARY):
-        hint = "POST /deployments/rollback" if body.strategy is Strategy.ROLLBACK else "full or canary"
+    if body.strategy not in (Strategy.FULL, Strategy.CANARY, Strategy.SHADOW):
+        hint = "POST /deployments/rollback" if body.strategy is Strategy.ROLLBACK else "full/canary/shadow"
         raise BadRequestError(f"strategy {body.strategy.value!r} cannot be requested here: use {hint}")
     product = tags.get(PRODUCT_TAG, "").strip()
     where = f"model {body.model_name} v{body.model_version}"
@@ -147,12 +186,19 @@ def from_promotion(body: PromoteIn, tags: dict[str, str]) -> RolloutIn:
             f"set_model_version_tag(name, version, '{PRODUCT_TAG}', '<product>')) or use POST /rollouts"
         )
     try:
+        asked = ShadowIn(
+            agents=extra.get("canary_agents") or [], sample_rate=extra.get("shadow_sample_rate") or 1.0
+        )
+    except ValueError as exc:
+        raise BadRequestError(f"invalid shadow: {exc}") from exc
+    try:
         return RolloutIn(
             product=product,
             action=RolloutAction.DEPLOY,
             model_version=body.model_version,
-            staged=body.strategy is Strategy.CANARY,
+            staged=body.strategy in (Strategy.CANARY, Strategy.SHADOW),
             target=body.target,
+            shadow=asked if shadow else None,
             reason=body.reason,
         )
     except ValueError as exc:
@@ -179,6 +225,11 @@ def new_request(body: RolloutIn, requested_by: str) -> RolloutRequest:
         to_version=body.to_version,
         staged=body.staged,
         target=body.target,
+        shadow=(
+            ShadowAsk(agents=tuple(body.shadow.agents), sample_rate=body.shadow.sample_rate)
+            if body.shadow is not None
+            else None
+        ),
         requested_by=requested_by,
         reason=body.reason,
     )

@@ -123,6 +123,8 @@ class ModelManager:
         return product_problem(self.product, dep.product) is None
 
     def is_current(self, dep: Deployment) -> bool:
+        if dep.strategy is Strategy.END_SHADOW:  # done when this model is not (or no longer) in shadow here
+            return self._shadow is None or self._shadow.model.ref.sha256 != dep.sha256
         if dep.strategy is Strategy.SHADOW:
             return self._shadow is not None and self._shadow.model.ref.sha256 == dep.sha256
         if dep.strategy is Strategy.ROLLBACK and self._shadow is not None:
@@ -131,7 +133,10 @@ class ModelManager:
 
     def apply(self, dep: Deployment) -> bool:
         """Load ``dep``; True when it now serves (or shadows). Never raises for a bad model. A rollback ends
-        the shadow; one to the model already serving does only that."""
+        the shadow; one to the model already serving does only that. An ``end_shadow`` only ends it."""
+        if dep.strategy is Strategy.END_SHADOW:
+            self.end_shadow(dep)
+            return True
         if dep.strategy is Strategy.ROLLBACK and self._current.ref.sha256 == dep.sha256:
             with self._lock:
                 ended, self._shadow = self._shadow, None
@@ -184,6 +189,18 @@ class ModelManager:
             )
             self._emit(AgentEventType.MODEL_LOADED, dep, loaded.ref, dep.strategy.value)
             return True
+
+    def end_shadow(self, dep: Deployment) -> bool:
+        """Stop running ``dep``'s model in shadow (an ``end_shadow``, or a later stage of its rollout that
+        leaves this agent out); True when a shadow ended. What this agent serves does not change."""
+        with self._lock:
+            ended = self._shadow
+            if ended is None or ended.model.ref.sha256 != dep.sha256:
+                return False
+            self._shadow = None
+        logger.info("deployment %s (%s): shadow %s ended", dep.deployment_id, dep.strategy, ended.model.ref)
+        self._emit(AgentEventType.MODEL_LOADED, dep, self._current.ref, "shadow ended")
+        return True
 
     def _prepare(self, dep: Deployment) -> tuple[LoadedModel, Path]:
         staged = self.store.dir / f"staging-{dep.deployment_id}.onnx"

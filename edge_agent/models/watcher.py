@@ -1,12 +1,15 @@
 """Consumes the deployments topic (compacted, read from the start on every boot) and applies each
 deployment that targets this agent, the newest per poll, unless it already serves. A ``fleet`` deployment of
 another product is for that product's agents: ignored. One addressed to this agent (its line, or it as a
-canary agent) with another product is refused, counted and reported: :meth:`DeploymentWatcher.handle`."""
+canary agent) with another product is refused, counted and reported: :meth:`DeploymentWatcher.handle`.
+A later stage of a rollout that leaves this agent out (``ends_shadow``), or an ``end_shadow``, ends the shadow
+of that model here; what the agent serves does not change."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 
 from edge_agent.models.manager import ModelManager
 from factoryloop.errors import KafkaUnavailableError
@@ -52,6 +55,25 @@ class DeploymentWatcher:
                 continue
             self.seen.add(dep.deployment_id)
             self.manager.apply(dep)  # refuses a deployment of another product, keeping the current model
+        self._end_shadow(deployments, max((d.ts for d in own), default=None))
+
+    def _end_shadow(self, deployments: list[Deployment], applied_at: datetime | None) -> None:
+        """A later stage of the rollout whose shadow this agent runs that leaves it out (``ends_shadow``) ends
+        that shadow, when it is newer than what this agent applied from the same poll."""
+        shadow = self.manager.shadow
+        if shadow is None:
+            return
+        ends = [
+            d
+            for d in deployments
+            if d.ends_shadow_of(self.agent_id, self.line_id)
+            and d.strategy is not Strategy.END_SHADOW
+            and d.sha256 == shadow.model.ref.sha256
+            and self.manager.accepts_product(d)
+        ]
+        newest = max(ends, key=lambda d: d.ts, default=None)
+        if newest is not None and (applied_at is None or newest.ts >= applied_at):
+            self.manager.end_shadow(newest)
 
     def _run(self) -> None:
         backoff = 1.0

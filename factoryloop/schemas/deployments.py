@@ -26,6 +26,7 @@ class Strategy(StrEnum):
     CANARY = "canary"  # only ``canary_agents`` serve it until the rollout widens or rolls back
     SHADOW = "shadow"  # agents run it beside the champion on a sample of frames, without acting
     ROLLBACK = "rollback"  # back to a previous model, after a failed canary or an engineer's decision
+    END_SHADOW = "end_shadow"  # agents running this model in shadow stop; what they serve does not change
 
 
 class Deployment(Event):
@@ -64,6 +65,11 @@ class Deployment(Event):
         "(empty: every targeted agent).",
     )
     shadow_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    ends_shadow: bool = Field(
+        default=False,
+        description="canary / shadow: the agents it targets but does not name end their shadow of this model "
+        "(the rollout went past the shadow stage that started it).",
+    )
     previous_version: str | None = None
     created_by: str = Field(default="system", max_length=128)
     reason: str | None = Field(default=None, max_length=1000)
@@ -86,6 +92,19 @@ class Deployment(Event):
         """Whether an agent on ``line_id`` should act on this deployment."""
         if self.target not in (FLEET_KEY, line_id):
             return False
-        if self.strategy is Strategy.CANARY or (self.strategy is Strategy.SHADOW and self.canary_agents):
+        if self.strategy is Strategy.CANARY or (
+            self.strategy in (Strategy.SHADOW, Strategy.END_SHADOW) and self.canary_agents
+        ):
             return agent_id in self.canary_agents
         return True
+
+    def ends_shadow_of(self, agent_id: str, line_id: str) -> bool:
+        """Whether an agent on ``line_id`` running this model in shadow should stop (and do nothing else): an
+        ``end_shadow`` for it, or a canary / shadow with ``ends_shadow`` that targets but does not name it."""
+        if self.strategy is Strategy.END_SHADOW:
+            return self.applies_to(agent_id, line_id)
+        return (
+            self.ends_shadow
+            and self.target in (FLEET_KEY, line_id)
+            and not self.applies_to(agent_id, line_id)
+        )

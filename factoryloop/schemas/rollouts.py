@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from factoryloop.schemas.base import Event, Identifier
+from factoryloop.schemas.base import Event, Identifier, WireModel
 from factoryloop.schemas.deployments import FLEET_KEY
 
 
@@ -40,6 +40,14 @@ class RolloutState(StrEnum):
 TERMINAL = frozenset({RolloutState.FULL, RolloutState.ROLLED_BACK, RolloutState.HALTED, RolloutState.REFUSED})
 
 
+class ShadowAsk(WireModel):
+    """A shadow stage asked for by an engineer (API ``strategy: shadow``): the challenger beside the champion
+    on ``agents`` (live agents of the product; empty: the policy's shadow stages, else its first agent)."""
+
+    agents: tuple[Identifier, ...] = Field(default=(), max_length=1000)
+    sample_rate: float = Field(default=1.0, gt=0.0, le=1.0)
+
+
 class RolloutRequest(Event):
     kind: Literal["rollout_request"] = "rollout_request"
     schema_version: Literal[1] = 1
@@ -57,6 +65,11 @@ class RolloutRequest(Event):
         description="deploy: through the product's canary stages (true) or straight to every agent (false).",
     )
     target: Identifier = Field(default=FLEET_KEY, description=f"A line id, or '{FLEET_KEY}'.")
+    shadow: ShadowAsk | None = Field(
+        default=None,
+        description="deploy: a shadow stage first, on these agents at this sample rate, instead of the "
+        "policy's shadow stages (then the policy's canary stages, or every agent when not staged).",
+    )
     requested_by: str = Field(min_length=1, max_length=128)
     reason: str | None = Field(default=None, max_length=1000)
 
@@ -79,6 +92,11 @@ class RolloutEvent(Event):
     )
     request_id: str | None = Field(default=None, max_length=64)
     actor: str = Field(default="trainer", max_length=128, description="Who caused it: the trainer or a user.")
+    progress: bool = Field(
+        default=False,
+        description="Not a transition: the stage's figures so far (a shadow stage's, while it runs) or what "
+        "the controller waits for (MLflow down); ``state`` is the stage's.",
+    )
 
 
 RolloutMessage = Annotated[RolloutRequest | RolloutEvent, Field(discriminator="kind")]

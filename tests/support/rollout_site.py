@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from mlflow.tracking import MlflowClient
 
@@ -127,11 +128,15 @@ def wait_for_events(
 
 @contextmanager
 def running_controller(
-    kafka: KafkaSettings, registry: ModelRegistry, policies: RolloutPolicies, agents: int = len(AGENTS)
+    kafka: KafkaSettings,
+    registry: ModelRegistry,
+    policies: RolloutPolicies,
+    agents: int = len(AGENTS),
+    **options: Any,
 ) -> Iterator[RolloutController]:
     """A rollout controller in a thread, leading and knowing ``agents`` live agents; stopped after, its error
-    (if any) raised."""
-    controller = RolloutController(kafka, registry, policies, session_timeout_ms=6000)
+    (if any) raised. ``options``: more of the controller's keyword arguments."""
+    controller = RolloutController(kafka, registry, policies, session_timeout_ms=6000, **options)
     stop = threading.Event()
     thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
     thread.start()

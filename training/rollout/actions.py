@@ -1,6 +1,8 @@
 """The rollout controller's transitions, one product at a time: start, enter a stage, judge, widen, finish,
-roll back. Each transition is recorded (MLflow, via :class:`RolloutLedger`) before its deployment goes out,
-and reported as a :class:`RolloutEvent` on the rollouts topic after."""
+roll back. Each transition is recorded (MLflow, via :class:`RolloutLedger`) before anything changes here or
+goes out: a :class:`~training.registry.RegistryError` leaves the rollout as it was, to be tried again. Its
+deployment, then its :class:`RolloutEvent`, go out through the :class:`Outbox` (kept until Kafka acknowledges
+them); a stage's window starts once its deployment is acknowledged."""
 
 from __future__ import annotations
 
@@ -9,32 +11,19 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from factoryloop.kafka import EventProducer
 from factoryloop.schemas import Deployment, RolloutEvent, RolloutRequest, RolloutState, Strategy
 from factoryloop.topics import TopicRole
 from training.registry.models import CHAMPION, ModelRegistry, RegisteredVersion
-from training.rollout.fleet import FleetView, resolve_shadow_stages, resolve_stages
+from training.rollout.fleet import FleetView, asked_shadow_stages, resolve_shadow_stages, resolve_stages
 from training.rollout.ledger import Rollout, RolloutLedger
+from training.rollout.outbox import Outbox
 from training.rollout.policy import RolloutPolicy
-from training.rollout.publish import deployment_for, publish
-from training.rollout.shadow import ShadowWatch
-from training.rollout.watch import CanaryPolicy, CanaryWatch, StageWatch
+from training.rollout.publish import deployment_for, end_shadow, logged, rollback_to, signed
+from training.rollout.stages import Active, Step, judge, stage_watch
 
 logger = logging.getLogger(__name__)
-
-
-def canary_policy(policy: RolloutPolicy) -> CanaryPolicy:
-    return CanaryPolicy(window_s=policy.window_s, **policy.judge.model_dump())
-
-
-@dataclass
-class Active:
-    rollout: Rollout
-    watch: StageWatch
-    started: float  # monotonic start of the current stage's window
-    policy: RolloutPolicy
 
 
 class Transitions:
@@ -44,12 +33,14 @@ class Transitions:
         fleet: FleetView,
         producer: EventProducer,
         clock: Callable[[], float] = time.monotonic,
+        progress_s: float = 15.0,
     ) -> None:
         self.registry = registry
         self.ledger = RolloutLedger(registry)
         self.fleet = fleet
-        self.producer = producer
+        self.outbox = Outbox(producer)
         self.clock = clock
+        self.progress_s = progress_s  # how often a shadow stage's figures are reported while it runs
         self.active: dict[str, Active] = {}
 
     # reporting ---------------------------------------------------------------------------------------------
@@ -60,6 +51,7 @@ class Transitions:
         reason: str,
         evidence: dict[str, float] | None = None,
         agents: tuple[str, ...] | None = None,
+        progress: bool = False,
     ) -> RolloutEvent:
         event = RolloutEvent(
             rollout_id=r.rollout_id,
@@ -75,10 +67,19 @@ class Transitions:
             evidence=evidence or {},
             request_id=r.request_id,
             actor=r.actor,
+            progress=progress,
         )
-        self.producer.send_sync(TopicRole.ROLLOUTS, event, key=r.product)
-        logger.info("rollout %s v%s: %s (%s)", r.product, r.version.version, state.value, reason)
+        self.outbox.send(TopicRole.ROLLOUTS, event, r.product)
+        if not progress:
+            logger.info("rollout %s v%s: %s (%s)", r.product, r.version.version, state.value, reason)
         return event
+
+    def note(self, product: str, reason: str) -> None:
+        """A progress event of the product's rollout in flight saying ``reason`` (e.g. what it waits for)."""
+        a = self.active.get(product)
+        if a is not None:
+            state = self._state(a.rollout)
+            self.emit(a.rollout, state, reason, a.watch.evidence(), progress=True)
 
     def refuse(
         self,
@@ -99,8 +100,13 @@ class Transitions:
             request_id=req.request_id,
             actor=req.requested_by,
         )
-        self.producer.send_sync(TopicRole.ROLLOUTS, event, key=req.product)
+        self.outbox.send(TopicRole.ROLLOUTS, event, req.product)
         logger.warning("rollout request %s %s: %s", req.request_id, state.value, reason)
+
+    def _send(self, dep: Deployment, then: Callable[[], None] | None = None) -> None:
+        dep = signed(dep)
+        self.outbox.send(TopicRole.DEPLOYMENTS, dep, dep.compaction_key, then)
+        logged(dep)
 
     # starting ----------------------------------------------------------------------------------------------
     def previous_of(self, product: str, version: RegisteredVersion, target: str) -> RegisteredVersion | None:
@@ -121,7 +127,10 @@ class Transitions:
 
     def start(self, req: RolloutRequest, version: RegisteredVersion, policy: RolloutPolicy) -> None:
         agents = self.fleet.agents(req.product, req.target)
-        shadows = resolve_shadow_stages(policy, agents) if req.staged else []
+        if req.shadow is not None:  # an engineer's shadow stage instead of the policy's
+            shadows = asked_shadow_stages(req.shadow, policy, agents, req.product)
+        else:
+            shadows = resolve_shadow_stages(policy, agents) if req.staged else []
         stages = [a for a, _ in shadows] + (resolve_stages(policy, agents) if req.staged else [()])
         r = Rollout(
             rollout_id=uuid.uuid4().hex,
@@ -137,6 +146,12 @@ class Transitions:
         live = f"{len(agents)} agent(s) of {req.product} live"
         self.enter_stage(r, policy, f"{req.reason or 'requested'} ({live})")
 
+    @staticmethod
+    def _state(r: Rollout) -> RolloutState:
+        if r.shadow:  # the challenger beside the champion on the stage's agents; the champion decides
+            return RolloutState.SHADOW
+        return RolloutState.CANARY if r.stage == r.first_canary else RolloutState.WIDENED
+
     def enter_stage(
         self,
         r: Rollout,
@@ -148,84 +163,108 @@ class Transitions:
     ) -> None:
         """Start stage ``r.stage``; ``passed``: the evidence of the stage before, kept with this one."""
         if r.last_stage:
+            dep = self._deployment(r, Strategy.FULL, why)
             self.ledger.finish(r, RolloutState.FULL, why, passed or {})
-            self._publish(r, Strategy.FULL, why)
             self.active.pop(r.product, None)
+            self._send(dep)
             everyone = tuple(a.agent_id for a in self.fleet.agents(r.product, r.target))
             self.emit(r, RolloutState.FULL, why, passed, agents=everyone)
             return
-        if r.shadow:  # the challenger beside the champion on the stage's agents; the champion decides
-            state = RolloutState.SHADOW
-        else:
-            state = RolloutState.CANARY if r.stage == r.first_canary else RolloutState.WIDENED
+        state = self._state(r)
+        dep = self._deployment(r, Strategy.SHADOW if r.shadow else Strategy.CANARY, why)
         self.ledger.save(r, state, passed)
-        dep = self._publish(r, Strategy.SHADOW if r.shadow else Strategy.CANARY, why)
-        self.active[r.product] = Active(r, self._watch(r, dep, policy, resumed), self.clock(), policy)
+        a = Active(r, stage_watch(r, dep, policy, resumed), None, policy)
+        self.active[r.product] = a
+        self._send(dep, then=lambda: a.start(self.clock()))  # the window runs from the acknowledgement
         self.emit(r, state, f"stage {r.stage + 1} of {len(r.stages)}: {why}", passed)
 
-    @staticmethod
-    def _watch(r: Rollout, dep: Deployment, policy: RolloutPolicy, resumed: bool) -> StageWatch:
-        judge = canary_policy(policy)
-        agents, version = frozenset(r.agents), r.version.version
-        if r.shadow:
-            return ShadowWatch(agents, version, dep.deployment_id, judge, model_name=r.version.name)
-        # resumed: the agents already serve it (a restarted controller, or a wider stage than the first)
-        resumed = resumed or r.stage > r.first_canary
-        return CanaryWatch(
-            agents, version, dep.deployment_id, judge, model_name=r.version.name, resumed=resumed
-        )
-
-    def _publish(self, r: Rollout, strategy: Strategy, why: str) -> Deployment:
-        dep = deployment_for(
+    def _deployment(self, r: Rollout, strategy: Strategy, why: str) -> Deployment:
+        """The stage's deployment; one after a shadow stage ends the shadow on the agents it leaves out."""
+        return deployment_for(
             r.version,
             target=r.target,
             strategy=strategy,
             canary_agents=r.agents if strategy in (Strategy.CANARY, Strategy.SHADOW) else (),
             shadow_sample_rate=r.shadow_rates[r.stage] if strategy is Strategy.SHADOW else 0.0,
+            ends_shadow=0 < r.stage <= r.first_canary,
             previous_version=r.previous.version if r.previous else None,
             reason=why,
             created_by=r.actor,
         )
-        return publish(self.producer, dep)
 
     # judging -----------------------------------------------------------------------------------------------
-    def tick(self) -> None:
-        for product, a in list(self.active.items()):
-            failures = a.watch.failures()
-            if failures:
-                self.roll_back(product, "; ".join(failures))
-            elif self.clock() - a.started >= a.policy.window_s:
-                problems = a.watch.problems()
-                if problems:
-                    self.roll_back(product, "; ".join(problems))
-                else:
-                    kind = "shadow agreed with the champion" if a.rollout.shadow else "healthy"
-                    passed = f"stage {a.rollout.stage + 1} {kind} for {a.policy.window_s:.0f} s"
-                    self.enter_stage(a.rollout.next_stage(), a.policy, passed, passed=a.watch.evidence())
+    def steps(self) -> list[Step]:
+        """What each stage in flight calls for now; a shadow stage that goes on reports its figures."""
+        out = []
+        for product, a in self.active.items():
+            step = judge(product, a, self.clock())
+            if step is not None:
+                out.append(step)
+            elif a.rollout.shadow and a.started is not None:
+                self._progress(a)
+        return out
+
+    def take(self, step: Step) -> None:
+        a = self.active[step.product]
+        if step.rollback:
+            self.roll_back(step.product, step.why)
+        else:
+            self.enter_stage(a.rollout.next_stage(), a.policy, step.why, passed=step.passed)
+
+    def _progress(self, a: Active) -> None:
+        """The shadow stage's figures so far, every ``progress_s`` when they changed (the dashboard shows them
+        against the limits)."""
+        if self.clock() - a.reported_at < self.progress_s:
+            return
+        a.reported_at = self.clock()
+        evidence = a.watch.evidence()
+        if evidence != a.reported:
+            a.reported = evidence
+            r = a.rollout
+            self.emit(r, RolloutState.SHADOW, f"stage {r.stage + 1} of {len(r.stages)}: so far", evidence,
+                      progress=True)  # fmt: skip
+
+    def restart_windows(self, why: str) -> None:
+        """Each stage in flight is judged on a new full window from now (its evidence so far is kept)."""
+        for a in self.active.values():
+            if a.started is not None:
+                a.started = self.clock()
+                logger.warning(
+                    "rollout %s v%s: stage %d's window restarts (%s)",
+                    a.rollout.product,
+                    a.rollout.version.version,
+                    a.rollout.stage + 1,
+                    why,
+                )
 
     def roll_back(self, product: str, why: str, to: RegisteredVersion | None = None) -> None:
         """End the product's rollout in flight: every agent back to ``to`` (default: its previous). From a
-        shadow stage the ``rollback`` deployment of the model the agents serve only ends the shadow."""
-        a = self.active.pop(product)
+        shadow stage the ``rollback`` deployment of the model the agents serve only ends the shadow; with no
+        model to go back to, an ``end_shadow`` does."""
+        a = self.active[product]
         r, evidence = a.rollout, a.watch.evidence()
         back = to or r.previous
-        if back is None:
-            left = "the shadow agents keep running it in shadow" if r.shadow else "the canary agents keep it"
-            self.ledger.finish(r, RolloutState.HALTED, f"{why}; nothing to go back to", evidence)
-            self.emit(r, RolloutState.HALTED, f"{why}; no previous model to go back to ({left})", evidence)
+        if back is None and r.shadow:
+            dep = end_shadow(r.version, r.target, f"v{r.version.version} shadow ended: {why}", r.actor)
+            ended = f"{why}; the shadow ended (no agent served v{r.version.version}; none to go back to)"
+            self.ledger.finish(r, RolloutState.ROLLED_BACK, ended, evidence)
+            self.active.pop(product)
+            self._send(dep)
+            self.emit(r, RolloutState.ROLLED_BACK, ended, evidence, agents=())
             return
-        dep = deployment_for(
-            back,
-            target=r.target,
-            strategy=Strategy.ROLLBACK,
-            previous_version=r.version.version,
-            reason=f"v{r.version.version} rolled back: {why}",
-            created_by=r.actor,
-        )
+        if back is None:
+            self.ledger.finish(r, RolloutState.HALTED, f"{why}; nothing to go back to", evidence)
+            self.active.pop(product)
+            why = f"{why}; no previous model to go back to (the canary agents keep it)"
+            self.emit(r, RolloutState.HALTED, why, evidence)
+            return
+        back_why = f"v{r.version.version} rolled back: {why}"
+        dep = rollback_to(back, r.target, r.version.version, back_why, r.actor)
         self.ledger.finish(r, RolloutState.ROLLED_BACK, why, evidence)
         if back is not r.previous:
             self.registry.set_alias(product, CHAMPION, back.version)
-        publish(self.producer, dep)
+        self.active.pop(product)
+        self._send(dep)
         self.emit(r, RolloutState.ROLLED_BACK, why, evidence, agents=())
 
     def rollback_now(
@@ -235,14 +274,7 @@ class Transitions:
         r = Rollout(
             uuid.uuid4().hex, req.product, current, to, ((),), 0, req.target, req.request_id, req.requested_by
         )
-        dep = deployment_for(
-            to,
-            target=req.target,
-            strategy=Strategy.ROLLBACK,
-            previous_version=current.version,
-            reason=why,
-            created_by=req.requested_by,
-        )
+        dep = rollback_to(to, req.target, current.version, why, req.requested_by)
         self.ledger.finish(r, RolloutState.ROLLED_BACK, why, {})
-        publish(self.producer, dep)
+        self._send(dep)
         self.emit(r, RolloutState.ROLLED_BACK, why, agents=())

@@ -12,6 +12,11 @@ owns the partition acts, another one started by mistake waits (Kafka's group coo
 assignor keeps the partition where it is when a second trainer joins; a killed leader's partition moves after
 the session timeout). A new leader resumes the rollouts left in flight (:class:`RolloutLedger`), restarting
 the window of the stage they were in.
+
+Outages (:mod:`training.rollout.outages`): while MLflow does not answer nothing is recorded, so nothing is
+deployed; the controller says what waits (:attr:`RolloutController.waiting`, its log, a ``progress`` event)
+and carries on once it answers. While Kafka does not answer nothing is sent or judged; what was recorded goes
+out once it answers (:mod:`training.rollout.outbox`) and the stages in flight restart their window.
 """
 
 from __future__ import annotations
@@ -21,20 +26,20 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 
 from factoryloop.kafka import EventProducer, TypedConsumer
-from factoryloop.schemas import Heartbeat, RolloutAction, RolloutRequest, RolloutState
+from factoryloop.schemas import Heartbeat, RolloutAction, RolloutRequest
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
-from training.errors import TrainingError
-from training.registry.models import CHAMPION, ModelRegistry
+from training.errors import RegistryError, TrainingError
+from training.registry.models import ModelRegistry
 from training.rollout.actions import Transitions
 from training.rollout.fleet import FleetView
+from training.rollout.intake import Intake
 from training.rollout.join import join_watched
+from training.rollout.outages import KafkaProbe, Outage
 from training.rollout.policy import RolloutPolicies
 
 logger = logging.getLogger(__name__)
@@ -54,8 +59,12 @@ class RolloutController:
         fleet_stale_s: float = 120.0,
         max_request_age_s: float = 3600.0,
         session_timeout_ms: int = 10_000,
+        retry_s: float = 5.0,
+        progress_s: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``retry_s``: how often a server that does not answer is asked again (and Kafka probed while it
+        does); ``progress_s``: how often a shadow stage reports its figures while it runs."""
         self.kafka = kafka
         self.registry = registry
         self.policies = policies
@@ -63,15 +72,21 @@ class RolloutController:
         self.fleet = FleetView(fleet_stale_s, clock)
         self.max_request_age_s = max_request_age_s
         self.session_timeout_ms = session_timeout_ms
+        self.progress_s = progress_s
         self.clock = clock
         self.leader = threading.Event()
         self.ready = threading.Event()  # joined the topics: requests submitted now are acted on
         self.error: BaseException | None = None
+        self.waiting: dict[str, str] = {}  # product -> what its rollout (or request) waits for, while it does
+        self.mlflow = Outage("MLflow", registry.tracking_uri, registry.reachable, retry_s, clock)
+        self._probe = KafkaProbe(kafka)
+        self.kafka_link = Outage("Kafka", kafka.bootstrap_servers, self._probe, retry_s, clock)
+        self._next_kafka_probe = 0.0
         self._inbox: queue.Queue[tuple[RolloutRequest, bool]] = queue.Queue()
         self._t: Transitions | None = None
+        self._requests: Intake | None = None
         self._resume_at: float | None = None  # when to look for rollouts left in flight (None: done)
-        self._pending: list[RolloutRequest] = []  # taken from the topic, not carried out yet
-        self._pending_offsets: dict[Any, Any] = {}
+        self._noted: dict[str, str] = {}  # product -> what its rollout waits to do, as last reported
 
     # asking --------------------------------------------------------------------------------------------
     def promoted(self, product: str, version: str, reason: str) -> None:
@@ -108,6 +123,7 @@ class RolloutController:
             logger.exception("the rollout controller stopped")
         finally:
             self.leader.clear()
+            self._probe.close()
 
     def _run(self, stop: threading.Event) -> None:
         requests = TypedConsumer(
@@ -121,23 +137,50 @@ class RolloutController:
         )
         watched = TypedConsumer(self.kafka, WATCHED, None, auto_offset_reset="latest")
         try:
-            with EventProducer(self.kafka) as producer:
+            with EventProducer(self.kafka, max_block_ms=3000) as producer:
                 join_watched(watched, self.fleet.stale_s)
-                self._t = Transitions(self.registry, self.fleet, producer, self.clock)
+                self._t = Transitions(self.registry, self.fleet, producer, self.clock, self.progress_s)
+                self._requests = Intake(self._t, self.registry, self.policies, self.max_request_age_s)
                 self.ready.set()
                 while not stop.is_set():
-                    self._lead(requests)
-                    for rec in watched.poll(timeout_ms=200):
-                        self._observe(rec.event)
-                    if self.leader.is_set():
-                        self._resume()
-                        if self._resume_at is None:
-                            self._drain_requests(requests)
-                            self._drain_inbox()
-                            self._t.tick()
+                    self._step(requests, watched)
         finally:
             requests.close()
             watched.close()
+
+    def _step(self, requests: TypedConsumer, watched: TypedConsumer) -> None:
+        assert self._t is not None and self._requests is not None
+        self._lead(requests)
+        for rec in watched.poll(timeout_ms=200):
+            self._observe(rec.event)
+        if not self._kafka_answers() or not self.leader.is_set() or not self._t.outbox.flush():
+            return
+        if not self.mlflow.check():
+            self._say_waiting()
+            return
+        if self._mlflow_work() and not self.registry.reachable():  # before the client's minutes of retries
+            self.mlflow.mark_down("its health check does not answer")
+            self._say_waiting()
+            return
+        try:
+            self._resume()
+            if self._resume_at is None:
+                self._requests.drain(requests, self._inbox)
+                for step in self._t.steps():
+                    self._t.take(step)
+        except RegistryError as exc:  # MLflow went away in the middle: nothing changed, tried again
+            self.mlflow.mark_down(str(exc))
+            self._say_waiting()
+            return
+        self.waiting.clear()
+        self._noted.clear()
+
+    def _mlflow_work(self) -> bool:
+        """Whether this round records something in MLflow: a resume, a request, or a stage to end."""
+        assert self._t is not None and self._requests is not None
+        if self._resume_at is not None:
+            return self.clock() >= self._resume_at
+        return bool(self._requests.pending() or not self._inbox.empty() or self._t.steps())
 
     def _observe(self, event: object) -> None:
         if isinstance(event, Heartbeat):
@@ -146,7 +189,53 @@ class RolloutController:
         for a in self._t.active.values():
             a.watch.observe(event)
 
+    def _kafka_answers(self) -> bool:
+        """Probe Kafka every ``retry_s`` (an outage with nothing to send is noticed too); after an outage the
+        stages in flight restart their window: they are judged on a full window of live evidence."""
+        assert self._t is not None
+        link = self.kafka_link
+        if not link.is_down and self.clock() >= self._next_kafka_probe:
+            self._next_kafka_probe = self.clock() + link.retry_s
+            if not self._probe():
+                link.mark_down(self._probe.error or "no answer")
+        if link.is_down:
+            was_down = link.clock() - (link.down_since or 0.0)
+            if not link.check():
+                for product, a in self._t.active.items():
+                    self.waiting[product] = (
+                        f"{link.describe()}: nothing is judged or sent; stage {a.rollout.stage + 1}'s "
+                        "window restarts once it answers"
+                    )
+                return False
+            self._t.restart_windows(f"Kafka did not answer for {was_down:.0f} s")
+            self.waiting.clear()
+        return True
+
+    def _say_waiting(self) -> None:
+        """What waits for MLflow, per product: in :attr:`waiting`; in the log and a progress event when it
+        changes (what the rollout waits to do, or which request waits)."""
+        assert self._t is not None and self._requests is not None
+        down = self.mlflow.describe()
+        waits: dict[str, tuple[str, str]] = {}  # product -> (what changes, the text)
+        for s in self._t.steps():
+            r = self._t.active[s.product].rollout
+            text = (
+                f"{down}: waiting to {s.describe(r)}; it is recorded there before it is deployed, so nothing "
+                "is deployed until it answers"
+            )
+            waits[s.product] = (f"{r.rollout_id}/{r.stage}/{s.rollback}", text)
+        for req in self._requests.pending():
+            text = f"{down}: request {req.request_id} ({req.action.value}) waits"
+            waits.setdefault(req.product, (req.request_id, text))
+        self.waiting = {product: text for product, (_, text) in waits.items()}
+        for product, (what, text) in waits.items():
+            if self._noted.get(product) != what:
+                self._noted[product] = what
+                logger.warning("rollout of %s: %s", product, text)
+                self._t.note(product, text)
+
     def _lead(self, requests: TypedConsumer) -> None:
+        assert self._t is not None and self._requests is not None
         records = requests.poll(timeout_ms=200)
         leading = bool(requests.raw.assignment())
         if leading and not self.leader.is_set():
@@ -157,42 +246,19 @@ class RolloutController:
             logger.warning("rollout controller: lost the rollouts partition to another trainer; standing by")
             self.leader.clear()
             self._resume_at = None
-            self._pending, self._pending_offsets = [], {}
-            assert self._t is not None
+            self._requests.forget()
             self._t.active.clear()
         if records and self.leader.is_set():
-            self._pending += [r.event for r in records if isinstance(r.event, RolloutRequest)]
-            self._pending_offsets = requests.consumed_offsets()
-
-    def _drain_requests(self, requests: TypedConsumer) -> None:
-        """Carry out the topic's requests taken so far, then commit them (a crash before: asked again)."""
-        while self._pending:
-            self._handle(self._pending.pop(0), from_gate=False)
-        if self._pending_offsets:
-            requests.commit_offsets(self._pending_offsets)
-            self._pending_offsets = {}
-
-    def _drain_inbox(self) -> None:
-        while True:
-            try:
-                request, from_gate = self._inbox.get_nowait()
-            except queue.Empty:
-                return
-            self._handle(request, from_gate=from_gate)
+            self._requests.took(
+                [r.event for r in records if isinstance(r.event, RolloutRequest)], requests.consumed_offsets()
+            )
 
     def _resume(self) -> None:
-        """Once leading: take over the rollouts a previous trainer left in flight (retried while MLflow is
-        unreachable; requests wait until then, so none acts on a product whose rollout is not resumed yet)."""
+        """Once leading: take over the rollouts a previous trainer left in flight (requests wait until then,
+        so none acts on a product whose rollout is not resumed yet); :class:`RegistryError`: MLflow down."""
         if self._resume_at is None or self.clock() < self._resume_at:
             return
         assert self._t is not None
-        if not self.registry.reachable():
-            logger.warning(
-                "MLflow (%s) does not answer: rollouts in flight not resumed yet; retrying in 30 s",
-                self.registry.tracking_uri,
-            )
-            self._resume_at = self.clock() + 30.0
-            return
         try:
             for product in self.registry.products():
                 if product in self._t.active:
@@ -201,76 +267,13 @@ class RolloutController:
                 if r is not None:
                     policy = self.policies.for_product(product)
                     self._t.enter_stage(r, policy, "resumed after a trainer restart", resumed=True)
+        except RegistryError:
+            raise
         except TrainingError as exc:
             logger.warning("rollouts in flight not resumed yet (%s); retrying in 30 s", exc)
             self._resume_at = self.clock() + 30.0
             return
         self._resume_at = None
-
-    # requests ------------------------------------------------------------------------------------------
-    def _handle(self, req: RolloutRequest, *, from_gate: bool) -> None:
-        assert self._t is not None
-        try:
-            if datetime.now(UTC) - req.ts > timedelta(seconds=self.max_request_age_s):
-                self._t.refuse(
-                    req,
-                    None,
-                    f"request made at {req.ts:%Y-%m-%d %H:%M} UTC, no trainer took it "
-                    f"within {self.max_request_age_s:.0f} s; ask again",
-                )
-            elif req.action is RolloutAction.ROLLBACK:
-                self._rollback(req)
-            else:
-                self._deploy(req, from_gate=from_gate)
-        except TrainingError as exc:
-            self._t.refuse(req, None, str(exc))
-
-    def _deploy(self, req: RolloutRequest, *, from_gate: bool) -> None:
-        assert self._t is not None
-        t = self._t
-        version = (
-            self.registry.get(req.product, req.model_version)
-            if req.model_version
-            else self.registry.alias(req.product, CHAMPION)
-        )
-        if version is None:
-            t.refuse(req, None, f"{self.registry.name(req.product)} has no champion: name a model_version")
-            return
-        busy = t.active.get(req.product)
-        if busy is not None:
-            b = busy.rollout
-            t.refuse(
-                req,
-                version,
-                f"v{b.version.version} is rolling out (stage {b.stage + 1} of "
-                f"{len(b.stages)}); roll it back or wait for it",
-            )
-            return
-        policy = self.policies.for_product(req.product)
-        if from_gate and policy.mode == "manual":
-            self.registry.tag(req.product, version.version, {"rollout.decision": RolloutState.HELD.value})
-            held = f"gate promoted v{version.version}; policy manual: ship it with `factoryloop train deploy`"
-            t.refuse(req, version, held, RolloutState.HELD)
-            return
-        t.start(req, version, policy)
-
-    def _rollback(self, req: RolloutRequest) -> None:
-        assert self._t is not None
-        t = self._t
-        to = self.registry.get(req.product, req.to_version) if req.to_version else None
-        who = f"rollback requested by {req.requested_by}" + (f": {req.reason}" if req.reason else "")
-        if req.product in t.active:
-            t.roll_back(req.product, who, to)
-            return
-        champion = self.registry.alias(req.product, CHAMPION)
-        if to is None:
-            back = champion.tags.get("previous_champion") if champion else None
-            to = self.registry.get(req.product, back) if back else None
-        if to is None or champion is None:
-            name = self.registry.name(req.product)
-            t.refuse(req, champion, f"{name}: nothing to roll back to; name to_version")
-            return
-        t.rollback_now(req, champion, to, who)
 
 
 __all__ = ["GROUP", "RolloutController"]

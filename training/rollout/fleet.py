@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from factoryloop.schemas import FLEET_KEY, Heartbeat
+from factoryloop.schemas.rollouts import ShadowAsk
+from training.errors import RolloutError
 from training.rollout.policy import (
     AgentsStage,
     AllStage,
@@ -106,3 +108,24 @@ def resolve_shadow_stages(
         if wanted and (not out or out[-1] != (wanted, stage.sample_rate)):
             out.append((wanted, stage.sample_rate))
     return out
+
+
+def asked_shadow_stages(
+    ask: ShadowAsk, policy: RolloutPolicy, agents: Sequence[AgentSeen], product: str
+) -> list[tuple[tuple[str, ...], float]]:
+    """The shadow stage an engineer asked for (``RolloutRequest.shadow``): the named agents, each live
+    (:class:`RolloutError` names those that are not), or the policy's shadow stages, else the first live
+    agent; at the asked sample rate."""
+    ids = [a.agent_id for a in agents]
+    if not ids:
+        raise RolloutError(f"no live agent of {product} to run the shadow on (no heartbeat naming it lately)")
+    if ask.agents:
+        missing = sorted(set(ask.agents) - set(ids))
+        if missing:
+            raise RolloutError(
+                f"{', '.join(missing)}: not live agent(s) of {product} (live: {', '.join(ids)}); "
+                "name live agents or leave agents out"
+            )
+        return [(tuple(i for i in ids if i in ask.agents), ask.sample_rate)]
+    stages = [a for a, _ in resolve_shadow_stages(policy, agents)] or [(ids[0],)]
+    return [(a, ask.sample_rate) for a in stages]

@@ -27,6 +27,7 @@ def deployment_for(
     strategy: Strategy = Strategy.FULL,
     canary_agents: Sequence[str] = (),
     shadow_sample_rate: float = 0.0,
+    ends_shadow: bool = False,
     previous_version: str | None = None,
     reason: str | None = None,
     created_by: str = "trainer",
@@ -47,10 +48,28 @@ def deployment_for(
         strategy=strategy,
         canary_agents=tuple(canary_agents),
         shadow_sample_rate=shadow_sample_rate,
+        ends_shadow=ends_shadow,
         previous_version=previous_version,
         created_by=created_by,
         reason=reason[:1000] if reason else None,
     )
+
+
+def rollback_to(to: RegisteredVersion, target: str, current: str, why: str, actor: str) -> Deployment:
+    """Every agent of ``target`` back to ``to`` (from ``current``); it ends their shadow too."""
+    return deployment_for(
+        to, target=target, strategy=Strategy.ROLLBACK, previous_version=current, reason=why, created_by=actor
+    )
+
+
+def end_shadow(version: RegisteredVersion, target: str, why: str, actor: str) -> Deployment:
+    """Every agent of ``target`` running ``version`` in shadow stops; nothing else changes."""
+    return deployment_for(version, target=target, strategy=Strategy.END_SHADOW, reason=why, created_by=actor)
+
+
+def signed(deployment: Deployment, signing_key: SecretStr | str | None = None) -> Deployment:
+    """Signed with ``signing_key``, else with ``FACTORYLOOP_TRAIN_SIGNING_KEY`` when set (else unsigned)."""
+    return sign(deployment, signing_key if signing_key is not None else get_settings().signing_key)
 
 
 def publish(
@@ -58,11 +77,15 @@ def publish(
 ) -> Deployment:
     """Sign, publish and wait for the acknowledgement (key = target: compaction keeps the latest per target).
 
-    Signed with ``signing_key``, else with ``FACTORYLOOP_TRAIN_SIGNING_KEY`` when set (unsigned otherwise);
-    returns the deployment as published.
+    Signed as :func:`signed` does; returns the deployment as published.
     """
-    deployment = sign(deployment, signing_key if signing_key is not None else get_settings().signing_key)
+    deployment = signed(deployment, signing_key)
     producer.send_sync(TopicRole.DEPLOYMENTS, deployment, key=deployment.compaction_key)
+    logged(deployment)
+    return deployment
+
+
+def logged(deployment: Deployment) -> None:
     logger.info(
         "published %s %s v%s to %s (%s%s)",
         deployment.strategy.value,
@@ -72,4 +95,3 @@ def publish(
         deployment.reason or "",
         ", signed" if deployment.signature else "",
     )
-    return deployment

@@ -46,8 +46,10 @@ class ShadowWatch:
                 self.deployment_id,
             ):
                 self.rejected.append(f"{event.agent_id}: {event.detail}")
-        elif isinstance(event, Outcome) and event.agent_id in self.agents and self._ours(event.model.name):
-            on_challenger = event.model.version == self.model_version
+        elif isinstance(event, Outcome) and event.agent_id in self.agents:
+            # The serving half is whatever the agent serves (a registered champion, or the line's own first
+            # model, named after its file): the frame id pairs it; only the shadow half must be the model.
+            on_challenger = self._ours(event.model.name) and event.model.version == self.model_version
             if event.shadow and on_challenger:
                 self.shadow_outcomes += 1
                 self.shadowing.add(event.agent_id)
@@ -89,11 +91,19 @@ class ShadowWatch:
         return out
 
     def evidence(self) -> dict[str, float]:
-        """The numbers behind the judgement (recorded in MLflow and on the rollout event)."""
+        """The numbers behind the judgement (recorded in MLflow and on the rollout event), with the limits
+        they are judged against (``limit.<judge field>``; a limit set to null is not judged: left out)."""
+        p = self.policy
+        limits = {
+            "max_disagreement": p.max_disagreement,
+            "max_missed_rate": p.max_missed_rate,
+            "min_shadow_frames": float(p.min_shadow_frames),
+        }
         return {
             "agents": float(len(self.agents)),
             "agents_shadowing": float(len(self.shadowing)),
             "shadow_outcomes": float(self.shadow_outcomes),
             "rejections": float(len(self.rejected)),
             **self.join.tally.evidence(),
+            **{f"limit.{k}": v for k, v in limits.items() if v is not None},
         }

@@ -49,6 +49,8 @@ DEPLOY, ROLLBACK = RolloutAction.DEPLOY, RolloutAction.ROLLBACK
         ({"action": "rollback", "to_version": "3", "target": "line-1"}, None),
         ({"action": "deploy", "to_version": "3"}, "to_version is for action 'rollback'"),
         ({"action": "rollback", "model_version": "7"}, "model_version is for action 'deploy'"),
+        ({"action": "deploy", "shadow": {"agents": ["a-1"], "sample_rate": 0.5}}, None),
+        ({"action": "rollback", "shadow": {}}, "shadow is for action 'deploy'"),
     ],
 )
 def test_check_refuses_a_field_of_the_other_action(body: dict[str, Any], error: str | None) -> None:
@@ -92,7 +94,15 @@ PROMOTE = {"model_name": "factoryloop-pcb", "model_version": "4"}
         ({}, {}, None, "has no 'product' tag"),
         ({}, {"product": " "}, None, "has no 'product' tag"),
         ({}, {"product": "has space"}, None, "invalid 'product' tag"),
-        ({"strategy": "shadow"}, {"product": "pcb"}, None, "strategy 'shadow' cannot be requested"),
+        ({"strategy": "shadow"}, {"product": "pcb"}, True, None),  # a shadow stage, then the stages
+        (
+            {"strategy": "shadow", "canary_agents": ["a-1"], "shadow_sample_rate": 0.5},
+            {"product": "pcb"},
+            True,
+            None,
+        ),
+        ({"strategy": "shadow", "canary_agents": ["has space"]}, {"product": "pcb"}, None, "invalid shadow"),
+        ({"strategy": "canary", "shadow_sample_rate": 0.5}, {"product": "pcb"}, None, "only a shadow"),
         ({"strategy": "rollback"}, {"product": "pcb"}, None, "POST /deployments/rollback"),
         ({"canary_agents": ["agent-1"]}, {"product": "pcb"}, None, "chooses canary_agents"),
         ({"sha256": "a" * 64, "imgsz": 320}, {"product": "pcb"}, None, "chooses imgsz, sha256"),
@@ -110,6 +120,12 @@ def test_promotion_becomes_a_deploy_request(
     req = from_promotion(promote, tags)
     assert (req.product, req.action, req.model_version, req.staged) == ("pcb", DEPLOY, "4", staged)
     assert req.target == body.get("target", "fleet") and req.to_version is None
+    if body.get("strategy") == "shadow":  # the controller is asked for a shadow stage on those agents
+        asked = new_request(req, "alice").shadow
+        assert asked is not None and asked.agents == tuple(body.get("canary_agents", ()))
+        assert asked.sample_rate == body.get("shadow_sample_rate", 1.0)
+    else:
+        assert req.shadow is None
 
 
 def test_promotion_refuses_unknown_fields_and_rollback_needs_the_product() -> None:

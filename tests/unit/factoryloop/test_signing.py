@@ -48,7 +48,27 @@ SIGNED_PRODUCT = sign(DEP_PRODUCT, KEY)
 
 def test_every_signed_field_is_tampered_below() -> None:
     assert set(TAMPERED) == SIGNED_FIELDS
-    assert {"product"} == SIGNED_WHEN_SET  # each tampered in test_product_is_signed_when_set
+    assert {"product", "ends_shadow"} == SIGNED_WHEN_SET  # each tampered in test_*_is_signed_when_set
+
+
+ENDING = sign(deployment(strategy=Strategy.CANARY, canary_agents=("agent-1",), ends_shadow=True), KEY)
+
+
+@pytest.mark.parametrize(
+    ("dep", "error"),
+    [
+        (ENDING, None),
+        (ENDING.model_copy(update={"ends_shadow": False}), "HMAC signature mismatch"),  # removed
+        (SIGNED.model_copy(update={"ends_shadow": True}), "HMAC signature mismatch"),  # added
+    ],
+)
+def test_ends_shadow_is_signed_when_set(dep: Deployment, error: str | None) -> None:
+    assert b'"ends_shadow"' not in signing_message(DEP)  # False: signed as before the field existed
+    if error is None:
+        verify(dep, KEY, required=True)
+    else:
+        with pytest.raises(SignatureError, match=error):
+            verify(dep, KEY, required=True)
 
 
 @pytest.mark.parametrize(

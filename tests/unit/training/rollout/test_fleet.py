@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from factoryloop.schemas import ModelRef
+from factoryloop.schemas.rollouts import ShadowAsk
 from tests.support.events import heartbeat
-from training.rollout.fleet import AgentSeen, FleetView, resolve_shadow_stages, resolve_stages
+from training.errors import RolloutError
+from training.rollout.fleet import (
+    AgentSeen,
+    FleetView,
+    asked_shadow_stages,
+    resolve_shadow_stages,
+    resolve_stages,
+)
 from training.rollout.policy import (
     AgentsStage,
     AllStage,
@@ -85,3 +95,29 @@ def test_fleet_view_keeps_live_agents_of_the_product_on_the_target() -> None:
     now[0] = 11.0
     fleet.observe(heartbeat(agent_id="a2", line_id="line-2", product="p"))
     assert [a.agent_id for a in fleet.agents("p")] == ["a2"]  # a1 went quiet
+
+
+@pytest.mark.parametrize(
+    ("ask", "policy_stages", "n", "expected", "error"),
+    [
+        (ShadowAsk(agents=("a2",), sample_rate=0.5), (), 4, [(("a2",), 0.5)], None),
+        (ShadowAsk(agents=("a3", "a1")), (), 4, [(("a1", "a3"), 1.0)], None),  # in id order
+        (ShadowAsk(), (), 4, [(("a0",), 1.0)], None),  # the first agent
+        (ShadowAsk(sample_rate=0.2), (ShadowStage(count=2),), 4, [(("a0", "a1"), 0.2)], None),  # the policy's
+        (ShadowAsk(agents=("a1", "zz")), (), 4, None, "zz: not live agent(s) of p (live: a0, a1, a2, a3)"),
+        (ShadowAsk(), (), 0, None, "no live agent of p"),
+    ],
+)
+def test_an_asked_shadow_runs_on_live_agents_only(
+    ask: ShadowAsk,
+    policy_stages: tuple[object, ...],
+    n: int,
+    expected: list[tuple[tuple[str, ...], float]] | None,
+    error: str | None,
+) -> None:
+    policy = RolloutPolicy(stages=(*policy_stages, AgentsStage(count=1)))  # type: ignore[arg-type]
+    if error is not None:
+        with pytest.raises(RolloutError, match=re.escape(error)):
+            asked_shadow_stages(ask, policy, agents(n), "p")
+    else:
+        assert asked_shadow_stages(ask, policy, agents(n), "p") == expected

@@ -117,3 +117,31 @@ def test_evidence_carries_the_counts_and_rates_per_direction() -> None:
     assert ev["shadow_pass_champion_fail"] == 2 and ev["shadow_fail_champion_pass"] == 3
     assert ev["champion_fail_frames"] == 7 and ev["shadow_missed_rate"] == round(2 / 7, 4)
     assert ev["shadow_extra_reject_rate"] == 0.15
+
+
+@pytest.mark.parametrize(
+    ("policy", "limits"),
+    [
+        ({}, {"limit.max_disagreement": 0.2, "limit.max_missed_rate": 0.1, "limit.min_shadow_frames": 10}),
+        ({"max_disagreement": None}, {"limit.max_missed_rate": 0.1, "limit.min_shadow_frames": 10}),
+    ],
+)
+def test_evidence_names_the_limits_it_is_judged_against(
+    policy: dict[str, Any], limits: dict[str, float]
+) -> None:
+    ev = watch(**policy).evidence()
+    assert {k: v for k, v in ev.items() if k.startswith("limit.")} == limits
+    assert ev["shadow_frames"] == 0  # before any frame: the dashboard shows 0 of 10 against the limits
+
+
+def test_the_champion_half_is_whatever_the_agent_serves() -> None:
+    """An agent still on the line's own first model (not in the registry, named after its file): its frames
+    pair with the challenger's all the same; another model's shadow outcomes do not count."""
+    w = watch()
+    local = ModelRef(name="model", version="local")
+    for i in range(10):
+        w.observe(outcome(agent_id="agent-1", frame_id=f"f{i}", verdict=P, model=local))
+        w.observe(outcome(agent_id="agent-1", frame_id=f"f{i}", verdict=F, model=CHALLENGER, shadow=True))
+        w.observe(outcome(agent_id="agent-1", frame_id=f"f{i}", verdict=F, model=local, shadow=True))
+    assert w.join.tally.frames == 10 and w.evidence()["shadow_fail_champion_pass"] == 10
+    assert any("differs from the champion's on 10 of 10" in f for f in w.failures())

@@ -1,0 +1,217 @@
+"""The rollout controller when MLflow or Kafka dies in the middle of a canary: real servers of this test
+alone, stopped and started again with their data (the session's servers are not touched), two real agents.
+
+- MLflow down while the canary's window ends, or while supervisors overrule the canary: the controller does
+  not crash, deploys nothing it could not record in MLflow first, says what it waits for (its log, its
+  ``waiting``, a ``progress`` event on the rollouts topic), and once MLflow answers again goes on to every
+  agent, or rolls back, as the policy says.
+- Kafka down in the middle of a canary, started again with its data: the controller keeps the rollout (no
+  split fleet with no owner), judges a new window of live evidence and finishes it.
+
+The time from the server back to the rollout's next step is printed (docs/benchmarks.md, "Rollout").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from edge_agent.agent import Agent
+from factoryloop.kafka import EventProducer, ensure_topics
+from factoryloop.schemas import Label, Outcome, ReviewAction, RolloutAction, RolloutEvent, RolloutState
+from factoryloop.settings import KafkaSettings
+from factoryloop.stack.kafka import KafkaCluster
+from factoryloop.stack.mlflow_server import MlflowServer
+from factoryloop.stack.process import free_ports
+from factoryloop.topics import TopicRole
+from tests.integration.edge_agent.support import read_topic, wait_until
+from tests.support.rollout_site import (
+    PRODUCT,
+    register_models,
+    request,
+    running_controller,
+    serving,
+    start_agents,
+    wait_for_events,
+)
+from training.registry.models import CANARY, CHAMPION, ModelRegistry
+from training.rollout.controller import RolloutController
+from training.rollout.policy import AgentsStage, AllStage, Judge, RolloutPolicies, RolloutPolicy
+
+pytest.importorskip("onnx")
+WINDOW_S = 8.0
+POLICIES = RolloutPolicies(
+    default=RolloutPolicy(
+        window_s=WINDOW_S,
+        stages=(AgentsStage(count=1), AllStage()),
+        judge=Judge(min_outcomes=10, min_reviews=5, max_latency_p99_ms=5000, max_latency_p99_ratio=50),
+    )
+)
+
+
+@dataclass
+class Site:
+    kafka: KafkaSettings
+    registry: ModelRegistry
+    agents: list[Agent]
+    controller: RolloutController
+
+    def serving(self) -> list[str]:
+        return serving(self.agents)
+
+    def canary_of_v3(self) -> str:
+        """v3 asked through the stages (the agents serve a model of their own, the champion is v1): its
+        canary on agent-a; the request id."""
+        asked = request(self.kafka, action=RolloutAction.DEPLOY, model_version="3", reason="ship v3")
+        wait_until(lambda: self.serving() == ["3", "local"], 60, "the canary agent on v3")
+        return asked.request_id
+
+    def story(self, request_id: str, last: RolloutState) -> list[RolloutEvent]:
+        """The request's events up to ``last`` (progress events included)."""
+        wait_until(
+            lambda: any(e.state is last for e in wait_for_events(self.kafka, request_id, 1, 5)),
+            60,
+            f"a {last.value} event",
+        )
+        return wait_for_events(self.kafka, request_id, 1)
+
+
+@contextmanager
+def site_on(kafka: KafkaSettings, mlflow_uri: str, tmp_path: Path) -> Iterator[Site]:
+    registry, first_model = register_models(mlflow_uri, tmp_path / "models")
+    agents = start_agents(kafka, mlflow_uri, first_model, tmp_path)
+    try:
+        with running_controller(kafka, registry, POLICIES, retry_s=1.0) as controller:
+            yield Site(kafka, registry, agents, controller)
+    finally:
+        for agent in agents:
+            agent.close()
+
+
+@pytest.fixture
+def own_mlflow(tmp_path: Path) -> Iterator[MlflowServer]:
+    """An MLflow server of this test only (its own SQLite and artifacts): stopped and started at will."""
+    server = MlflowServer(tmp_path / "mlflow", free_ports(1)[0])
+    try:
+        server.start(timeout_s=120.0)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_kafka(tmp_path: Path, kafka_jars: Path) -> Iterator[KafkaCluster]:
+    """A one-node Kafka of this test only, its data kept across a stop and a start."""
+    port, cport = free_ports(2)
+    cluster = KafkaCluster.create(tmp_path / "kafka", kafka_jars, [(port, cport)])
+    try:
+        cluster.start(timeout_s=120.0)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def overrule(kafka: KafkaSettings, version: str, n: int) -> None:
+    """Supervisors reject ``n`` of the canary's outcomes (the model saw defects that are not there)."""
+    seen = read_topic(kafka, TopicRole.OUTCOMES, timeout_s=30, idle_s=1)
+    canary = [o for o in seen if isinstance(o, Outcome) and o.model.version == version and not o.shadow]
+    assert len(canary) >= n, f"only {len(canary)} canary outcomes"
+    with EventProducer(kafka) as producer:
+        for o in canary[-n:]:
+            label = Label(
+                line_id=o.line_id,
+                station_id=o.station_id,
+                agent_id=o.agent_id,
+                outcome_event_id=o.event_id,
+                frame_sha256=o.frame_sha256,
+                action=ReviewAction.REJECT,
+                reviewer="alice",
+            )
+            producer.send_sync(TopicRole.LABELS, label, key=o.station_key)
+
+
+def report(what: str, seconds: float) -> None:
+    logging.getLogger(__name__).warning("%s: %.1f s", what, seconds)
+    print(f"\nFIGURE {what}: {seconds:.1f} s")
+
+
+@pytest.mark.parametrize(
+    ("overruled", "ending", "fleet", "wanted"),
+    [
+        (False, RolloutState.FULL, ["3", "3"], "every agent"),
+        (True, RolloutState.ROLLED_BACK, ["1", "1"], "roll back"),
+    ],
+    ids=["window-ends-while-down", "canary-fails-while-down"],
+)
+def test_mlflow_down_mid_canary_nothing_deployed_until_recorded(
+    kafka_settings: KafkaSettings,
+    own_mlflow: MlflowServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    overruled: bool,
+    ending: RolloutState,
+    fleet: list[str],
+    wanted: str,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="training.rollout")
+    with site_on(kafka_settings, own_mlflow.uri, tmp_path) as site:
+        asked = site.canary_of_v3()
+        own_mlflow.stop()
+        if overruled:
+            overrule(site.kafka, "3", 5)
+        waiting: Callable[[], str] = lambda: site.controller.waiting.get(PRODUCT, "")  # noqa: E731
+        wait_until(lambda: wanted in waiting(), 60, f"the controller to wait for MLflow to {wanted}")
+        assert "MLflow" in waiting() and own_mlflow.uri in waiting(), waiting()
+        time.sleep(3.0)  # several judging ticks and MLflow probes more: still nothing deployed
+        assert site.serving() == ["3", "local"]
+        assert site.controller.error is None and site.controller.leader.is_set()
+        assert any("MLflow" in r.getMessage() and wanted in r.getMessage() for r in caplog.records)
+
+        own_mlflow.start(timeout_s=120.0)
+        back = time.time()
+        wait_until(lambda: site.serving() == fleet, 60, f"the fleet on {fleet} once MLflow is back")
+        events = site.story(asked, ending)
+        assert site.controller.waiting == {}
+        assert site.controller.error is None
+
+    notes = [e for e in events if e.progress]
+    assert notes and all("MLflow" in e.reason for e in notes), events
+    assert [e.state for e in events if not e.progress] == [RolloutState.CANARY, ending], events
+    report(f"MLflow back -> {ending.value}", events[-1].ts.timestamp() - back)
+    registry = site.registry
+    assert registry.alias(PRODUCT, CANARY) is None
+    assert registry.alias(PRODUCT, CHAMPION).version == ("3" if not overruled else "1")  # type: ignore[union-attr]
+    assert registry.get(PRODUCT, "3").tags["rollout.decision"] == ending.value
+    if overruled:
+        assert "override rate" in events[-1].reason
+
+
+def test_kafka_down_mid_canary_the_rollout_resumes_and_finishes(
+    own_kafka: KafkaCluster, mlflow_server: str, tmp_path: Path
+) -> None:
+    kafka = KafkaSettings(bootstrap_servers=own_kafka.bootstrap, topic_prefix="outage.")
+    ensure_topics(kafka)
+    with site_on(kafka, mlflow_server, tmp_path) as site:
+        asked = site.canary_of_v3()
+        own_kafka.stop()
+        time.sleep(WINDOW_S + 2)  # the window would have ended during the outage
+        assert site.serving() == ["3", "local"]
+        assert site.controller.error is None
+        own_kafka.start(timeout_s=120.0)
+        back = time.time()
+        wait_until(lambda: site.serving() == ["3", "3"], 90, "v3 on both agents once Kafka is back")
+        events = site.story(asked, RolloutState.FULL)
+        assert site.controller.error is None and site.controller.leader.is_set()
+
+    states = [e.state for e in events if not e.progress]
+    assert states[0] is RolloutState.CANARY and states[-1] is RolloutState.FULL, events
+    assert RolloutState.ROLLED_BACK not in states
+    report("Kafka back -> full", events[-1].ts.timestamp() - back)
+    assert site.registry.alias(PRODUCT, CANARY) is None
+    assert site.registry.alias(PRODUCT, CHAMPION).version == "3"  # type: ignore[union-attr]
