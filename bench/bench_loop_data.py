@@ -1,19 +1,23 @@
 """How many reviewed frames of a new class does the closed loop's fine-tune need? Measured offline.
 
-python bench/bench_loop_data.py --cracks 40 100 [--repeat 1 3] [--json out.json]
+python bench/bench_loop_data.py --cracks 40 100 [--repeat 1 3] [--epochs 10] [--freeze 10] [--reset-new-class]
 
 Reproduces the data of the closed-loop demo (``training.loop``, quick preset) without Kafka: the champion is
 trained from scratch on the bootstrap frames (the line before the drift), then fine-tuned (recipe
 ``cpu_fast_finetune``) on the bootstrap frames plus the first live frames after the drift, labelled with the
 truth, up to ``--cracks`` cracks (85 % trained on, like the hash split); ``--repeat k`` repeats the crack
-frames k times (what repeat-factor sampling does). Each model is scored on 80 later live frames: recall per
-class at conf 0.2 / IoU 0.3 (the agent keeps detections from 0.2 up). The champion is cached in --work.
+frames k times (what repeat-factor sampling does); ``--epochs`` / ``--freeze N`` (the first N layers, the
+backbone at 10) change the recipe; ``--reset-new-class`` starts from the champion with the crack's rows of the
+classification outputs reset (bias at Ultralytics' prior, weights small random). Each model is scored on 80
+later live frames: recall per class at conf 0.2 / IoU 0.3 (the agent keeps detections from 0.2 up). The
+champion is cached in --work.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import time
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -30,6 +35,20 @@ from training.loop.line import live_sim_config
 from training.loop.presets import demo_options, demo_sim_config
 
 Tagged = list[tuple[str, SimFrame]]
+
+
+def reset_class_outputs(pt: Path, class_ids: list[int], out: Path) -> Path:
+    """A copy of ``pt`` whose classification outputs for ``class_ids`` are as a fresh head's (prior bias)."""
+    ckpt = torch.load(pt, map_location="cpu", weights_only=False)
+    head = ckpt["model"].model[-1]
+    for i, branch in enumerate(head.cv3):
+        conv = branch[-1]
+        with torch.no_grad():
+            for c in class_ids:
+                conv.bias[c] = math.log(5 / head.nc / (640 / float(head.stride[i])) ** 2)
+                conv.weight[c].normal_(0, 0.01)
+    torch.save(ckpt, out)
+    return out
 
 
 def write(root: Path, splits: dict[str, Tagged]) -> Path:
@@ -54,6 +73,9 @@ def main() -> None:
     p.add_argument("--cracks", type=int, nargs="+", default=[40, 100])
     p.add_argument("--repeat", type=int, nargs="+", default=[1])
     p.add_argument("--work", type=Path, default=Path("/tmp/bench-loop-data"))
+    p.add_argument("--epochs", type=int, help="fine-tune epochs (default: the recipe's)")
+    p.add_argument("--freeze", type=int, default=0, help="freeze the first N layers (10: the backbone)")
+    p.add_argument("--reset-new-class", action="store_true")
     p.add_argument("--json", type=Path)
     a = p.parse_args()
     opts = demo_options(quick=True)
@@ -96,11 +118,15 @@ def main() -> None:
         for k in a.repeat:
             rare = [(t, f) for t, f in frames[:ntr] if any(b.class_name == "crack" for b in f.boxes)]
             train = bootf[:cut] + frames[:ntr] + [(f"{t}r{j}", f) for j in range(1, k) for t, f in rare]
-            name = f"ft-{cracks}-x{k}"
+            name = f"ft-{cracks}-x{k}-e{a.epochs or 'r'}-f{a.freeze}{'-reset' if a.reset_new_class else ''}"
             shutil.rmtree(a.work / name, ignore_errors=True)
             data = write(a.work / name, {"train": train, "val": frames[ntr:]})
             t = time.monotonic()
-            r = fine_tune(champ, data, a.work / f"runs-{name}", seed=0, device="cpu")
+            start = champ
+            if a.reset_new_class:
+                start = reset_class_outputs(champ, [DEFECT_CLASSES.index("crack")], a.work / f"{name}.pt")
+            extra = {k: v for k, v in (("epochs", a.epochs), ("freeze", a.freeze)) if v}
+            r = fine_tune(start, data, a.work / f"runs-{name}", seed=0, device="cpu", **extra)
             results.append(
                 {
                     "model": name,
