@@ -23,8 +23,11 @@ from api.settings import ApiSettings, get_settings
 from api.sink.runner import Sink
 from api.sink.supervisor import SinkSupervisor
 from api.web.alerts import router as alerts_web_router
+from api.web.fleet_page import router as fleet_web_router
+from api.web.lines import router as lines_web_router
 from api.web.pages import router as web_router
 from api.web.pages import static_files
+from api.web.products_page import router as products_web_router
 from api.web.review_routes import router as review_web_router
 from api.web.rollouts import router as rollouts_web_router
 
@@ -145,6 +148,9 @@ def create_app(settings: ApiSettings | None = None, *, run_sink: bool | None = N
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_root)
     app.include_router(web_router)
+    app.include_router(lines_web_router)
+    app.include_router(fleet_web_router)
+    app.include_router(products_web_router)
     app.include_router(rollouts_web_router)
     app.include_router(alerts_web_router)
     app.include_router(review_web_router)

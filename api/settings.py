@@ -6,10 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.errors import InsecureSettingsError
+from api.services.shifts import ShiftCalendar, ShiftSpec, check_shifts, zone
 from factoryloop.settings import KafkaSettings, factoryloop_home
 
 PLACEHOLDER_PEPPER = "factoryloop-dev-pepper"
@@ -59,7 +60,13 @@ class ApiSettings(BaseSettings):
     sink_poll_timeout_ms: int = Field(default=200, ge=10, le=60_000)
     offline_after_s: float = Field(default=30.0, gt=0, description="An agent is offline after this silence.")
     shift_hours: int = Field(default=8, ge=1, le=24)
-    shift_start_hour: int = Field(default=6, ge=0, le=23, description="UTC hour the first shift starts.")
+    shift_start_hour: int = Field(default=6, ge=0, le=23, description="First shift's hour (timezone).")
+    timezone: str = Field(default="UTC", description="The site's IANA time zone: its shifts and days.")
+    shifts: tuple[ShiftSpec, ...] | None = Field(
+        default=None,
+        description='The shift calendar (JSON): [{"name": "early", "start": "06:00", "end": "14:00"}, ...] '
+        "in the site's time zone, covering the day; None: shift_hours from shift_start_hour, named by hours.",
+    )
     auto_migrate: bool = Field(default=True, description="Apply database migrations at startup.")
     secure_cookies: bool = Field(
         default=False, description="Mark the dashboard cookie Secure (behind HTTPS)."
@@ -105,6 +112,20 @@ class ApiSettings(BaseSettings):
         if self.environment == "local":
             return
         pepper = self.token_pepper.get_secret_value()
+    @field_validator("timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        return zone(value).key  # an unknown zone, or one off whole hours, fails at startup naming it
+
+    @field_validator("shifts")
+    @classmethod
+    def _check_shifts(cls, value: tuple[ShiftSpec, ...] | None) -> tuple[ShiftSpec, ...] | None:
+        return None if value is None else check_shifts(value)  # a gap, overlap or repeated name fails
+
+    def shift_calendar(self) -> ShiftCalendar:
+        """The site's shifts and time zone (``shifts``, else ``shift_hours`` from ``shift_start_hour``)."""
+        return _calendar(self.shifts, self.timezone, self.shift_hours, self.shift_start_hour)
+
         if pepper == PLACEHOLDER_PEPPER or len(pepper) < MIN_PEPPER_CHARS:
             what = "the placeholder" if pepper == PLACEHOLDER_PEPPER else f"a {len(pepper)}-character"
             raise InsecureSettingsError(
@@ -119,3 +140,12 @@ class ApiSettings(BaseSettings):
 def get_settings() -> ApiSettings:
     """The process-wide settings (cached; ``get_settings.cache_clear()`` after changing the env)."""
     return ApiSettings()
+@lru_cache(maxsize=16)
+def _calendar(
+    shifts: tuple[ShiftSpec, ...] | None, timezone: str, shift_hours: int, start_hour: int
+) -> ShiftCalendar:
+    if shifts is None:
+        return ShiftCalendar.uniform(shift_hours, start_hour, timezone)
+    return ShiftCalendar.of(shifts, timezone)
+
+

@@ -1,5 +1,6 @@
-"""Statistics: defect rate and counts per line/station/class over hour, shift or day buckets (UTC); the
-reviewers' effort (``/stats/reviews``)."""
+"""Statistics: defect rate and counts per line/station/class over hour, shift or day buckets (the site's shift
+calendar and time zone), filtered by line, station, product or one shift; the reviewers' effort
+(``/stats/reviews``)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,21 @@ from api.routes.common import ERRORS, IdText, Since, Until
 from api.security import Role, needs
 from api.services import stats
 from api.services.review_stats import review_stats
-from api.services.timerange import MAX_BUCKETS, Bucket, bucket_seconds, check_range
+from api.services.timerange import MAX_BUCKETS, Bucket, check_range
 
 router = APIRouter(prefix="/stats", tags=["stats"], responses=ERRORS)
 DEFAULT_RANGE = timedelta(days=7)
 
 
+ShiftName = Annotated[
+    str | None,
+    Query(max_length=32, description="Only the hours of this shift of the calendar (GET /stats/shifts)."),
+]
+
+
 class RatePoint(BaseModel):
     bucket_start: datetime
+    shift: str | None = Field(default=None, description="The shift's name (shift buckets).")
     line_id: str
     station_id: str | None
     total: int
@@ -33,6 +41,7 @@ class RatePoint(BaseModel):
 
 class ClassPoint(BaseModel):
     bucket_start: datetime
+    shift: str | None = Field(default=None, description="The shift's name (shift buckets).")
     line_id: str
     class_name: str
     count: int
@@ -97,6 +106,17 @@ class ReviewStatsOut(Effort):
     by_offered_for: list[OfferedEffort]
 
 
+class ShiftOut(BaseModel):
+    name: str
+    start: str = Field(description="HH:MM, the site's local time.")
+    end: str
+
+
+class CalendarOut(BaseModel):
+    timezone: str = Field(description="IANA name; shift and day buckets are in this zone.")
+    shifts: list[ShiftOut]
+
+
 class RateOut(BaseModel):
     bucket: Bucket
     since: datetime
@@ -118,7 +138,8 @@ def window(
     until = until or datetime.now(UTC)
     assert since is not None
     if bucket is not None:
-        n = (until - since).total_seconds() / bucket_seconds(bucket, ctx.settings.shift_hours)
+        width = {Bucket.HOUR: 3600, Bucket.SHIFT: ctx.settings.shift_calendar().shortest_s, Bucket.DAY: 82800}
+        n = (until - since).total_seconds() / width[bucket]
         if n > MAX_BUCKETS:
             raise InvalidRequestError(
                 f"{n:.0f} {bucket.value} buckets requested (max {MAX_BUCKETS}); use a wider bucket"
@@ -137,15 +158,15 @@ def defect_rate(
     line_id: IdText | None = None,
     station_id: IdText | None = None,
     by_station: bool = False,
+    shift: ShiftName = None,
+    product: IdText | None = None,
 ) -> RateOut:
     """FAIL / all (non-shadow) inspections per line (and station with ``by_station``). Default: last 7
     days."""
     w = window(ctx, since, until, bucket)
-    w = stats.Window(w.since, w.until, line_id, station_id)
+    w = stats.Window(w.since, w.until, line_id, station_id, shift, product)
     with ctx.db.session() as s:
-        rows = stats.defect_rate(
-            s, w, bucket, by_station, ctx.settings.shift_hours, ctx.settings.shift_start_hour
-        )
+        rows = stats.defect_rate(s, w, bucket, by_station, calendar=ctx.settings.shift_calendar())
     return RateOut(bucket=bucket, since=w.since, until=w.until, points=[RatePoint(**r) for r in rows])
 
 
@@ -159,12 +180,15 @@ def classes(
     until: Until = None,
     line_id: IdText | None = None,
     station_id: IdText | None = None,
+    shift: ShiftName = None,
+    product: IdText | None = None,
+    class_name: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
 ) -> ClassesOut:
     """Detections of FAIL/UNCERTAIN inspections per bucket, line and class."""
     w = window(ctx, since, until, bucket)
-    w = stats.Window(w.since, w.until, line_id, station_id)
+    w = stats.Window(w.since, w.until, line_id, station_id, shift, product, class_name)
     with ctx.db.session() as s:
-        rows = stats.class_counts(s, w, bucket, ctx.settings.shift_hours, ctx.settings.shift_start_hour)
+        rows = stats.class_counts(s, w, bucket, calendar=ctx.settings.shift_calendar())
     return ClassesOut(bucket=bucket, since=w.since, until=w.until, points=[ClassPoint(**r) for r in rows])
 
 
@@ -177,11 +201,25 @@ def top_classes(
     until: Until = None,
     line_id: IdText | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    station_id: IdText | None = None,
+    shift: ShiftName = None,
+    product: IdText | None = None,
 ) -> list[ClassCount]:
     w = window(ctx, since, until, None)
+    w = stats.Window(w.since, w.until, line_id, station_id, shift, product)
     with ctx.db.session() as s:
-        rows = stats.top_classes(s, stats.Window(w.since, w.until, line_id), limit)
+        rows = stats.top_classes(s, w, limit, ctx.settings.shift_calendar())
     return [ClassCount(**r) for r in rows]
+
+
+@router.get("/shifts", response_model=CalendarOut, summary="The site's shifts", **needs(Role.SUPERVISOR))
+def shifts(ctx: Annotated[AppContext, Depends(get_ctx)]) -> CalendarOut:
+    """The shift calendar the shift buckets and the ``shift`` filters use (``FACTORYLOOP_API_SHIFTS``,
+    ``FACTORYLOOP_API_TIMEZONE``)."""
+    cal = ctx.settings.shift_calendar()
+    return CalendarOut(
+        timezone=cal.timezone, shifts=[ShiftOut(name=s.name, start=s.start, end=s.end) for s in cal.shifts]
+    )
 
 
 @router.get(

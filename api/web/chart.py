@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 PALETTE = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -27,7 +27,10 @@ class Chart:
     x_labels: list[tuple[float, str]]
 
 
-def defect_chart(points: list[dict[str, Any]], width: int = 720, height: int = 220, pad: int = 36) -> Chart:
+def defect_chart(
+    points: list[dict[str, Any]], width: int = 720, height: int = 220, pad: int = 36, tz: tzinfo = UTC
+) -> Chart:
+    """One series per ``line_id`` of the points (a line, or any series name); times labelled in ``tz``."""
     by_line: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
     for p in points:
         by_line[p["line_id"]].append((p["bucket_start"], p["defect_rate"]))
@@ -50,5 +53,5 @@ def defect_chart(points: list[dict[str, Any]], width: int = 720, height: int = 2
         coords = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts)
         series.append(Series(line, PALETTE[i % len(PALETTE)], coords, pts[-1][1]))
     step = max(1, len(times) // 6)
-    labels = [(x(t), t.strftime("%m-%d %H:%M")) for t in times[::step]]
+    labels = [(x(t), t.astimezone(tz).strftime("%m-%d %H:%M")) for t in times[::step]]
     return Chart(width, height, series, y_max, labels)

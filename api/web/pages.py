@@ -1,10 +1,10 @@
 """Dashboard pages. Login stores the token in an HttpOnly, SameSite=Strict cookie; pages render
-server-side from
-the same queries as the API; the review forms post back here (same-origin only) and produce Labels."""
+server-side from the same queries as the API (the line overview and defects in ``lines.py``, the fleet in
+``fleet_page.py``, products in ``products_page.py``); the review forms post back here (same-origin only) and
+produce Labels."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,15 +16,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext, get_ctx
 from api.errors import ApiError, TokenExpiredError
-from api.routes.deployments import history
-from api.routes.fleet import list_agents
 from api.routes.frames import get_frame
 from api.routes.review import ReviewIn, submit_review
 from api.security import COOKIE_NAME, Principal, authenticate, principal_from_cookie
-from api.services import stats
-from api.services.inspections import InspectionFilter, detections_of, list_inspections
-from api.services.timerange import Bucket
-from api.web.chart import defect_chart
+from api.web.formats import install as install_filters
 from api.web.review import page_url, queue_order, relabelled, review_ms, review_view
 from factoryloop.schemas import ReviewAction
 
@@ -38,6 +33,7 @@ def _kafka_status(request: Request) -> dict[str, Any]:
 
 
 templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[_kafka_status])
+install_filters(templates.env)  # ms, fps, bytes, ago, pct, when, ... (api/web/formats.py)
 router = APIRouter(include_in_schema=False)
 
 
@@ -109,50 +105,6 @@ def logout() -> RedirectResponse:
     return response
 
 
-@router.get("/ui/", response_class=HTMLResponse, response_model=None)
-def overview(request: Request, ctx: Annotated[AppContext, Depends(get_ctx)], hours: int = 24) -> Response:
-    user = _user(request)
-    if user is None:
-        return _redirect_login()
-    hours = min(max(hours, 1), 24 * 31)
-    until = datetime.now(UTC)
-    w = stats.Window(until - timedelta(hours=hours), until)
-    cfg = ctx.settings
-    with ctx.db.session() as s:
-        points = stats.defect_rate(s, w, Bucket.HOUR, False, cfg.shift_hours, cfg.shift_start_hour)
-        top = stats.top_classes(s, w, 8)
-        first = stats.first_seen(s, None)
-    totals: dict[str, dict[str, int]] = {}
-    for p in points:
-        t = totals.setdefault(p["line_id"], {"total": 0, "fail": 0, "uncertain": 0})
-        for k in t:
-            t[k] += p[k]
-    return _page(
-        request,
-        "overview.html",
-        user,
-        chart=defect_chart(points),
-        totals=totals,
-        top=top,
-        first=first,
-        hours=hours,
-    )
-
-
-@router.get("/ui/defects", response_class=HTMLResponse, response_model=None)
-def defects(
-    request: Request, ctx: Annotated[AppContext, Depends(get_ctx)], line_id: str | None = None
-) -> Response:
-    user = _user(request)
-    if user is None:
-        return _redirect_login()
-    line = line_id if line_id and len(line_id) <= 128 else None
-    with ctx.db.session() as s:
-        rows, _ = list_inspections(s, InspectionFilter(line_id=line, verdict="FAIL"), 48, None)
-        dets = detections_of(s, [r.event_id for r in rows])
-    return _page(request, "defects.html", user, rows=rows, dets=dets, line_id=line)
-
-
 @router.get("/ui/review", response_class=HTMLResponse, response_model=None)
 def review_page(
     request: Request,
@@ -200,14 +152,6 @@ async def _review_refused(
     data = await run_in_threadpool(review_view, ctx, None)
     message = f"Review of {event_id[:64]} not saved: {reason}"
     return _page(request, "review.html", user, status_code=status, **data, message=message)
-
-
-@router.get("/ui/fleet", response_class=HTMLResponse, response_model=None)
-def fleet(request: Request, ctx: Annotated[AppContext, Depends(get_ctx)]) -> Response:
-    user = _user(request)
-    if user is None:
-        return _redirect_login()
-    return _page(request, "fleet.html", user, agents=list_agents(ctx), deployments=history(ctx, None, 20))
 
 
 @router.get("/ui/models", response_class=HTMLResponse, response_model=None)
