@@ -104,14 +104,6 @@ class ApiSettings(BaseSettings):
     retention_rollouts_days: int | None = Field(default=0, ge=0, description="Finished rollouts' events.")
     retention_batch_size: int = Field(default=2000, ge=1, le=50_000, description="Rows per transaction.")
 
-    def check_site_secrets(self) -> None:
-        """Refuse the placeholder (or a short) token pepper unless this is the local stack.
-
-        Raises :class:`InsecureSettingsError` whose message says how to set one.
-        """
-        if self.environment == "local":
-            return
-        pepper = self.token_pepper.get_secret_value()
     @field_validator("timezone")
     @classmethod
     def _check_zone(cls, value: str) -> str:
@@ -126,6 +118,14 @@ class ApiSettings(BaseSettings):
         """The site's shifts and time zone (``shifts``, else ``shift_hours`` from ``shift_start_hour``)."""
         return _calendar(self.shifts, self.timezone, self.shift_hours, self.shift_start_hour)
 
+    def check_site_secrets(self) -> None:
+        """Refuse the placeholder (or a short) token pepper unless this is the local stack.
+
+        Raises :class:`InsecureSettingsError` whose message says how to set one.
+        """
+        if self.environment == "local":
+            return
+        pepper = self.token_pepper.get_secret_value()
         if pepper == PLACEHOLDER_PEPPER or len(pepper) < MIN_PEPPER_CHARS:
             what = "the placeholder" if pepper == PLACEHOLDER_PEPPER else f"a {len(pepper)}-character"
             raise InsecureSettingsError(
@@ -136,10 +136,6 @@ class ApiSettings(BaseSettings):
             )
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> ApiSettings:
-    """The process-wide settings (cached; ``get_settings.cache_clear()`` after changing the env)."""
-    return ApiSettings()
 @lru_cache(maxsize=16)
 def _calendar(
     shifts: tuple[ShiftSpec, ...] | None, timezone: str, shift_hours: int, start_hour: int
@@ -149,3 +145,7 @@ def _calendar(
     return ShiftCalendar.of(shifts, timezone)
 
 
+@lru_cache(maxsize=1)
+def get_settings() -> ApiSettings:
+    """The process-wide settings (cached; ``get_settings.cache_clear()`` after changing the env)."""
+    return ApiSettings()
