@@ -175,16 +175,35 @@ def sink(
             help="Sink processes in the consumer group (one per core; more than the partitions sit idle).",
         ),
     ] = 1,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            max=65535,
+            help="Serve /metrics here; N processes on this port and the next N-1 "
+            "(default FACTORYLOOP_API_SINK_METRICS_PORT; 0: none).",
+        ),
+    ] = None,
 ) -> None:
     """Run the Kafka sink in the foreground (SIGTERM or Ctrl-C stops it after the current batch)."""
     from api.db.engine import Database
     from api.db.migrate import upgrade
     from api.sink.processes import run_one, run_processes
+    from factoryloop.errors import ConfigError
 
-    db = Database(get_settings().database_url)
+    settings = get_settings()
+    port = settings.sink_metrics_port if metrics_port is None else metrics_port
+    if port and port + processes - 1 > 65535:
+        raise typer.BadParameter(f"{processes} processes need ports {port}..{port + processes - 1}")
+    db = Database(settings.database_url)
     upgrade(db.engine)  # once, before any process writes
     db.dispose()
     if processes == 1:
-        run_one()
+        try:
+            run_one(port)
+        except ConfigError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
         return
-    raise typer.Exit(run_processes(processes))
+    raise typer.Exit(run_processes(processes, metrics_port=port))

@@ -18,6 +18,19 @@ SINK_BATCH_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
 )
 SINK_RUNNING = Gauge("factoryloop_api_sink_running", "1 while the sink loop runs")
+SINK_LAG = Gauge(
+    "factoryloop_api_sink_lag_records",
+    "Records written to Kafka and not read yet by this sink process, per topic role (its partitions)",
+    ["role"],
+)
+SINK_LAST_BATCH = Gauge(
+    "factoryloop_api_sink_last_batch_timestamp_seconds", "When this sink last stored a batch (Unix time)"
+)
+REVIEW_QUEUE = Gauge(
+    "factoryloop_api_review_queue_items",
+    "Inspections waiting for review, per product (read at scrape)",
+    ["product"],
+)
 KAFKA_UP = Gauge("factoryloop_api_kafka_up", "1 while a Kafka broker answers the API's checks")
 HTTP_REQUESTS = Counter("factoryloop_api_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_SECONDS = Histogram("factoryloop_api_http_request_seconds", "HTTP request latency", ["route"])

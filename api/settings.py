@@ -58,6 +58,14 @@ class ApiSettings(BaseSettings):
     sink_group_id: str = "factoryloop-api-sink"
     sink_batch_size: int = Field(default=2000, ge=1, le=100_000)
     sink_poll_timeout_ms: int = Field(default=200, ge=10, le=60_000)
+    sink_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the /metrics of `api sink` (its N processes: this port + 0..N-1); 0: none. "
+        'Sites: 931<instance> (factoryloop-sink@1: 9311, @2: 9312, ...; docs/operations.md "Monitoring"). '
+        "A sink inside `serve` reports on the API's own /metrics.",
+    )
     offline_after_s: float = Field(default=30.0, gt=0, description="An agent is offline after this silence.")
     shift_hours: int = Field(default=8, ge=1, le=24)
     shift_start_hour: int = Field(default=6, ge=0, le=23, description="First shift's hour (timezone).")

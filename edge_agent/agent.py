@@ -12,7 +12,7 @@ from edge_agent.decide.rules import RuleSet
 from edge_agent.detect.onnx_runtime import DetectorOptions, OnnxDetector
 from edge_agent.errors import AgentConfigError
 from edge_agent.health import CameraMonitor
-from edge_agent.heartbeat import HeartbeatLoop, agent_gauges, build_heartbeat
+from edge_agent.heartbeat import HeartbeatLoop, agent_gauges, agent_info, build_heartbeat
 from edge_agent.models.compat import missing_classes, model_product, product_problem
 from edge_agent.models.manager import LoadedModel, ModelManager
 from edge_agent.models.store import ModelStore
@@ -219,7 +219,9 @@ class Agent:
         if self.config.metrics_port is not None:
             from edge_agent.metrics import serve_metrics
 
-            self._metrics_server = serve_metrics(self.config.metrics_port, self.stats, self.gauges)
+            self._metrics_server = serve_metrics(
+                self.config.metrics_port, self.stats, self.gauges, lambda: agent_info(self)
+            )
         self.publisher.start()
         for sink in self.sinks:
             sink.start()

@@ -60,6 +60,12 @@ def build_heartbeat(agent: Agent) -> Heartbeat:
     )
 
 
+def agent_info(agent: Agent) -> dict[str, str]:
+    """Labels of ``factoryloop_agent_info``: who the agent is and the model it serves now."""
+    ref = agent.models.current.ref
+    return {**agent.station, "product": agent.models.product or "", "model": ref.name, "version": ref.version}
+
+
 def stale_frames(agent: Agent) -> int:
     """Frames the live cameras (OpenCV streams, GigE in free run) replaced before they were read."""
     return sum(int(getattr(w.source, "stale_dropped", 0)) for w in agent.sources)
@@ -74,7 +80,15 @@ def agent_gauges(agent: Agent) -> dict[str, float]:
         "frames_corrupt": sum(w.stats.corrupt for w in agent.sources),
         "frames_stale": stale_frames(agent),
         "source_reconnects": sum(w.stats.reconnects for w in agent.sources),
+        "buffer_max_bytes": agent.buffer.max_bytes,
     }
+    camera = agent.camera.snapshot(agent.source.stats.connected, agent.source.stats.reconnects)
+    out["camera_connected"] = float(camera.connected)
+    out["camera_frozen"] = float(camera.frozen)
+    if camera.brightness is not None:
+        out["camera_brightness"] = camera.brightness
+    if camera.blur_score is not None:
+        out["camera_blur_score"] = camera.blur_score
     if agent.triggered is not None:
         out["trigger_reconnects"] = agent.triggered.capture.trigger.stats.reconnects
     if agent.ejector is not None:

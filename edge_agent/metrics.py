@@ -43,9 +43,16 @@ _MONOTONIC = frozenset(
 
 
 class AgentCollector(Collector):
-    def __init__(self, stats: AgentStats, gauges: Callable[[], dict[str, float]]) -> None:
+    def __init__(
+        self,
+        stats: AgentStats,
+        gauges: Callable[[], dict[str, float]],
+        info: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
+        """``info``: labels of ``factoryloop_agent_info`` (agent, line, station, product, model, version)."""
         self.stats = stats
         self.gauges = gauges
+        self.info = info
 
     def collect(self) -> Iterator[Any]:
         snap = self.stats.snapshot()
@@ -57,6 +64,22 @@ class AgentCollector(Collector):
         for key, value in self.stats.with_prefix("verdict:").items():
             verdicts.add_metric([key], value)
         yield verdicts
+        defects = CounterMetricFamily(
+            "factoryloop_agent_defects",
+            "Inspected frames whose verdict (FAIL, UNCERTAIN) this class made",
+            labels=["verdict", "class"],
+        )
+        for key, value in self.stats.with_prefix("defect:").items():
+            verdict, _, name = key.partition(":")
+            defects.add_metric([verdict, name], value)
+        yield defects
+        if self.info is not None:
+            labels = self.info()
+            info = GaugeMetricFamily(
+                "factoryloop_agent_info", "The agent and the model it serves", labels=list(labels)
+            )
+            info.add_metric(list(labels.values()), 1)
+            yield info
         rejected = CounterMetricFamily(
             "factoryloop_agent_models_rejected_by_reason", "deployments refused per reason", labels=["reason"]
         )
@@ -85,9 +108,14 @@ class AgentCollector(Collector):
             yield family(f"factoryloop_agent_{gname}", gname.replace("_", " "), value=gvalue)
 
 
-def serve_metrics(port: int, stats: AgentStats, gauges: Callable[[], dict[str, float]]) -> Any:
+def serve_metrics(
+    port: int,
+    stats: AgentStats,
+    gauges: Callable[[], dict[str, float]],
+    info: Callable[[], dict[str, str]] | None = None,
+) -> Any:
     """Serve ``/metrics`` on ``port``; returns the HTTP server (``shutdown()`` to stop)."""
     registry = CollectorRegistry()
-    registry.register(AgentCollector(stats, gauges))
+    registry.register(AgentCollector(stats, gauges, info))
     server, _thread = start_http_server(port, registry=registry)
     return server

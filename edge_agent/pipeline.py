@@ -182,7 +182,7 @@ class Pipeline:
                 self.first_decided_mono = decided
             self.last_decided_mono = decided
             decision_ms, inference_ms = (decided - item.captured_mono) * 1000, (t1 - t0) * 1000
-            self.stats.inspected(decision.verdict.value, inference_ms, decision_ms)
+            self.stats.inspected(decision.verdict.value, inference_ms, decision_ms, decision.reasons)
             latency = Latency.model_construct(  # our own non-negative floats: no validation per frame
                 capture_to_decision_ms=decision_ms, inference_ms=inference_ms, capture_to_reject_ms=reject_ms
             )

@@ -46,11 +46,16 @@ class AgentStats:
         with self._lock:
             self._counts[name] += n
 
-    def inspected(self, verdict: str, inference_ms: float, decision_ms: float) -> None:
-        """One inspected frame: its counters and latencies under one lock (the inspection thread's path)."""
+    def inspected(
+        self, verdict: str, inference_ms: float, decision_ms: float, classes: tuple[str, ...] = ()
+    ) -> None:
+        """One inspected frame: its counters and latencies under one lock (the inspection thread's path);
+        ``classes``: those that made a FAIL or UNCERTAIN verdict (counted as ``defect:<verdict>:<class>``)."""
         with self._lock:
             self._counts["frames_inspected"] += 1
             self._counts[f"verdict:{verdict}"] += 1
+            for name in classes:
+                self._counts[f"defect:{verdict}:{name}"] += 1
         self.inference_ms.add(inference_ms)
         self.decision_ms.add(decision_ms)
 

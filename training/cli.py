@@ -21,6 +21,15 @@ Product = Annotated[str, typer.Option("--product", "-p", help="Product (one regi
 Store = Annotated[
     Path | None, typer.Option("--store", help="Dataset store root (default $FACTORYLOOP_HOME/datasets).")
 ]
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve /metrics here (default FACTORYLOOP_TRAIN_METRICS_PORT; 0: none).",
+    ),
+]
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -41,22 +50,41 @@ def ingest(
     store: Store = None,
     group: Annotated[str, typer.Option(help="Kafka consumer group.")] = "factoryloop-ingest",
     idle_exit: Annotated[float | None, typer.Option(help="Exit after this many idle seconds.")] = None,
+    metrics_port: MetricsPort = None,
 ) -> None:
-    """Consume frames, outcomes and labels into the dataset store (until Ctrl-C or --idle-exit)."""
+    """Consume frames, outcomes and labels into the dataset store (until Ctrl-C, SIGTERM or --idle-exit)."""
+    import signal
+    import threading
+
+    from factoryloop.errors import ConfigError
+    from factoryloop.metrics_http import process_registry, serve_metrics
     from training.datasets import DatasetStore
     from training.ingest import Ingestor
+    from training.ingest.metrics import IngestCollector
     from training.settings import get_settings
 
     s = get_settings()
     pseudo = s.pseudo_label_min_confidence
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with (
         DatasetStore(store) as ds,
         Ingestor(ds, s.kafka, group_id=group, pseudo_min_confidence=pseudo) as ing,
     ):
+        registry = process_registry()
+        registry.register(IngestCollector(ing))
+        port = s.metrics_port if metrics_port is None else metrics_port
         try:
-            stats = ing.run(idle_exit_s=idle_exit)
+            server = serve_metrics(port, registry, what="ingest", setting="FACTORYLOOP_TRAIN_METRICS_PORT")
+        except ConfigError as exc:
+            raise _fail(exc) from exc
+        try:
+            stats = ing.run(stop, idle_exit_s=idle_exit)
         except KeyboardInterrupt:
             stats = ing.stats
+        finally:
+            if server is not None:
+                server.close()
     typer.echo(
         f"frames {stats.frames}, predictions {stats.predictions}, labels {stats.labels}, "
         f"parked {stats.parked}, duplicates {stats.duplicates}"
@@ -126,12 +154,15 @@ def watch(
         Path | None,
         typer.Option(help="Rollout policy YAML (default: FACTORYLOOP_TRAIN_ROLLOUT_POLICY_FILE)."),
     ] = None,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """The trainer: ingest from Kafka, evaluate the triggers, take API jobs, retrain one product at a time,
     and own every rollout (canary stages, widening, rollback)."""
     import signal
     import threading
 
+    from factoryloop.errors import ConfigError
+    from factoryloop.metrics_http import process_registry, serve_metrics
     from training.datasets import DatasetStore
     from training.rollout.policy import load_policies
     from training.service import TrainerService
@@ -159,10 +190,18 @@ def watch(
                     )
                 api = ApiJobSource(s.api_url, s.api_token)
             policies = load_policies(rollout_policy) if rollout_policy else None
-            service = TrainerService(ds, s, config, api=api, policies=policies)
+            service = TrainerService(ds, s, config, api=api, policies=policies, registry=process_registry())
+            port = s.metrics_port if metrics_port is None else metrics_port
+            server = serve_metrics(
+                port, service.metrics.registry, what="trainer", setting="FACTORYLOOP_TRAIN_METRICS_PORT"
+            )
             typer.echo(
                 f"trainer watching ({', '.join(t.name for t in service.evaluator.triggers)}); Ctrl-C stops"
             )
-            service.run(stop)
-    except TrainingError as exc:
+            try:
+                service.run(stop)
+            finally:
+                if server is not None:
+                    server.close()
+    except (TrainingError, ConfigError) as exc:
         raise _fail(exc) from exc

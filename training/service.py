@@ -24,13 +24,18 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from training.datasets import DatasetStore
-from training.errors import TrainingError
+from training.errors import TrainingError, TrainingStopped
 from training.ingest import Ingestor
+from training.ingest.metrics import IngestCollector
+from training.metrics import TrainerMetrics, TrainerStateCollector, failure_reason
 from training.pipeline import RetrainOutcome, retrain
 from training.registry import CHAMPION, ModelRegistry
 from training.rollout.controller import RolloutController
@@ -87,9 +92,13 @@ class TrainerService:
         run: Callable[[RetrainRequest], str] | None = None,
         policies: RolloutPolicies | None = None,
         controller: RolloutController | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         """``policies``: the rollout policies (default: ``default_policies(settings)``); ``controller``: one
-        built by the caller (tests: a short session timeout)."""
+        built by the caller (tests: a short session timeout); ``registry``: where the trainer's and the
+        ingest's metrics go (``factoryloop train watch`` serves it on its metrics port; default: a new one,
+        :attr:`metrics` ``.registry``)."""
+        self.metrics = TrainerMetrics(registry)
         self.store = store
         self.settings = settings
         self.state = TrainerState(state_path(settings.state_dir))
@@ -104,7 +113,7 @@ class TrainerService:
             on_batch=self.evaluator.observe_all,
         )
         self.api = api
-        self.worker = RetrainWorker(self.queue, run or self._retrain, on_done=self._done)
+        self.worker = RetrainWorker(self.queue, self._measured(run or self._retrain), on_done=self._done)
         self.errors: dict[str, BaseException] = {}
         self._stop = threading.Event()
         self.controller = controller or RolloutController(
@@ -112,6 +121,8 @@ class TrainerService:
             ModelRegistry(settings.mlflow_tracking_uri, settings.registered_model_prefix),
             policies or default_policies(settings),
         )
+        self.metrics.registry.register(TrainerStateCollector(self.queue, self.controller))
+        self.metrics.registry.register(IngestCollector(self.ingestor))
 
     def _guard(self, name: str, target: Callable[[], object]) -> Callable[[], None]:
         def body() -> None:
@@ -120,6 +131,28 @@ class TrainerService:
             except Exception as exc:  # thread boundary: keep it for run() to raise, log it
                 self.errors[name] = exc
                 logger.exception("%s stopped", name)
+
+        return body
+
+    def _measured(self, run: Callable[[RetrainRequest], str]) -> Callable[[RetrainRequest], str]:
+        """``run`` counted: started, then finished, failed (by kind) or interrupted, and timed."""
+        m = self.metrics
+
+        def body(request: RetrainRequest) -> str:
+            m.retrains_started.labels(request.trigger).inc()
+            started = time.monotonic()
+            try:
+                summary = run(request)
+            except TrainingStopped:
+                m.retrains_interrupted.labels(request.trigger).inc()
+                raise
+            except Exception as exc:  # counted, then handled by the worker as before
+                m.retrains_failed.labels(request.trigger, failure_reason(exc)).inc()
+                m.retrain_duration.labels("failed").observe(time.monotonic() - started)
+                raise
+            m.retrains_finished.labels(request.trigger).inc()
+            m.retrain_duration.labels("finished").observe(time.monotonic() - started)
+            return summary
 
         return body
 
@@ -133,7 +166,11 @@ class TrainerService:
                 )
         reason = f"{request.trigger}: {request.reason}"
         out = retrain_product(request.product, self.store, self.settings, reason=reason, stop=self._stop)
+        if out.decision is not None:
+            decision = "promoted" if out.decision.promote else "refused"
+            self.metrics.gate_decisions.labels(request.product, decision).inc()
         if out.decision is not None and out.decision.promote:
+            self.metrics.promoted(request.product, out.version.version, time.time())
             self.controller.promoted(request.product, out.version.version, f"gate: {out.decision.reason}")
         return describe(out)
 
@@ -150,6 +187,7 @@ class TrainerService:
             try:
                 self.api.poll(self.queue)
             except Exception:  # thread boundary: log, retry on the next round
+                self.metrics.api_poll_failures.inc()
                 logger.exception("polling the API for retrain jobs failed; retrying in %.0f s", every_s)
 
     def _wait_to_lead(self, stop: threading.Event) -> bool:

@@ -104,6 +104,13 @@ class TrainSettings(BaseSettings):
     triggers_file: Path | None = Field(default=None, description="Triggers YAML of `train watch`.")
     api_url: str | None = Field(default=None, description="Defect API to take queued retrain jobs from.")
     api_token: SecretStr | None = Field(default=None, description="Engineer token for the API.")
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the /metrics of `train watch` (and of `train ingest`); 0: none. Sites: 9320 "
+        '(docs/operations.md "Monitoring").',
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
     @property

@@ -8,9 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
-from sqlalchemy import text
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
+from api import metrics
 from api.context import AppContext, get_ctx
+from api.db.review_models import ReviewQueueRow
 from api.routes.common import ERRORS
 from api.security import Role, needs
 
@@ -61,6 +64,20 @@ def health(request: Request, ctx: Annotated[AppContext, Depends(get_ctx)]) -> He
     responses={200: {"content": {"text/plain": {}}}, **ERRORS},
     **needs(Role.SUPERVISOR),
 )
-def prometheus_metrics() -> Response:
+def prometheus_metrics(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Response:
     """Prometheus text format. Scrape with a bearer token (``authorization: {credentials: ...}``)."""
+    _review_queue(ctx)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _review_queue(ctx: AppContext) -> None:
+    """``factoryloop_api_review_queue_items`` per product, counted now (the database down: left as it was)."""
+    query = select(func.coalesce(ReviewQueueRow.product, ""), func.count()).group_by(ReviewQueueRow.product)
+    try:
+        with ctx.db.engine.connect() as conn:
+            rows = conn.execute(query).all()
+    except SQLAlchemyError:
+        return
+    metrics.REVIEW_QUEUE.clear()
+    for product, count in rows:
+        metrics.REVIEW_QUEUE.labels(product or "unknown").set(count)

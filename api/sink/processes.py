@@ -8,6 +8,10 @@ rebalance are ignored on ``event_id``, as with one process.
 
 The parent process only supervises: SIGTERM or Ctrl-C stops every child after its current batch; a child that
 dies stops the others and the parent exits non-zero, so a service manager restarts the whole group.
+
+With a metrics port P (``--metrics-port``, ``FACTORYLOOP_API_SINK_METRICS_PORT``) each sink process serves
+its own ``/metrics`` (the ``factoryloop_api_sink_*`` of api.metrics, and the process' own): one process on P,
+N processes on P, P+1, ..., P+N-1 (the parent serves none).
 """
 
 from __future__ import annotations
@@ -23,14 +27,20 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
-def run_one() -> None:
-    """One sink in this process, from the API settings (``FACTORYLOOP_API_*``), until SIGTERM or Ctrl-C."""
+def run_one(metrics_port: int | None = None) -> None:
+    """One sink in this process, from the API settings (``FACTORYLOOP_API_*``), until SIGTERM or Ctrl-C;
+    ``/metrics`` on ``metrics_port`` (None: the settings' ``sink_metrics_port``; 0: none)."""
+    from prometheus_client import REGISTRY
+
     from api.db.engine import Database
     from api.frames.store import LocalFrameStore
     from api.settings import get_settings
     from api.sink.runner import Sink
+    from factoryloop.metrics_http import serve_metrics
 
     settings = get_settings()
+    port = settings.sink_metrics_port if metrics_port is None else metrics_port
+    server = serve_metrics(port, REGISTRY, what="sink", setting="FACTORYLOOP_API_SINK_METRICS_PORT")
     db = Database(settings.database_url)
     runner = Sink(
         settings.kafka,
@@ -50,19 +60,25 @@ def run_one() -> None:
         runner.run()
     finally:
         db.dispose()
+        if server is not None:
+            server.close()
         logger.info("sink stopped after %d events (%d new rows)", runner.stats.events, runner.stats.inserted)
 
 
-def _child() -> None:
+def _child(metrics_port: int) -> None:
     fmt = "%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=logging.INFO, format=fmt, stream=sys.stderr)
-    run_one()
+    run_one(metrics_port)
 
 
-def run_processes(count: int, poll_s: float = 0.5) -> int:
-    """Start ``count`` sink processes and wait for them; returns the exit status for the command."""
+def run_processes(count: int, poll_s: float = 0.5, *, metrics_port: int = 0) -> int:
+    """Start ``count`` sink processes and wait for them; returns the exit status for the command.
+    ``metrics_port``: the first process' ``/metrics`` port, the next ones' count up from it (0: none)."""
     ctx = mp.get_context("spawn")  # no inherited Kafka sockets or database connections
-    children: list[BaseProcess] = [ctx.Process(target=_child, name=f"sink-{i}") for i in range(count)]
+    ports = [metrics_port + i if metrics_port else 0 for i in range(count)]
+    children: list[BaseProcess] = [
+        ctx.Process(target=_child, args=(ports[i],), name=f"sink-{i}") for i in range(count)
+    ]
     stopping = False
 
     def stop(*_: Any) -> None:

@@ -29,6 +29,7 @@ from api.frames.store import FrameStore
 from api.sink.writer import SinkWriter, WriteResult
 from factoryloop.kafka import TypedConsumer
 from factoryloop.kafka.consumer import Received
+from factoryloop.kafka.lag import lag_by_role
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 
@@ -93,6 +94,8 @@ class Sink:
         """A batch, how many records of it were dead-lettered, and the positions to commit for it."""
         dead_before = self.consumer.dead_lettered
         received = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.batch_size)
+        for role, lag in lag_by_role(self.consumer).items():
+            metrics.SINK_LAG.labels(role).set(lag)
         dead = self.consumer.dead_lettered - dead_before
         if dead:
             metrics.SINK_DEAD_LETTERS.inc(dead)
@@ -128,6 +131,7 @@ class Sink:
         for role, n in Counter(r.role.value for r in batch.received).items():
             metrics.SINK_EVENTS.labels(role).inc(n)  # per batch: a labelled inc per event cost ~3 us
         metrics.SINK_INSERTED.inc(result.inserted)
+        metrics.SINK_LAST_BATCH.set_to_current_time()
         self.stats.batches += 1
         self.stats.events += len(batch.received)
         self.stats.inserted += result.inserted

@@ -36,10 +36,23 @@ class IngestStats:
     duplicates: int = 0
     skipped: int = 0
     by_product: dict[str, int] = field(default_factory=dict)
+    # Events not stored, per reason (``duplicate``, ``shadow``, ``frame_not_sent``, ``unknown_event``):
+    # the ``factoryloop_ingest_dropped_total`` of /metrics (training.ingest.metrics).
+    dropped: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: IngestStats) -> None:
         for name in ("frames", "predictions", "labels", "parked", "duplicates", "skipped"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        for reason, n in other.dropped.items():
+            self.dropped[reason] = self.dropped.get(reason, 0) + n
+
+    def drop(self, reason: str) -> None:
+        """One event not stored: a duplicate, or skipped (shadow, frame not sent, unknown event)."""
+        if reason == "duplicate":
+            self.duplicates += 1
+        else:
+            self.skipped += 1
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
 
 
 def frame_source(line_id: str, station_id: str) -> str:
@@ -71,7 +84,7 @@ class Applier:
         elif isinstance(event, Label):
             self._label(event)
         else:
-            self.stats.skipped += 1
+            self.stats.drop("unknown_event")
 
     # frames ----------------------------------------------------------------------------------------------
     def _frame(self, frame: FramePayload) -> None:
@@ -100,7 +113,7 @@ class Applier:
             for parked in self.state.pending_for_outcome(outcome.event_id):
                 self._resume(parked)
         if outcome.shadow:
-            self.stats.skipped += 1  # a shadow model's guesses are not provenance of anything
+            self.stats.drop("shadow")  # a shadow model's guesses are not provenance of anything
             return
         ref = f"outcome:{outcome.event_id}"
         self._write(
@@ -162,7 +175,7 @@ class Applier:
             record = self.store.image(frame_sha256)
         except DatasetError:
             if not frame_expected:
-                self.stats.skipped += 1  # the agent did not send this frame: nothing to label
+                self.stats.drop("frame_not_sent")  # the agent did not send this frame: nothing to label
                 return
             kind = "outcome" if isinstance(event, Outcome) else "label"
             self.state.park(
@@ -171,7 +184,7 @@ class Applier:
             self.stats.parked += 1
             return
         if any(h.source_ref == ref for h in self.store.label_history(frame_sha256)):
-            self.stats.duplicates += 1
+            self.stats.drop("duplicate")
             return
         boxes = [
             b

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from factoryloop.kafka import TypedConsumer
+from factoryloop.kafka.lag import lag_by_role
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 from training.datasets import DatasetStore
@@ -53,6 +54,11 @@ class Ingestor:
         self.state = IngestState(state_path or state_path_for(store))
         self.applier = Applier(store, self.state, pseudo_min_confidence=pseudo_min_confidence)
         self.consumer = TypedConsumer(kafka, ROLES, group_id, max_poll_records=max_poll_records)
+        # For /metrics (training.ingest.metrics), updated by the consuming thread after each poll.
+        self.consumed: dict[str, int] = {role.value: 0 for role in ROLES}
+        self.lag: dict[str, int] = {role.value: 0 for role in ROLES}
+        self.batches = 0
+        self.last_batch_at: float | None = None  # time.time() of the last batch stored
 
     @property
     def stats(self) -> IngestStats:
@@ -61,6 +67,7 @@ class Ingestor:
     def poll_once(self, timeout_ms: int = 1000) -> int:
         """Poll one batch, apply it, commit its offsets; return the number of records handled."""
         batch = self.consumer.poll(timeout_ms=timeout_ms)
+        self.lag = lag_by_role(self.consumer)
         for rec in batch:
             try:
                 self.applier.apply(rec.event)
@@ -71,6 +78,10 @@ class Ingestor:
                 ) from exc
         if batch:
             self.consumer.commit()
+            for rec in batch:
+                self.consumed[rec.role.value] += 1
+            self.batches += 1
+            self.last_batch_at = time.time()
             if self.on_batch is not None:
                 self.on_batch([rec.event for rec in batch])
         return len(batch)

@@ -61,6 +61,7 @@ def test_api_and_sinks_from_the_units(kafka_settings: KafkaSettings, tmp_path: P
         "FACTORYLOOP_API_HOST": "127.0.0.1",
         "FACTORYLOOP_API_PORT": str(port),
         "FACTORYLOOP_API_SINK_GROUP_ID": f"sink-{uuid.uuid4().hex[:8]}",
+        "FACTORYLOOP_API_SINK_METRICS_PORT": "0",  # not the site's 931<n> (test_sink_metrics scrapes them)
     }
     procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
 

@@ -33,6 +33,7 @@ def test_trainer_from_its_unit(kafka_settings: KafkaSettings, mlflow_server: str
         "FACTORYLOOP_TRAIN_MLFLOW_TRACKING_URI": mlflow_server,
         "FACTORYLOOP_TRAIN_API_URL": "http://127.0.0.1:9",
         "HOME": str(tmp_path / "training"),  # the unit's Environment=HOME, under tmp_path here
+        "FACTORYLOOP_TRAIN_METRICS_PORT": "0",  # not the site's 9320 (test_trainer_metrics scrapes it)
     }
     log = tmp_path / "trainer.log"
     with log.open("wb") as out:

@@ -73,6 +73,11 @@ def test_metrics_endpoint_counts_during_a_run(kafka_settings: KafkaSettings, tmp
     assert during[f"{p}inference_latency_ms{{quantile=0.5}}"] > 0
     assert after[f"{p}frames_captured_total"] == after[f"{p}frames_inspected_total"] == total
     assert after[f"{p}verdicts_total{{verdict=FAIL}}"] == total
+    assert after[f"{p}defects_total{{class=dent,verdict=FAIL}}"] == total  # rate per class
+    info = next(k for k in after if k.startswith(f"{p}info{{"))
+    assert f"agent_id={cfg.agent_id}" in info and f"line_id={cfg.line_id}" in info and "version=" in info
+    assert during[f"{p}buffer_max_bytes"] == cfg.buffer.max_bytes
+    assert during[f"{p}camera_connected"] == 1 and during[f"{p}camera_frozen"] == 0
     assert after[f"{p}outcomes_total"] == total and after[f"{p}frames_sent_total"] == total  # FAIL: sampled
     assert after[f"{p}published_total"] >= 2 * total  # outcomes + frames (+ heartbeats, events)
     assert after[f"{p}frames_dropped_total"] == after[f"{p}errors_total"] == 0

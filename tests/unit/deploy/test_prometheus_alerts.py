@@ -1,9 +1,9 @@
-"""deploy/prometheus/alerts.yml: well-formed rule groups (promtool when installed), and every metric an
-expression names is one the agents or the API export (edge_agent/metrics.py, api/metrics.py)."""
+"""deploy/prometheus/alerts.yml: well-formed rule groups (promtool when installed: ``check rules`` and the
+rules' own unit tests, alerts.test.yml), and every metric an expression names is one the agents, the API, the
+sinks, the trainer or the ingest export (collected from their registries: tests/support/prometheus.py)."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,15 +11,20 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import REGISTRY
 
-import api.metrics  # noqa: F401  (registers the API's metrics)
-from edge_agent.metrics import _COUNTERS, _MONOTONIC
+from tests.support.prometheus import METRIC, exported_names
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
+RULE_TESTS = ROOT / "deploy" / "prometheus" / "alerts.test.yml"
 SEVERITIES = {"info", "warning", "critical"}
-METRIC = re.compile(r"\b(factoryloop_[a-z0-9_]+)")
+GROUPS = [
+    "factoryloop-agents",
+    "factoryloop-api",
+    "factoryloop-sinks",
+    "factoryloop-trainer",
+    "factoryloop-ingest",
+]
 
 
 def _rules() -> list[dict[str, Any]]:
@@ -28,25 +33,14 @@ def _rules() -> list[dict[str, Any]]:
 
 
 def _exported() -> set[str]:
-    agent = {f"factoryloop_agent_{n}_total" for n in (*_COUNTERS, *_MONOTONIC)}
-    agent |= {
-        "factoryloop_agent_verdicts_total",
-        "factoryloop_agent_buffer_bytes",
-        "factoryloop_agent_buffer_records",
-    }
-    families = [m for m in REGISTRY.collect() if m.name.startswith("factoryloop_api_")]
-    api_names = {
-        m.name + ("_total" if m.type == "counter" else "") for m in families
-    }  # labelled: no sample yet
-    api_names |= {s.name for m in families for s in m.samples}
-    return agent | api_names
+    return exported_names()
 
 
 def test_groups_and_rules_are_well_formed() -> None:
     doc = yaml.safe_load(RULES.read_text())
-    assert [g["name"] for g in doc["groups"]] == ["factoryloop-agents", "factoryloop-api"]
+    assert [g["name"] for g in doc["groups"]] == GROUPS
     names = [r["alert"] for r in _rules()]
-    assert len(names) == len(set(names)) >= 10
+    assert len(names) == len(set(names)) >= 20
     for r in _rules():
         assert set(r) <= {"alert", "expr", "for", "labels", "annotations"}, r["alert"]
         assert r["labels"]["severity"] in SEVERITIES and r["annotations"]["summary"], r["alert"]
@@ -65,3 +59,19 @@ def test_promtool_checks_the_rules() -> None:
         ["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (Prometheus' tools)")
+def test_promtool_runs_the_rules_unit_tests() -> None:
+    """alerts.test.yml: the trainer, sink and ingest alerts fire on their series and stay quiet otherwise."""
+    out = subprocess.run(
+        ["promtool", "test", "rules", str(RULE_TESTS)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    tested = {
+        t["alertname"]
+        for case in yaml.safe_load(RULE_TESTS.read_text())["tests"]
+        for t in case["alert_rule_test"]
+    }
+    assert {"FactoryloopTrainerDown", "FactoryloopRetrainFailing", "FactoryloopSinkLagGrowing"} <= tested
+    assert "FactoryloopIngestDropping" in tested
