@@ -25,8 +25,9 @@ Wait = Annotated[
 
 def _show(event: RolloutEvent) -> None:
     agents = ", ".join(event.agents) or "-"
+    state = "  (now)" if event.progress else event.state.value  # figures so far, or what it waits for
     typer.echo(
-        f"{event.ts:%H:%M:%S} v{event.model_version} {event.state.value:<11} stage {event.stage + 1}/"
+        f"{event.ts:%H:%M:%S} v{event.model_version} {state:<11} stage {event.stage + 1}/"
         f"{max(event.stages, 1)} agents {agents}: {event.reason}"
     )
 

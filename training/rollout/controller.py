@@ -39,6 +39,7 @@ from training.rollout.actions import Transitions
 from training.rollout.fleet import FleetView
 from training.rollout.intake import Intake
 from training.rollout.join import join_watched
+from training.rollout.leadership import Leadership
 from training.rollout.outages import KafkaProbe, Outage
 from training.rollout.policy import RolloutPolicies
 
@@ -82,6 +83,7 @@ class RolloutController:
         self._probe = KafkaProbe(kafka)
         self.kafka_link = Outage("Kafka", kafka.bootstrap_servers, self._probe, retry_s, clock)
         self._next_kafka_probe = 0.0
+        self._leadership = Leadership()
         self._inbox: queue.Queue[tuple[RolloutRequest, bool]] = queue.Queue()
         self._t: Transitions | None = None
         self._requests: Intake | None = None
@@ -135,6 +137,7 @@ class RolloutController:
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(1000, self.session_timeout_ms // 4),
         )
+        requests.raw.subscribe([self.kafka.topics[TopicRole.ROLLOUTS]], listener=self._leadership)
         watched = TypedConsumer(self.kafka, WATCHED, None, auto_offset_reset="latest")
         try:
             with EventProducer(self.kafka, max_block_ms=3000) as producer:
@@ -153,7 +156,9 @@ class RolloutController:
         self._lead(requests)
         for rec in watched.poll(timeout_ms=200):
             self._observe(rec.event)
-        if not self._kafka_answers() or not self.leader.is_set() or not self._t.outbox.flush():
+        if not self._kafka_answers() or not self.leader.is_set() or not self._leadership.settled:
+            return  # a rebalance in progress: nothing done until it says who leads
+        if not self._t.outbox.flush():
             return
         if not self.mlflow.check():
             self._say_waiting()
@@ -237,12 +242,12 @@ class RolloutController:
     def _lead(self, requests: TypedConsumer) -> None:
         assert self._t is not None and self._requests is not None
         records = requests.poll(timeout_ms=200)
-        leading = bool(requests.raw.assignment())
-        if leading and not self.leader.is_set():
+        leading, settled = self._leadership.owns, self._leadership.settled
+        if leading and settled and not self.leader.is_set():
             logger.info("rollout controller: leading (this trainer owns the rollouts partition)")
             self.leader.set()
             self._resume_at = self.clock()
-        elif not leading and self.leader.is_set():
+        elif not leading and settled and self.leader.is_set():
             logger.warning("rollout controller: lost the rollouts partition to another trainer; standing by")
             self.leader.clear()
             self._resume_at = None
