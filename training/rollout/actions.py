@@ -15,6 +15,7 @@ from collections.abc import Callable
 from factoryloop.kafka import EventProducer
 from factoryloop.schemas import Deployment, RolloutEvent, RolloutRequest, RolloutState, Strategy
 from factoryloop.topics import TopicRole
+from training.errors import TrainingError
 from training.registry.models import CHAMPION, ModelRegistry, RegisteredVersion
 from training.rollout.fleet import FleetView, asked_shadow_stages, resolve_shadow_stages, resolve_stages
 from training.rollout.ledger import Rollout, RolloutLedger
@@ -42,6 +43,7 @@ class Transitions:
         self.clock = clock
         self.progress_s = progress_s  # how often a shadow stage's figures are reported while it runs
         self.active: dict[str, Active] = {}
+        self.unreleased: list[Rollout] = []  # ended and sent, alias canary not removed yet (MLflow down)
 
     # reporting ---------------------------------------------------------------------------------------------
     def emit(
@@ -80,28 +82,6 @@ class Transitions:
         if a is not None:
             state = self._state(a.rollout)
             self.emit(a.rollout, state, reason, a.watch.evidence(), progress=True)
-
-    def refuse(
-        self,
-        req: RolloutRequest,
-        version: RegisteredVersion | None,
-        reason: str,
-        state: RolloutState = RolloutState.REFUSED,
-    ) -> None:
-        """Answer a request that starts no rollout (refused, or held for an engineer)."""
-        name = version.name if version else self.registry.name(req.product)
-        event = RolloutEvent(
-            rollout_id=uuid.uuid4().hex,
-            product=req.product,
-            model_name=name,
-            model_version=(version.version if version else req.model_version or req.to_version or "?"),
-            state=state,
-            reason=reason[:4000],
-            request_id=req.request_id,
-            actor=req.requested_by,
-        )
-        self.outbox.send(TopicRole.ROLLOUTS, event, req.product)
-        logger.warning("rollout request %s %s: %s", req.request_id, state.value, reason)
 
     def _send(self, dep: Deployment, then: Callable[[], None] | None = None) -> None:
         dep = signed(dep)
@@ -164,9 +144,9 @@ class Transitions:
         """Start stage ``r.stage``; ``passed``: the evidence of the stage before, kept with this one."""
         if r.last_stage:
             dep = self._deployment(r, Strategy.FULL, why)
-            self.ledger.finish(r, RolloutState.FULL, why, passed or {})
+            self.ledger.finish(r, RolloutState.FULL, why, passed or {}, release=False)
             self.active.pop(r.product, None)
-            self._send(dep)
+            self._send(dep, then=lambda: self._release(r))
             everyone = tuple(a.agent_id for a in self.fleet.agents(r.product, r.target))
             self.emit(r, RolloutState.FULL, why, passed, agents=everyone)
             return
@@ -247,9 +227,9 @@ class Transitions:
         if back is None and r.shadow:
             dep = end_shadow(r.version, r.target, f"v{r.version.version} shadow ended: {why}", r.actor)
             ended = f"{why}; the shadow ended (no agent served v{r.version.version}; none to go back to)"
-            self.ledger.finish(r, RolloutState.ROLLED_BACK, ended, evidence)
+            self.ledger.finish(r, RolloutState.ROLLED_BACK, ended, evidence, release=False)
             self.active.pop(product)
-            self._send(dep)
+            self._send(dep, then=lambda: self._release(r))
             self.emit(r, RolloutState.ROLLED_BACK, ended, evidence, agents=())
             return
         if back is None:
@@ -260,11 +240,11 @@ class Transitions:
             return
         back_why = f"v{r.version.version} rolled back: {why}"
         dep = rollback_to(back, r.target, r.version.version, back_why, r.actor)
-        self.ledger.finish(r, RolloutState.ROLLED_BACK, why, evidence)
+        self.ledger.finish(r, RolloutState.ROLLED_BACK, why, evidence, back_to=back.version, release=False)
         if back is not r.previous:
             self.registry.set_alias(product, CHAMPION, back.version)
         self.active.pop(product)
-        self._send(dep)
+        self._send(dep, then=lambda: self._release(r))
         self.emit(r, RolloutState.ROLLED_BACK, why, evidence, agents=())
 
     def rollback_now(
@@ -275,6 +255,43 @@ class Transitions:
             uuid.uuid4().hex, req.product, current, to, ((),), 0, req.target, req.request_id, req.requested_by
         )
         dep = rollback_to(to, req.target, current.version, why, req.requested_by)
-        self.ledger.finish(r, RolloutState.ROLLED_BACK, why, {})
+        self.ledger.finish(r, RolloutState.ROLLED_BACK, why, {}, back_to=to.version)
         self._send(dep)
         self.emit(r, RolloutState.ROLLED_BACK, why, agents=())
+
+    # ending ------------------------------------------------------------------------------------------------
+    def _release(self, r: Rollout) -> None:
+        """Its last deployment is acknowledged: nothing of it is in flight (retried while MLflow is down)."""
+        try:
+            self.ledger.release(r)
+        except TrainingError as exc:
+            logger.warning(
+                "rollout %s v%s: alias canary not removed yet (%s)", r.product, r.version.version, exc
+            )
+            self.unreleased.append(r)
+
+    def release_pending(self) -> None:
+        while self.unreleased:
+            self.ledger.release(self.unreleased[0])  # RegistryError: MLflow is down again, kept
+            self.unreleased.pop(0)
+
+    def send_end(self, r: Rollout) -> None:
+        """A rollout a previous trainer ended (recorded) whose last deployment may not have gone out: send it
+        again (the agents that have it ignore it), then remove alias ``canary``."""
+        why = f"sent again after a trainer restart: {r.ended} recorded in MLflow"
+        if r.ended is RolloutState.FULL:
+            dep: Deployment | None = self._deployment(r, Strategy.FULL, why)
+        elif r.ended is RolloutState.ROLLED_BACK and r.back_to:
+            back = self.registry.get(r.product, r.back_to)
+            dep = rollback_to(
+                back, r.target, r.version.version, f"v{r.version.version} rolled back; {why}", r.actor
+            )
+        elif r.ended is RolloutState.ROLLED_BACK:
+            dep = end_shadow(r.version, r.target, f"v{r.version.version} shadow ended; {why}", r.actor)
+        else:
+            dep = None  # halted: nothing was to be sent
+        logger.warning("rollout %s v%s: %s", r.product, r.version.version, why)
+        if dep is None:
+            self._release(r)
+        else:
+            self._send(dep, then=lambda: self._release(r))

@@ -169,6 +169,7 @@ class RolloutController:
             return
         try:
             self._resume()
+            self._t.release_pending()
             if self._resume_at is None:
                 self._requests.drain(requests, self._inbox)
                 for step in self._t.steps():
@@ -185,7 +186,9 @@ class RolloutController:
         assert self._t is not None and self._requests is not None
         if self._resume_at is not None:
             return self.clock() >= self._resume_at
-        return bool(self._requests.pending() or not self._inbox.empty() or self._t.steps())
+        return bool(
+            self._requests.pending() or not self._inbox.empty() or self._t.unreleased or self._t.steps()
+        )
 
     def _observe(self, event: object) -> None:
         if isinstance(event, Heartbeat):
@@ -269,7 +272,9 @@ class RolloutController:
                 if product in self._t.active:
                     continue
                 r = self._t.ledger.in_flight(product)
-                if r is not None:
+                if r is not None and r.ended is not None:
+                    self._t.send_end(r)
+                elif r is not None:
                     policy = self.policies.for_product(product)
                     self._t.enter_stage(r, policy, "resumed after a trainer restart", resumed=True)
         except RegistryError:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 import queue
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kafka.errors import KafkaError
 
 from factoryloop.kafka import TypedConsumer
-from factoryloop.schemas import RolloutAction, RolloutRequest, RolloutState
+from factoryloop.schemas import RolloutAction, RolloutEvent, RolloutRequest, RolloutState
+from factoryloop.topics import TopicRole
 from training.errors import RegistryError, TrainingError
-from training.registry.models import CHAMPION, ModelRegistry
+from training.registry.models import CHAMPION, ModelRegistry, RegisteredVersion
 from training.rollout.actions import Transitions
 from training.rollout.policy import RolloutPolicies
 
@@ -75,7 +77,7 @@ class Intake:
     def handle(self, req: RolloutRequest, *, from_gate: bool) -> None:
         try:
             if datetime.now(UTC) - req.ts > timedelta(seconds=self.max_request_age_s):
-                self.t.refuse(
+                self.refuse(
                     req,
                     None,
                     f"request made at {req.ts:%Y-%m-%d %H:%M} UTC, no trainer took it "
@@ -88,9 +90,9 @@ class Intake:
         except RegistryError as exc:
             if not self.registry.reachable():
                 raise  # MLflow is down: the request waits for it
-            self.t.refuse(req, None, str(exc))
+            self.refuse(req, None, str(exc))
         except TrainingError as exc:
-            self.t.refuse(req, None, str(exc))
+            self.refuse(req, None, str(exc))
 
     def _deploy(self, req: RolloutRequest, *, from_gate: bool) -> None:
         t = self.t
@@ -100,12 +102,12 @@ class Intake:
             else self.registry.alias(req.product, CHAMPION)
         )
         if version is None:
-            t.refuse(req, None, f"{self.registry.name(req.product)} has no champion: name a model_version")
+            self.refuse(req, None, f"{self.registry.name(req.product)} has no champion: name a model_version")
             return
         busy = t.active.get(req.product)
         if busy is not None:
             b = busy.rollout
-            t.refuse(
+            self.refuse(
                 req,
                 version,
                 f"v{b.version.version} is rolling out (stage {b.stage + 1} of "
@@ -116,7 +118,7 @@ class Intake:
         if from_gate and policy.mode == "manual":
             self.registry.tag(req.product, version.version, {"rollout.decision": RolloutState.HELD.value})
             held = f"gate promoted v{version.version}; policy manual: ship it with `factoryloop train deploy`"
-            t.refuse(req, version, held, RolloutState.HELD)
+            self.refuse(req, version, held, RolloutState.HELD)
             return
         t.start(req, version, policy)
 
@@ -133,6 +135,28 @@ class Intake:
             to = self.registry.get(req.product, back) if back else None
         if to is None or champion is None:
             name = self.registry.name(req.product)
-            t.refuse(req, champion, f"{name}: nothing to roll back to; name to_version")
+            self.refuse(req, champion, f"{name}: nothing to roll back to; name to_version")
             return
         t.rollback_now(req, champion, to, who)
+
+    def refuse(
+        self,
+        req: RolloutRequest,
+        version: RegisteredVersion | None,
+        reason: str,
+        state: RolloutState = RolloutState.REFUSED,
+    ) -> None:
+        """Answer a request that starts no rollout (refused, or held for an engineer)."""
+        name = version.name if version else self.registry.name(req.product)
+        event = RolloutEvent(
+            rollout_id=uuid.uuid4().hex,
+            product=req.product,
+            model_name=name,
+            model_version=(version.version if version else req.model_version or req.to_version or "?"),
+            state=state,
+            reason=reason[:4000],
+            request_id=req.request_id,
+            actor=req.requested_by,
+        )
+        self.t.outbox.send(TopicRole.ROLLOUTS, event, req.product)
+        logger.warning("rollout request %s %s: %s", req.request_id, state.value, reason)

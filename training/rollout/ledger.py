@@ -19,6 +19,7 @@ from training.errors import RolloutError, TrainingError
 from training.registry.models import CANARY, CHAMPION, ModelRegistry, RegisteredVersion
 
 logger = logging.getLogger(__name__)
+ENDED = frozenset(s.value for s in (RolloutState.FULL, RolloutState.ROLLED_BACK, RolloutState.HALTED))
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Rollout:
     request_id: str | None = None
     actor: str = "trainer"
     shadow_rates: tuple[float, ...] = ()  # the first len() stages are shadow stages, at these sample rates
+    ended: RolloutState | None = None  # read back ended: its last deployment may not have gone out
+    back_to: str | None = None  # ended rolled back: the version its rollback deployment serves (None: none)
 
     @property
     def shadow(self) -> bool:
@@ -83,8 +86,20 @@ class RolloutLedger:
         )
         self.registry.set_alias(r.product, CANARY, r.version.version)
 
-    def finish(self, r: Rollout, state: RolloutState, reason: str, evidence: dict[str, float]) -> None:
-        """The rollout ended: decision and evidence on the version, ``champion`` moved, ``canary`` removed."""
+    def finish(
+        self,
+        r: Rollout,
+        state: RolloutState,
+        reason: str,
+        evidence: dict[str, float],
+        *,
+        back_to: str | None = None,
+        release: bool = True,
+    ) -> None:
+        """The rollout ended: decision and evidence on the version, ``champion`` moved, ``canary`` removed
+        (``release``; else by :meth:`release` once its last deployment is acknowledged: until then a new
+        leader reads it back as ended and sends that deployment again). ``back_to``: the version its
+        rollback deployment serves."""
         self.registry.tag(
             r.product,
             r.version.version,
@@ -94,6 +109,7 @@ class RolloutLedger:
                 "rollout.decision": state.value,
                 "rollout.reason": reason[:4000],
                 "rollout.evidence": json.dumps(evidence)[:4000],
+                "rollout.back_to": back_to or "",
                 "rollout.ended": datetime.now(UTC).isoformat(timespec="seconds"),
             },
         )
@@ -105,12 +121,18 @@ class RolloutLedger:
                 self.registry.tag(r.product, r.version.version, {"previous_champion": r.previous.version})
         elif state is RolloutState.ROLLED_BACK and r.previous is not None:
             self.registry.set_alias(r.product, CHAMPION, r.previous.version)
+        if release:
+            self.release(r)
+
+    def release(self, r: Rollout) -> None:
+        """Remove alias ``canary`` (when it still marks this rollout's version): nothing left in flight."""
         canary = self.registry.alias(r.product, CANARY)
         if canary is not None and canary.version == r.version.version:
             self.registry.delete_alias(r.product, CANARY)
 
     def in_flight(self, product: str) -> Rollout | None:
-        """The product's rollout a previous trainer left in flight, or None."""
+        """The product's rollout a previous trainer left in flight (``ended`` set when it ended but its last
+        deployment may not have gone out), or None."""
         version = self.registry.alias(product, CANARY)
         if version is None:
             return None
@@ -131,6 +153,8 @@ class RolloutLedger:
                 request_id=t.get("rollout.request_id") or None,
                 actor=t.get("rollout.actor") or "trainer",
                 shadow_rates=rates,
+                ended=RolloutState(t["rollout.state"]) if t.get("rollout.state") in ENDED else None,
+                back_to=t.get("rollout.back_to") or None,
             )
         except (KeyError, ValueError, TypeError, TrainingError) as exc:
             raise RolloutError(
