@@ -46,52 +46,59 @@ class RowBatch:
 
 
 def _outcome(batch: RowBatch, o: Outcome, now: datetime) -> None:
+    # The hot path of the sink: each attribute read once, no enum property lookups (str() of a StrEnum
+    # member is its value), and the detection loop only for outcomes that have boxes.
+    event_id, ts, line_id, station_id, shadow = o.event_id, o.ts, o.line_id, o.station_id, o.shadow
+    verdict, model, latency, dets = str(o.verdict), o.model, o.latency, o.detections
     batch.inspections.append(
         {
-            "event_id": o.event_id,
-            "ts": o.ts,
+            "event_id": event_id,
+            "ts": ts,
             "captured_at": o.captured_at,
-            "line_id": o.line_id,
-            "station_id": o.station_id,
+            "line_id": line_id,
+            "station_id": station_id,
             "agent_id": o.agent_id,
             "frame_id": o.frame_id,
             "item_id": o.item_id,
             "product": o.product,
-            "verdict": o.verdict.value,
-            "model_name": o.model.name,
-            "model_version": o.model.version,
-            "model_sha256": o.model.sha256,
+            "verdict": verdict,
+            "model_name": model.name,
+            "model_version": model.version,
+            "model_sha256": model.sha256,
             "thresholds": dict(o.thresholds),
-            "decision_ms": o.latency.capture_to_decision_ms,
-            "inference_ms": o.latency.inference_ms,
-            "reject_ms": o.latency.capture_to_reject_ms,
+            "decision_ms": latency.capture_to_decision_ms,
+            "inference_ms": latency.inference_ms,
+            "reject_ms": latency.capture_to_reject_ms,
             "frame_sha256": o.frame_sha256,
             "frame_width": o.frame_width,
             "frame_height": o.frame_height,
             "frame_sent": o.frame_sent,
             "sample_reason": o.sample_reason,
-            "shadow": o.shadow,
-            "n_detections": len(o.detections),
+            "shadow": shadow,
+            "n_detections": len(dets),
             "ingested_at": now,
         }
     )
-    for idx, d in enumerate(o.detections):
+    if not dets:
+        return
+    for idx, d in enumerate(dets):
+        box = d.box
         batch.detections.append(
             {
-                "outcome_event_id": o.event_id,
+                "outcome_event_id": event_id,
                 "idx": idx,
-                "ts": o.ts,
-                "line_id": o.line_id,
-                "station_id": o.station_id,
-                "verdict": o.verdict.value,
-                "shadow": o.shadow,
+                "ts": ts,
+                "line_id": line_id,
+                "station_id": station_id,
+                "verdict": verdict,
+                "shadow": shadow,
                 "class_id": d.class_id,
                 "class_name": d.class_name,
                 "confidence": d.confidence,
-                "x1": d.box.x1,
-                "y1": d.box.y1,
-                "x2": d.box.x2,
-                "y2": d.box.y2,
+                "x1": box.x1,
+                "y1": box.y1,
+                "x2": box.x2,
+                "y2": box.y2,
             }
         )
 

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from kafka.errors import KafkaError
@@ -34,6 +35,8 @@ from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 
 logger = logging.getLogger(__name__)
+_TOPIC = attrgetter("topic")  # events counted by topic in C (an enum's .value or hash is Python code)
+_EVENT = attrgetter("event")
 
 SINK_ROLES = (
     TopicRole.OUTCOMES,
@@ -128,8 +131,8 @@ class Sink:
             return False
         self._commit(batch.positions)
         metrics.SINK_BATCH_SECONDS.observe(time.perf_counter() - batch.started)
-        for role, n in Counter(r.role.value for r in batch.received).items():
-            metrics.SINK_EVENTS.labels(role).inc(n)  # per batch: a labelled inc per event cost ~3 us
+        for topic, n in Counter(map(_TOPIC, batch.received)).items():  # a labelled inc per event cost ~3 us
+            metrics.SINK_EVENTS.labels(self.consumer.topics.role_of(topic).value).inc(n)
         metrics.SINK_INSERTED.inc(result.inserted)
         metrics.SINK_LAST_BATCH.set_to_current_time()
         self.stats.batches += 1
@@ -140,7 +143,7 @@ class Sink:
     def _submit(
         self, pool: ThreadPoolExecutor, received: list[Received], positions: dict[Any, Any]
     ) -> _InFlight:
-        future = pool.submit(self.writer.write, [r.event for r in received])
+        future = pool.submit(self.writer.write, list(map(_EVENT, received)))
         return _InFlight(future, received, positions, time.perf_counter())
 
     def run_once(self) -> int:
@@ -153,7 +156,7 @@ class Sink:
         done: Future[WriteResult] = Future()
         started = time.perf_counter()
         try:
-            done.set_result(self.writer.write([r.event for r in received]))
+            done.set_result(self.writer.write(list(map(_EVENT, received))))
         except Exception as exc:  # handed to _finish, which handles (or re-raises) it like a pipelined write
             done.set_exception(exc)
         batch = _InFlight(done, received, positions, started)

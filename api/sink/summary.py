@@ -1,27 +1,30 @@
 """Hourly summaries maintained by the sink in the transaction of the inserts.
 
 Only rows actually inserted are counted: :func:`insert_new` returns them (SQLite: under ``BEGIN IMMEDIATE``
-the batch is filtered against the stored keys before inserting; PostgreSQL: ``ON CONFLICT DO NOTHING
-RETURNING``), so a replayed or duplicated event changes no count.
+the insert's row count, and when some were already stored the rows above the largest rowid before the
+insert; PostgreSQL: ``ON CONFLICT DO NOTHING RETURNING``, one result per row), so a replayed or duplicated
+event changes no count.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, case
 
+from api.db.fastpath import insert_returning
 from api.db.models import ClassDayRow, ClassSightingRow, HourlyDetectionRow, HourlyInspectionRow
-from api.db.upsert import dialect_insert, insert_ignore, pg_insert, table
-
-_CHUNK = 5000  # bound parameters per IN (...) probe
+from api.db.upsert import dialect_insert, insert_ignore, table
+from api.errors import ApiError
 
 
 def hour_of(ts: datetime) -> datetime:
     """The UTC hour containing ``ts`` (wire events are UTC already; other offsets are converted first)."""
-    if ts.utcoffset():
+    if ts.tzinfo is not UTC and ts.utcoffset():  # datetime.UTC: what the wire schemas normalise to
         ts = ts.astimezone(UTC)
     return ts.replace(minute=0, second=0, microsecond=0)
 
@@ -31,34 +34,39 @@ def insert_new(
 ) -> list[dict[str, Any]]:
     """Insert ``rows`` whose ``key`` is not stored yet (first of in-batch duplicates); return those rows.
 
-    On SQLite the caller's transaction must hold the write lock (``BEGIN IMMEDIATE``) so nothing can be
-    inserted between the probe and the insert.
+    On SQLite the caller's transaction must hold the write lock (``BEGIN IMMEDIATE``): nothing else can
+    insert between reading the largest rowid and the insert, so the rows this insert added are exactly those
+    with a larger rowid (SQLite gives a new row the largest rowid + 1). When every row was new (the insert's
+    row count says so, the usual case) nothing is read back at all.
     """
     if not rows:
         return []
     if conn.dialect.name == "postgresql":
-        stmt = pg_insert(tbl).on_conflict_do_nothing().returning(tbl.c[key])
-        inserted = set(conn.execute(stmt, list(rows)).scalars())
+        inserted = insert_returning(conn, tbl, rows, key)
         fresh = []
         for r in rows:
             if r[key] in inserted:
                 inserted.discard(r[key])
                 fresh.append(r)
         return fresh
-    keys = list({r[key] for r in rows})
-    stored: set[Any] = set()
+    unique = list(rows)
+    if len(set(map(itemgetter(key), rows))) < len(rows):  # in-batch duplicates: the first of each key
+        seen: set[Any] = set()
+        unique = []
+        for r in rows:
+            if r[key] not in seen:
+                seen.add(r[key])
+                unique.append(r)
     column = tbl.c[key].name  # from the table metadata, never from input; the values are bound
-    for i in range(0, len(keys), _CHUNK):
-        chunk = keys[i : i + _CHUNK]
-        sql = f'SELECT "{column}" FROM "{tbl.name}" WHERE "{column}" IN ({", ".join("?" * len(chunk))})'
-        stored.update(v for (v,) in conn.exec_driver_sql(sql, tuple(chunk)))
-    fresh = []
-    for r in rows:
-        if r[key] not in stored:
-            stored.add(r[key])
-            fresh.append(r)
-    insert_ignore(conn, tbl, fresh)
-    return fresh
+    before = conn.exec_driver_sql(f'SELECT max(rowid) FROM "{tbl.name}"').scalar() or 0
+    n = insert_ignore(conn, tbl, unique)
+    if n == len(unique):
+        return unique
+    sql = f'SELECT "{column}" FROM "{tbl.name}" WHERE rowid > ?'
+    added = {v for (v,) in conn.exec_driver_sql(sql, (before,))}
+    if len(added) != n:  # only if rowids ran out (2**63 - 1 reached) and SQLite picked random ones
+        raise ApiError(f"{tbl.name}: {n} rows inserted but {len(added)} found above rowid {before}")
+    return [r for r in unique if r[key] in added]
 
 
 def _span(acc: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], ts: datetime) -> None:
@@ -71,28 +79,46 @@ def _span(acc: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], ts: datet
         have[2] = max(have[2], ts)
 
 
+_HOURLY_KEY = itemgetter("ts", "line_id", "station_id", "product", "verdict")
+_SHADOW = itemgetter("shadow")
+
+
+def _products(inspections: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Event id -> product ("" for none) of the non-shadow inspections: what summaries count."""
+    return {r["event_id"]: r["product"] or "" for r in inspections if not r["shadow"]}
+
+
 def summarise(
-    inspections: Sequence[dict[str, Any]], detections: Sequence[dict[str, Any]]
+    inspections: Sequence[dict[str, Any]],
+    detections: Sequence[dict[str, Any]],
+    products: dict[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Hourly rows of newly inserted inspections and of their detections (shadow outcomes are not counted)."""
-    counts: dict[tuple[Any, ...], int] = {}
-    product: dict[str, str] = {}
-    for r in inspections:
-        if r["shadow"]:
-            continue
-        product[r["event_id"]] = p = r["product"] or ""
-        k = (hour_of(r["ts"]), r["line_id"], r["station_id"], p, r["verdict"])
-        counts[k] = counts.get(k, 0) + 1
+    kept = inspections
+    if any(map(_SHADOW, inspections)):  # rare: test every row only when the batch has shadow outcomes
+        kept = [r for r in inspections if not r["shadow"]]
+    counts = Counter(
+        (
+            ts.replace(minute=0, second=0, microsecond=0) if ts.tzinfo is UTC else hour_of(ts),
+            line,
+            station,
+            product or "",
+            verdict,
+        )
+        for ts, line, station, product, verdict in map(_HOURLY_KEY, kept)
+    )
     dets: dict[tuple[Any, ...], list[Any]] = {}
     seen: dict[tuple[Any, ...], list[Any]] = {}
-    for d in detections:
-        p = product.get(d["outcome_event_id"])
-        if p is None:  # shadow, or its outcome was a duplicate
-            continue
-        ts = d["ts"]
-        _span(dets, (hour_of(ts), d["line_id"], d["station_id"], p, d["verdict"], d["class_name"]), ts)
-        if d["verdict"] != "PASS":
-            _span(seen, (d["line_id"], d["class_name"]), ts)
+    if detections:
+        product = _products(inspections) if products is None else products
+        for d in detections:
+            p = product.get(d["outcome_event_id"])
+            if p is None:  # shadow, or its outcome was a duplicate
+                continue
+            ts = d["ts"]
+            _span(dets, (hour_of(ts), d["line_id"], d["station_id"], p, d["verdict"], d["class_name"]), ts)
+            if d["verdict"] != "PASS":
+                _span(seen, (d["line_id"], d["class_name"]), ts)
     keys = ("hour", "line_id", "station_id", "product", "verdict")
     hourly = [dict(zip(keys, k, strict=True), n=n) for k, n in counts.items()]
     hourly_dets = [
@@ -112,11 +138,15 @@ def day_of(ts: datetime) -> datetime:
 
 
 def class_days(
-    inspections: Sequence[dict[str, Any]], detections: Sequence[dict[str, Any]]
+    inspections: Sequence[dict[str, Any]],
+    detections: Sequence[dict[str, Any]],
+    products: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Detections of newly inserted non-shadow inspections per line, product, class and UTC day (every
     verdict), for the rarity of the review priority."""
-    product = {r["event_id"]: r["product"] or "" for r in inspections if not r["shadow"]}
+    if not detections:
+        return []
+    product = _products(inspections) if products is None else products
     counts: dict[tuple[Any, ...], int] = {}
     for d in detections:
         p = product.get(d["outcome_event_id"])
@@ -145,8 +175,9 @@ def add_to_summaries(
 ) -> None:
     """Count newly inserted ``inspections`` (and their ``detections``) into the hourly tables and the per-day
     class counts."""
-    hourly, hourly_dets, sightings = summarise(inspections, detections)
+    products = _products(inspections) if detections else {}
+    hourly, hourly_dets, sightings = summarise(inspections, detections, products)
     _upsert_counts(conn, table(HourlyInspectionRow), hourly, with_times=False)
     _upsert_counts(conn, table(HourlyDetectionRow), hourly_dets, with_times=True)
     _upsert_counts(conn, table(ClassSightingRow), sightings, with_times=True)
-    _upsert_counts(conn, table(ClassDayRow), class_days(inspections, detections), with_times=False)
+    _upsert_counts(conn, table(ClassDayRow), class_days(inspections, detections, products), with_times=False)

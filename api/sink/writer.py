@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine
@@ -35,6 +36,21 @@ class WriteResult:
     inserted: int  # rows of event tables that were new (duplicates are not counted)
 
 
+def _new_detections(new: list[dict[str, Any]], detections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The detections of newly inserted outcomes, once each (an outcome may repeat in a batch)."""
+    if not detections:
+        return []
+    fresh = set(map(itemgetter("event_id"), new))
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for d in detections:
+        k = (d["outcome_event_id"], d["idx"])
+        if k[0] in fresh and k not in seen:
+            seen.add(k)
+            out.append(d)
+    return out
+
+
 class SinkWriter:
     def __init__(self, engine: Engine, frames: FrameStore) -> None:
         self.engine = engine
@@ -55,14 +71,7 @@ class SinkWriter:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             new = insert_new(conn, table(InspectionRow), batch.inspections, "event_id")
             inserted += len(new)
-            fresh = {r["event_id"] for r in new}
-            seen: set[tuple[str, int]] = set()
-            new_dets = []
-            for d in batch.detections:  # those of new outcomes, once (an outcome may repeat in a batch)
-                k = (d["outcome_event_id"], d["idx"])
-                if d["outcome_event_id"] in fresh and k not in seen:
-                    seen.add(k)
-                    new_dets.append(d)
+            new_dets = _new_detections(new, batch.detections)
             insert_ignore(conn, table(DetectionRow), new_dets)
             enqueue(conn, new, new_dets)  # reads the class counts before this batch is added to them
             add_to_summaries(conn, new, new_dets)

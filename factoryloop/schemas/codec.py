@@ -98,7 +98,8 @@ def _decode_json(role: TopicRole, value: bytes, what: str = "payload") -> Any:
     # 22 us for json.loads + validate_python). Anything it refuses, or a schema version this consumer does not
     # understand, goes through the slow path, which says precisely what is wrong.
     try:
-        event = _ADAPTERS[role].validate_json(value)
+        # The core validator itself: TypeAdapter.validate_json's Python wrapper adds ~4 % to each call.
+        event = _ADAPTERS[role].validator.validate_json(value)
     except ValidationError:
         event = None
     if event is not None and getattr(event, "schema_version", None) in SUPPORTED_VERSIONS[role]:

@@ -1,4 +1,5 @@
-"""The sink's SQLite fast path stores values exactly as SQLAlchemy would (reads through the ORM agree)."""
+"""The sink's driver-level fast path (api.db.fastpath) binds values exactly as SQLAlchemy would, on SQLite
+and PostgreSQL (reads through the ORM agree)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import JSON, DateTime, create_engine
+from sqlalchemy.dialects import postgresql
 
+from api.db.fastpath import _pg_datetimes, _sqlite_datetimes, _sqlite_value
 from api.db.types import UtcDateTime
-from api.db.upsert import _sqlite_value
 
 AWARE = TypeAdapter(datetime)
+_PG = postgresql.dialect()
 
 
 def _sqlalchemy_text(v: datetime) -> str:
@@ -40,11 +43,26 @@ def test_datetimes_match_sqlalchemy(value: datetime) -> None:
     assert convert(value) == convert(value)  # the remembered last value gives the same text
 
 
+@pytest.mark.parametrize("shared", [False, True])
+def test_datetime_columns_match_sqlalchemy_on_both_dialects(shared: bool) -> None:
+    values = [
+        datetime(2026, 11, 29, 10, 46, 35, 123456, tzinfo=UTC),
+        datetime(2026, 6, 1, 2, 0, tzinfo=timezone(timedelta(hours=2))),
+        AWARE.validate_json('"2026-03-04T05:06:07.5Z"'),
+        AWARE.validate_json('"2026-03-04T05:06:07-07:00"'),
+    ]
+    column = [values[0]] * 3 if shared else values  # shared: one object on every row (``ingested_at``)
+    assert _sqlite_datetimes(column) == [_sqlalchemy_text(v) for v in column]
+    assert _pg_datetimes(column) == [UtcDateTime().process_bind_param(v, _PG) for v in column]
+
+
 def test_naive_datetimes_are_refused_and_none_passes() -> None:
     convert = _sqlite_value(UtcDateTime())
     assert convert is not None and convert(None) is None
     with pytest.raises(ValueError, match="naive"):
         convert(datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="naive"):
+        _pg_datetimes([datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1)])
 
 
 @pytest.mark.parametrize(
@@ -74,3 +92,10 @@ def test_json_memo_tells_equal_numbers_of_other_types_apart() -> None:
         '{"a": true}',
         '{"a": 1}',
     ]
+    assert [convert({k: 0.5}) for k in (1, 1.0, True, 1)] == [
+        '{"1": 0.5}',
+        '{"1.0": 0.5}',
+        '{"true": 0.5}',
+        '{"1": 0.5}',
+    ]
+    assert [convert({"a": v}) for v in ((1,), (1.0,))] == ['{"a": [1]}', '{"a": [1.0]}']
