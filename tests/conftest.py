@@ -5,6 +5,7 @@ SIGTERM) stops whatever is left, so an interrupted run leaves no Kafka or MLflow
 
 - ``kafka_broker``: a single KRaft node on free ports (``.bootstrap`` is ``"127.0.0.1:PORT"``)
 - ``kafka_bootstrap``: its bootstrap string
+- ``stoppable_kafka``: a single-node broker of one test alone, which it may stop and restart
 - ``topic_factory(partitions=1, config=None, replication_factor=1, prefix="t") -> str``: a fresh topic on it
 - ``kafka_cluster``: a 3-node cluster (RF 3, min.insync.replicas=2) with ``stop_node/kill_node/start_node(i)``
   (0-based); every node is running again when a test receives it
@@ -47,6 +48,7 @@ _MARKERS = {
     "kafka_bootstrap": "kafka",
     "topic_factory": "kafka",
     "kafka_cluster": "cluster",
+    "stoppable_kafka": "kafka",
     "mlflow_server": "mlflow",
 }
 _cleanups: list[Callable[[], object]] = []
@@ -126,6 +128,25 @@ def kafka_broker(
         yield ExternalKafka(external)
         return
     state = tmp_path_factory.mktemp("kafka")
+
+    def make() -> KafkaCluster:
+        port, cport = free_ports(2)
+        return KafkaCluster.create(state, kafka_jars, [(port, cport)])
+
+    broker = _start_with_retry(make)
+    assert isinstance(broker, KafkaCluster)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def stoppable_kafka(tmp_path_factory: pytest.TempPathFactory, kafka_jars: Path) -> Iterator[KafkaCluster]:
+    """A single-node Kafka of this test alone, for tests that stop and restart their broker.
+
+    Never stop the session broker: while it is down, another process (the other test worker) can take one of
+    its ports, and it then cannot come back for the rest of the session.
+    """
+    state = tmp_path_factory.mktemp("kafka-own")
 
     def make() -> KafkaCluster:
         port, cport = free_ports(2)

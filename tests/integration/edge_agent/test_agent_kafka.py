@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import yaml
 from edge_agent.agent import Agent
 from edge_agent.publish.buffer import DiskBuffer
 from edge_agent.settings import AgentSettings
+from factoryloop.kafka import ensure_topics
 from factoryloop.schemas import (
     AgentEvent,
     AgentEventType,
@@ -26,6 +26,7 @@ from factoryloop.schemas import (
     Verdict,
 )
 from factoryloop.settings import KafkaSettings
+from factoryloop.stack.kafka import KafkaCluster
 from factoryloop.topics import TopicRole
 from tests.integration.edge_agent.support import agent_config, deploy, read_topic, wait_until
 from tests.support.edge_onnx import fail_model, pass_model
@@ -73,12 +74,10 @@ def test_simulated_line_to_kafka_exact_counts(kafka_settings: KafkaSettings, tmp
     assert agent.buffer.count == 0
 
 
-def test_broker_outage_every_outcome_exactly_once(
-    kafka_broker: object, kafka_settings_factory: Callable[..., KafkaSettings], tmp_path: Path
-) -> None:
-    if not hasattr(kafka_broker, "stop_node"):
-        pytest.skip("external broker: cannot stop it")
-    kafka = kafka_settings_factory()
+def test_broker_outage_every_outcome_exactly_once(stoppable_kafka: KafkaCluster, tmp_path: Path) -> None:
+    kafka_broker = stoppable_kafka
+    kafka = KafkaSettings(bootstrap_servers=kafka_broker.bootstrap, topic_prefix="outage.")
+    ensure_topics(kafka)
     total = 300
     cfg = agent_config(
         kafka, pass_model(tmp_path / "pass.onnx"), tmp_path, source={"fps": 30, "max_frames": total}
@@ -90,7 +89,7 @@ def test_broker_outage_every_outcome_exactly_once(
         kafka_broker.stop_node(0)
         time.sleep(5)
         assert agent.stats.get("frames_inspected") > 100
-        kafka_broker.start_node(0)  # type: ignore[attr-defined]
+        kafka_broker.start_node(0)
         assert agent.wait(120)
         # Store-and-forward: what went to the disk buffer during the outage drains after it, in its own time
         # (reconnect backoff up to 10 s); closing earlier leaves it on disk for the next run, not lost.

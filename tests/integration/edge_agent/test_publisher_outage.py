@@ -16,7 +16,9 @@ from kafka import KafkaConsumer
 from edge_agent.publish.buffer import PRIO_OUTCOME, DiskBuffer, OutRecord
 from edge_agent.publish.publisher import Publisher
 from edge_agent.stats import AgentStats
+from factoryloop.kafka import ensure_topics
 from factoryloop.settings import KafkaSettings
+from factoryloop.stack.kafka import KafkaCluster
 from factoryloop.topics import TopicRole
 
 pytestmark = pytest.mark.kafka
@@ -82,10 +84,11 @@ def read_values(settings: KafkaSettings, topic: str, expected: int) -> list[tupl
 
 
 def test_after_a_cut_the_buffer_hands_over_to_direct_sending_while_records_keep_coming(
-    kafka_broker: object, kafka_settings: KafkaSettings, tmp_path: Path
+    stoppable_kafka: KafkaCluster, tmp_path: Path
 ) -> None:
-    if not hasattr(kafka_broker, "stop_node"):
-        pytest.skip("external broker: cannot stop it")
+    kafka_broker = stoppable_kafka
+    kafka_settings = KafkaSettings(bootstrap_servers=kafka_broker.bootstrap, topic_prefix="cut.")
+    ensure_topics(kafka_settings)
     buffer = DiskBuffer(tmp_path / "buffer", max_bytes=100_000_000)
     stats = AgentStats()
     # linger 50 ms: each drained batch waits at least that long for its acknowledgements, so records sent
@@ -101,7 +104,7 @@ def test_after_a_cut_the_buffer_hands_over_to_direct_sending_while_records_keep_
         kafka_broker.stop_node(0)
         line.wait_for(lambda: stats.get("buffered") >= 200, "buffered records during the cut")
         restarted = line.sent
-        kafka_broker.start_node(0)  # type: ignore[attr-defined]
+        kafka_broker.start_node(0)
         first_drain = line.wait_for(lambda: stats.get("drained") > 0, "drained batch after the cut")
         end = line.wait_for(
             lambda: line.direct_at[-1:] > [first_drain] or line.sent > first_drain + HANDOVER_BOUND,
