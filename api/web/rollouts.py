@@ -20,7 +20,7 @@ from api.errors import ApiError
 from api.security import Principal, Role
 from api.services.products import list_products
 from api.services.rollout_reads import list_rollouts, product_rollout
-from api.services.rollouts import RolloutIn, request_rollout
+from api.services.rollouts import RolloutIn, ShadowIn, request_rollout
 from api.web.pages import _page, _redirect_login, _same_origin, _user
 from factoryloop.schemas import RolloutAction
 from factoryloop.schemas.deployments import PRODUCT_TAG
@@ -97,10 +97,13 @@ def rollouts_submit(
     action: Annotated[str, Form(max_length=16)],
     version: Annotated[str, Form(max_length=64)] = "",
     staged: Annotated[str, Form(max_length=8)] = "",
+    shadow: Annotated[str, Form(max_length=8)] = "",
+    shadow_agents: Annotated[str, Form(max_length=4000)] = "",
     reason: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    """Deploy ``version`` (empty: the champion; ``staged`` checked: the canary stages) or roll back to it
-    (empty: the previous champion). A refused request shows the panel again with the reason."""
+    """Deploy ``version`` (empty: the champion; ``staged`` checked: the canary stages; ``shadow`` checked: a
+    shadow stage first, on ``shadow_agents``, comma separated, empty: the policy's) or roll back to it (empty:
+    the previous champion). A refused request shows the panel again with the reason."""
     user = _user(request)
     if user is None:
         return _redirect_login()
@@ -116,6 +119,9 @@ def rollouts_submit(
                 model_version=(version.strip() or None) if deploy else None,
                 to_version=None if deploy else (version.strip() or None),
                 staged=bool(staged) if deploy else True,
+                shadow=ShadowIn(agents=[a.strip() for a in shadow_agents.split(",") if a.strip()])
+                if deploy and shadow
+                else None,
                 reason=reason.strip() or None,
             )
             out = request_rollout(ctx, body, user.name)

@@ -2,7 +2,8 @@
 (published here as it publishes them: the stage's transition, then its figures so far as ``progress``
 events) are stored by the sink, and the page shows the live figures (frames judged by both models,
 disagreement, missed rate) against the policy's limits, with what is over them; ``GET
-/products/{name}/rollout`` carries the same figures; progress events stay out of the history."""
+/products/{name}/rollout`` carries the same figures; progress events stay out of the history. An engineer
+asks for a shadow from the page's deploy form: a rollout request with its shadow agents."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from mlflow.tracking import MlflowClient
 
 from api.security import Role
 from factoryloop.kafka import EventProducer
-from factoryloop.schemas import RolloutEvent, RolloutState
+from factoryloop.schemas import RolloutEvent, RolloutRequest, RolloutState
+from factoryloop.schemas.rollouts import ShadowAsk
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
+from tests.integration.api.helpers import read_topic
 from tests.integration.api.test_browser import ARGS, CHROMIUM, serve
 
 pytestmark = [pytest.mark.kafka, pytest.mark.browser, pytest.mark.mlflow]
@@ -102,7 +105,7 @@ def test_the_shadow_stage_shows_its_live_figures_against_the_limits(
             page.set_default_timeout(30_000)
             expect.set_options(timeout=30_000)
             page.goto(f"{base}/ui/login")
-            page.fill("#token", api.tokens[Role.SUPERVISOR])
+            page.fill("#token", api.tokens[Role.ENGINEER])
             page.click("#login")
             expect(page.locator("h1")).to_contain_text("Lines")
             page.goto(f"{base}/ui/rollouts?product={product}")
@@ -123,5 +126,18 @@ def test_the_shadow_stage_shows_its_live_figures_against_the_limits(
             expect(page.locator("#in-flight-note")).to_contain_text("so far")
             expect(page.locator("table.evidence")).to_have_count(0)  # the figures, not the raw evidence
             expect(page.locator("#rollout-history tr[data-kind='rollout_event']")).to_have_count(1)
+
+            # An engineer asks for another shadow from the page: a rollout request, the controller acts.
+            form = page.locator("#deploy-form")
+            form.locator("input[name=version]").fill("2")
+            form.locator("input[name=shadow]").check()
+            form.locator("input[name=shadow_agents]").fill("agent-8")
+            form.locator("button").click()
+            expect(page.locator("#rollout-message")).to_contain_text("stays 'requested'")
         finally:
             browser.close()
+
+    asked = [r for r in read_topic(kafka_settings, TopicRole.ROLLOUTS, 3) if isinstance(r, RolloutRequest)]
+    assert [(r.model_version, r.staged, r.shadow) for r in asked] == [
+        ("2", True, ShadowAsk(agents=("agent-8",)))
+    ]

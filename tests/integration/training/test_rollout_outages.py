@@ -175,6 +175,8 @@ def test_mlflow_down_mid_canary_nothing_deployed_until_recorded(
 
         own_mlflow.start(timeout_s=120.0)
         back = time.time()
+        wait_until(lambda: not site.controller.mlflow.is_down, 60, "the controller to see MLflow back")
+        seen_back = time.time() - back
         wait_until(lambda: site.serving() == fleet, 60, f"the fleet on {fleet} once MLflow is back")
         events = site.story(asked, ending)
         assert site.controller.waiting == {}
@@ -183,7 +185,8 @@ def test_mlflow_down_mid_canary_nothing_deployed_until_recorded(
     notes = [e for e in events if e.progress]
     assert notes and all("MLflow" in e.reason for e in notes), events
     assert [e.state for e in events if not e.progress] == [RolloutState.CANARY, ending], events
-    report(f"MLflow back -> {ending.value}", events[-1].ts.timestamp() - back)
+    report("MLflow back -> seen by the controller", seen_back)
+    report(f"MLflow back -> {ending.value} published", events[-1].ts.timestamp() - back)
     registry = site.registry
     assert registry.alias(PRODUCT, CANARY) is None
     assert registry.alias(PRODUCT, CHAMPION).version == ("3" if not overruled else "1")  # type: ignore[union-attr]
@@ -209,12 +212,18 @@ def test_kafka_down_mid_canary_the_rollout_resumes_and_finishes(
         assert site.controller.error is None
         own_kafka.start(timeout_s=120.0)
         back = time.time()
+        wait_until(lambda: not site.controller.kafka_link.is_down, 60, "the controller to see Kafka back")
+        seen_back = time.time() - back
         wait_until(lambda: site.serving() == ["3", "3"], 90, "v3 on both agents once Kafka is back")
         events = site.story(asked, RolloutState.FULL)
         assert site.controller.error is None and site.controller.leader.is_set()
 
     # One canary, then every agent: the same rollout carried on (not dropped and resumed from MLflow).
     assert [e.state for e in events if not e.progress] == [RolloutState.CANARY, RolloutState.FULL], events
-    report("Kafka back -> full", events[-1].ts.timestamp() - back)
+    report("Kafka back -> seen by the controller (window restarted)", seen_back)
+    report(
+        f"Kafka back -> full published (after a new {WINDOW_S:.0f} s window)",
+        events[-1].ts.timestamp() - back,
+    )
     assert site.registry.alias(PRODUCT, CANARY) is None
     assert site.registry.alias(PRODUCT, CHAMPION).version == "3"  # type: ignore[union-attr]
