@@ -20,6 +20,7 @@ import logging
 import multiprocessing as mp
 import signal
 import sys
+import threading
 import time
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -38,6 +39,18 @@ def run_one(metrics_port: int | None = None) -> None:
     from api.sink.runner import Sink
     from factoryloop.metrics_http import serve_metrics
 
+    # Handlers first: a SIGTERM while the sink is still connecting (waiting for the broker's metadata) ends
+    # the process cleanly once it is built, instead of killing it (systemd would count a failure).
+    stopping = threading.Event()
+    runner: Sink | None = None
+
+    def stop(*_: Any) -> None:
+        stopping.set()
+        if runner is not None:
+            runner.stop()  # run() is on this thread: the loop ends after its current batch, then commits
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     settings = get_settings()
     port = settings.sink_metrics_port if metrics_port is None else metrics_port
     server = serve_metrics(port, REGISTRY, what="sink", setting="FACTORYLOOP_API_SINK_METRICS_PORT")
@@ -50,14 +63,9 @@ def run_one(metrics_port: int | None = None) -> None:
         batch_size=settings.sink_batch_size,
         poll_timeout_ms=settings.sink_poll_timeout_ms,
     )
-
-    def stop(*_: Any) -> None:
-        runner.stop()  # run() is on this thread: the loop ends after its current batch, then commits
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
-        runner.run()
+        if not stopping.is_set():
+            runner.run()
     finally:
         db.dispose()
         if server is not None:
