@@ -105,13 +105,13 @@ def run_belt(
     agent.start()
     assert agent.triggered is not None
     watched = agent.triggered.capture.trigger
-    wait_until(lambda: watched.stats.connected, 30, "the trigger to connect")
+    wait_until(lambda: watched.stats.connected, 90, "the trigger to connect")
     conveyor = Conveyor(BELT, LINE)
     conveyor.start(parts, on_sensor).join(60)
-    wait_until(lambda: watched.stats.parts >= parts, 30, "every part triggered")
+    wait_until(lambda: watched.stats.parts >= parts, 90, "every part triggered")
     assert agent.ejector is not None
     ejector = agent.ejector
-    wait_until(lambda: len(ejector.tracker) == 0, 30, "every part past the ejector")
+    wait_until(lambda: len(ejector.tracker) == 0, 90, "every part past the ejector")
     heartbeat = agent.heartbeat()
     agent.close()
     return conveyor, heartbeat
@@ -182,7 +182,7 @@ def test_a_part_without_a_frame_is_missed_and_fail_safe_rejected(
         stopped = threading.Event()
         agent.start()
         assert agent.triggered is not None
-        wait_until(lambda: agent.triggered.capture.trigger.stats.connected, 30, "the trigger")  # type: ignore[union-attr]
+        wait_until(lambda: agent.triggered.capture.trigger.stats.connected, 90, "the trigger")  # type: ignore[union-attr]
         conveyor = Conveyor(BELT, LINE)
         conveyor.start(8, on_sensor, stopped)
         assert agent.wait(30), "the station stops when its camera has no more frames"
@@ -230,13 +230,13 @@ def test_two_cameras_give_one_verdict_per_part_the_worst(
     with subscribed(broker, "line/reject") as rejects:
         agent = Agent(cfg, AgentSettings(state_dir=tmp_path / "state"))
         agent.start()
-        wait_until(lambda: agent.stats.get("parts_triggered") >= parts, 30, f"{parts} parts")
+        wait_until(lambda: agent.stats.get("parts_triggered") >= parts, 90, f"{parts} parts")
         agent.stop()
         assert agent.wait(30)
         triggered = agent.stats.get("parts_triggered")  # the timer may have given one more before the stop
         ejector = agent.ejector
         assert ejector is not None
-        wait_until(lambda: len(ejector.tracker) == 0, 30, "every part past the ejector")
+        wait_until(lambda: len(ejector.tracker) == 0, 90, "every part past the ejector")
         agent.close()
     defective = [
         f"part-{n}" for n in range(1, triggered + 1) if top.part(n).defective or side.part(n).defective
