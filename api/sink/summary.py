@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, case
 
-from api.db.fastpath import insert_returning
+from api.db.fastpath import Prepared, prepare, run, run_returning
 from api.db.models import ClassDayRow, ClassSightingRow, HourlyDetectionRow, HourlyInspectionRow
-from api.db.upsert import dialect_insert, insert_ignore, table
+from api.db.upsert import dialect_insert, table
 from api.errors import ApiError
 
 
@@ -29,26 +30,12 @@ def hour_of(ts: datetime) -> datetime:
     return ts.replace(minute=0, second=0, microsecond=0)
 
 
-def insert_new(
-    conn: Connection, tbl: Table, rows: Sequence[dict[str, Any]], key: str
-) -> list[dict[str, Any]]:
-    """Insert ``rows`` whose ``key`` is not stored yet (first of in-batch duplicates); return those rows.
+NewRows = tuple[list[dict[str, Any]], Prepared]  # the first row of each key, and their insert
 
-    On SQLite the caller's transaction must hold the write lock (``BEGIN IMMEDIATE``): nothing else can
-    insert between reading the largest rowid and the insert, so the rows this insert added are exactly those
-    with a larger rowid (SQLite gives a new row the largest rowid + 1). When every row was new (the insert's
-    row count says so, the usual case) nothing is read back at all.
-    """
-    if not rows:
-        return []
-    if conn.dialect.name == "postgresql":
-        inserted = insert_returning(conn, tbl, rows, key)
-        fresh = []
-        for r in rows:
-            if r[key] in inserted:
-                inserted.discard(r[key])
-                fresh.append(r)
-        return fresh
+
+def prepare_new(dialect: str, tbl: Table, rows: Sequence[dict[str, Any]], key: str) -> NewRows:
+    """The first row of each ``key`` in batch order and their insert (PostgreSQL: returning ``key``): what
+    :func:`insert_new` runs, built without the database (before the transaction or the write lock)."""
     unique = list(rows)
     if len(set(map(itemgetter(key), rows))) < len(rows):  # in-batch duplicates: the first of each key
         seen: set[Any] = set()
@@ -57,11 +44,31 @@ def insert_new(
             if r[key] not in seen:
                 seen.add(r[key])
                 unique.append(r)
-    column = tbl.c[key].name  # from the table metadata, never from input; the values are bound
+    return unique, prepare(dialect, tbl, unique, key if dialect == "postgresql" else None)
+
+
+def insert_new(
+    conn: Connection, tbl: Table, rows: Sequence[dict[str, Any]], key: str, prepared: NewRows | None = None
+) -> list[dict[str, Any]]:
+    """Insert ``rows`` whose ``key`` is not stored yet (first of in-batch duplicates); return those rows, in
+    batch order. ``prepared``: :func:`prepare_new` of the same rows, done earlier.
+
+    PostgreSQL: the keys the insert returned. SQLite: the caller's transaction must hold the write lock
+    (``BEGIN IMMEDIATE``): nothing else can insert between reading the largest rowid and the insert, so the
+    rows this insert added are exactly those with a larger rowid (SQLite gives a new row the largest rowid
+    + 1). When every row was new (the insert's row count says so, the usual case) nothing is read back.
+    """
+    if not rows:
+        return []
+    unique, stmt = prepared or prepare_new(conn.dialect.name, tbl, rows, key)
+    if conn.dialect.name == "postgresql":
+        inserted = run_returning(conn, stmt)
+        return [r for r in unique if r[key] in inserted]
     before = conn.exec_driver_sql(f'SELECT max(rowid) FROM "{tbl.name}"').scalar() or 0
-    n = insert_ignore(conn, tbl, unique)
+    n = run(conn, stmt)
     if n == len(unique):
         return unique
+    column = tbl.c[key].name  # from the table metadata, never from input; the values are bound
     sql = f'SELECT "{column}" FROM "{tbl.name}" WHERE rowid > ?'
     added = {v for (v,) in conn.exec_driver_sql(sql, (before,))}
     if len(added) != n:  # only if rowids ran out (2**63 - 1 reached) and SQLite picked random ones
@@ -170,14 +177,35 @@ def _upsert_counts(conn: Connection, tbl: Table, rows: list[dict[str, Any]], wit
     conn.execute(stmt.on_conflict_do_update(index_elements=pk, set_=update), rows)
 
 
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What a batch adds to the summary tables (rows for their upserts)."""
+
+    hourly: list[dict[str, Any]]
+    hourly_detections: list[dict[str, Any]]
+    sightings: list[dict[str, Any]]
+    class_days: list[dict[str, Any]]
+
+
+def count(inspections: Sequence[dict[str, Any]], detections: Sequence[dict[str, Any]]) -> Counts:
+    """The counts of newly inserted ``inspections`` (and their ``detections``): no database needed, so the
+    sink computes them before its transaction."""
+    products = _products(inspections) if detections else {}
+    hourly, hourly_dets, sightings = summarise(inspections, detections, products)
+    return Counts(hourly, hourly_dets, sightings, class_days(inspections, detections, products))
+
+
+def add_counts(conn: Connection, counts: Counts) -> None:
+    """Add :func:`count`'s figures to the hourly tables and the per-day class counts."""
+    _upsert_counts(conn, table(HourlyInspectionRow), counts.hourly, with_times=False)
+    _upsert_counts(conn, table(HourlyDetectionRow), counts.hourly_detections, with_times=True)
+    _upsert_counts(conn, table(ClassSightingRow), counts.sightings, with_times=True)
+    _upsert_counts(conn, table(ClassDayRow), counts.class_days, with_times=False)
+
+
 def add_to_summaries(
     conn: Connection, inspections: Sequence[dict[str, Any]], detections: Sequence[dict[str, Any]]
 ) -> None:
     """Count newly inserted ``inspections`` (and their ``detections``) into the hourly tables and the per-day
     class counts."""
-    products = _products(inspections) if detections else {}
-    hourly, hourly_dets, sightings = summarise(inspections, detections, products)
-    _upsert_counts(conn, table(HourlyInspectionRow), hourly, with_times=False)
-    _upsert_counts(conn, table(HourlyDetectionRow), hourly_dets, with_times=True)
-    _upsert_counts(conn, table(ClassSightingRow), sightings, with_times=True)
-    _upsert_counts(conn, table(ClassDayRow), class_days(inspections, detections, products), with_times=False)
+    add_counts(conn, count(inspections, detections))

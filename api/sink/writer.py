@@ -25,7 +25,7 @@ from api.db.upsert import insert_ignore, table, upsert_newer
 from api.frames.store import FrameStore
 from api.sink.queue import dequeue, enqueue, take_reviewed
 from api.sink.rows import to_rows
-from api.sink.summary import add_to_summaries, insert_new
+from api.sink.summary import add_counts, count, insert_new, prepare_new
 
 logger = logging.getLogger(__name__)
 
@@ -64,17 +64,31 @@ class SinkWriter:
         for row, jpeg in batch.frames:
             row["path"] = self.frames.put(row["sha256"], jpeg)
             frame_rows.append(row)
+        # What needs no database state is done before the transaction: the outcomes' insert statement and the
+        # summary counts assuming every outcome is new (recounted in the rare batch where some were stored).
+        # With several sink processes on SQLite, only the inserts then hold the write lock.
+        inspections = table(InspectionRow)
+        prepared = None
+        if batch.inspections:
+            prepared = prepare_new(self.engine.dialect.name, inspections, batch.inspections, "event_id")
+        unique = prepared[0] if prepared else []
+        unique_dets = _new_detections(unique, batch.detections)
+        counts = count(unique, unique_dets)
         inserted = 0
         with self.engine.begin() as conn:
             if conn.dialect.name == "sqlite":
-                # Take the write lock now: the probe for stored event ids and the inserts see the same state.
+                # Take the write lock now: the largest rowid read before the insert and the insert see the
+                # same state.
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
-            new = insert_new(conn, table(InspectionRow), batch.inspections, "event_id")
+            new = insert_new(conn, inspections, batch.inspections, "event_id", prepared)
             inserted += len(new)
-            new_dets = _new_detections(new, batch.detections)
+            new_dets = unique_dets
+            if len(new) < len(unique):  # some were stored already (a replay)
+                new_dets = _new_detections(new, batch.detections)
+                counts = count(new, new_dets)
             insert_ignore(conn, table(DetectionRow), new_dets)
             enqueue(conn, new, new_dets)  # reads the class counts before this batch is added to them
-            add_to_summaries(conn, new, new_dets)
+            add_counts(conn, counts)
             inserted += insert_ignore(conn, table(FrameRow), frame_rows)
             if batch.reviews:
                 take_reviewed(conn, batch.reviews)

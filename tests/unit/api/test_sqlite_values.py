@@ -47,6 +47,9 @@ def test_datetimes_match_sqlalchemy(value: datetime) -> None:
 def test_datetime_columns_match_sqlalchemy_on_both_dialects(shared: bool) -> None:
     values = [
         datetime(2026, 11, 29, 10, 46, 35, 123456, tzinfo=UTC),
+        datetime(2026, 11, 29, 10, 0, 0, 1, tzinfo=UTC),  # same hour: its text from the hour's prefix
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 5, tzinfo=UTC),
         datetime(2026, 6, 1, 2, 0, tzinfo=timezone(timedelta(hours=2))),
         AWARE.validate_json('"2026-03-04T05:06:07.5Z"'),
         AWARE.validate_json('"2026-03-04T05:06:07-07:00"'),
