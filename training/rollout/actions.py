@@ -176,6 +176,7 @@ class Transitions:
     def steps(self) -> list[Step]:
         """What each stage in flight calls for now; a shadow stage that goes on reports its figures."""
         out = []
+        self.heard(None)  # windows waiting for their agents after an outage start at most window_s later
         for product, a in self.active.items():
             step = judge(product, a, self.clock())
             if step is not None:
@@ -205,17 +206,17 @@ class Transitions:
                       progress=True)  # fmt: skip
 
     def restart_windows(self, why: str) -> None:
-        """Each stage in flight is judged on a new full window from now (its evidence so far is kept)."""
+        """Each stage in flight gets a new full window from its agents' first heartbeat (they reconnect and
+        send what they buffered), or ``window_s`` from now at most; the evidence so far is kept."""
         for a in self.active.values():
-            if a.started is not None:
-                a.started = self.clock()
-                logger.warning(
-                    "rollout %s v%s: stage %d's window restarts (%s)",
-                    a.rollout.product,
-                    a.rollout.version.version,
-                    a.rollout.stage + 1,
-                    why,
-                )
+            a.relisten(self.clock())
+            r = a.rollout
+            logger.warning("rollout %s v%s: stage %d's window restarts (%s)", r.product, r.version.version,
+                           r.stage + 1, why)  # fmt: skip
+
+    def heard(self, agent: str | None) -> None:
+        for a in self.active.values():
+            a.heard(agent, self.clock())
 
     def roll_back(self, product: str, why: str, to: RegisteredVersion | None = None) -> None:
         """End the product's rollout in flight: every agent back to ``to`` (default: its previous). From a

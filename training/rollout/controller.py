@@ -16,7 +16,8 @@ the window of the stage they were in.
 Outages (:mod:`training.rollout.outages`): while MLflow does not answer nothing is recorded, so nothing is
 deployed; the controller says what waits (:attr:`RolloutController.waiting`, its log, a ``progress`` event)
 and carries on once it answers. While Kafka does not answer nothing is sent or judged; what was recorded goes
-out once it answers (:mod:`training.rollout.outbox`) and the stages in flight restart their window.
+out once it answers (:mod:`training.rollout.outbox`), the consumers are opened again
+(:mod:`training.rollout.consumers`) and the stages in flight restart their window.
 """
 
 from __future__ import annotations
@@ -27,26 +28,25 @@ import threading
 import time
 from collections.abc import Callable
 
-from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+from kafka.errors import KafkaError
 
-from factoryloop.kafka import EventProducer, TypedConsumer
+from factoryloop.errors import FactoryloopError
+from factoryloop.kafka import EventProducer, Received, TypedConsumer
 from factoryloop.schemas import Heartbeat, RolloutAction, RolloutRequest
 from factoryloop.settings import KafkaSettings
-from factoryloop.topics import TopicRole
 from training.errors import RegistryError, TrainingError
 from training.registry.models import ModelRegistry
 from training.rollout.actions import Transitions
+from training.rollout.consumers import closed, polled, positions_of, requests_consumer, watched_consumer
 from training.rollout.fleet import FleetView
 from training.rollout.intake import Intake
-from training.rollout.join import join_watched
 from training.rollout.leadership import Leadership
-from training.rollout.outages import KafkaProbe, Outage
+from training.rollout.outages import KafkaProbe, Outage, mlflow_waits
 from training.rollout.policy import RolloutPolicies
 
 logger = logging.getLogger(__name__)
 
 GROUP = "rollout-controller"  # after the topic prefix: one group per installation sharing a cluster
-WATCHED = (TopicRole.HEARTBEATS, TopicRole.OUTCOMES, TopicRole.LABELS)
 
 
 class RolloutController:
@@ -84,6 +84,8 @@ class RolloutController:
         self.kafka_link = Outage("Kafka", kafka.bootstrap_servers, self._probe, retry_s, clock)
         self._next_kafka_probe = 0.0
         self._leadership = Leadership()
+        self._consumers: tuple[TypedConsumer, TypedConsumer] = ()  # type: ignore[assignment]  # set by run
+        self._reopen_due = False
         self._inbox: queue.Queue[tuple[RolloutRequest, bool]] = queue.Queue()
         self._t: Transitions | None = None
         self._requests: Intake | None = None
@@ -128,33 +130,47 @@ class RolloutController:
             self._probe.close()
 
     def _run(self, stop: threading.Event) -> None:
-        requests = TypedConsumer(
-            self.kafka,
-            [TopicRole.ROLLOUTS],
-            self.group_id,
-            auto_offset_reset="earliest",
-            partition_assignment_strategy=[StickyPartitionAssignor],
-            session_timeout_ms=self.session_timeout_ms,
-            heartbeat_interval_ms=max(1000, self.session_timeout_ms // 4),
+        self._consumers = (
+            requests_consumer(self.kafka, self.group_id, self.session_timeout_ms, self._leadership),
+            watched_consumer(self.kafka, self.fleet.stale_s),
         )
-        requests.raw.subscribe([self.kafka.topics[TopicRole.ROLLOUTS]], listener=self._leadership)
-        watched = TypedConsumer(self.kafka, WATCHED, None, auto_offset_reset="latest")
         try:
             with EventProducer(self.kafka, max_block_ms=3000) as producer:
-                join_watched(watched, self.fleet.stale_s)
                 self._t = Transitions(self.registry, self.fleet, producer, self.clock, self.progress_s)
                 self._requests = Intake(self._t, self.registry, self.policies, self.max_request_age_s)
                 self.ready.set()
                 while not stop.is_set():
-                    self._step(requests, watched)
+                    self._step()
         finally:
-            requests.close()
-            watched.close()
+            for consumer in self._consumers:
+                closed(consumer)
 
-    def _step(self, requests: TypedConsumer, watched: TypedConsumer) -> None:
+    def _reopen(self) -> None:
+        """After a Kafka outage: both consumers opened again (the watched ones from where they were)."""
+        assert self._requests is not None
+        requests, watched = self._consumers
+        positions = positions_of(watched)
+        closed(watched)
+        closed(requests)
+        self._leadership.settled = False  # the new member's first rebalance says who leads
+        self._requests.forget()  # read again from the committed offsets
+        self._consumers = (
+            requests_consumer(self.kafka, self.group_id, self.session_timeout_ms, self._leadership),
+            watched_consumer(self.kafka, 0.0, positions),
+        )
+
+    def _step(self) -> None:
         assert self._t is not None and self._requests is not None
-        self._lead(requests)
-        for rec in watched.poll(timeout_ms=200):
+        if self._reopen_due:
+            try:
+                self._reopen()
+                self._reopen_due = False
+            except (KafkaError, TrainingError, FactoryloopError) as exc:  # down again: tried again later
+                self.kafka_link.mark_down(f"{type(exc).__name__}: {exc}")
+                return
+        requests, watched = self._consumers
+        self._lead(requests, polled(requests, self.kafka_link))
+        for rec in polled(watched, self.kafka_link):
             self._observe(rec.event)
         if not self._kafka_answers() or not self.leader.is_set() or not self._leadership.settled:
             return  # a rebalance in progress: nothing done until it says who leads
@@ -171,7 +187,7 @@ class RolloutController:
             self._resume()
             self._t.release_pending()
             if self._resume_at is None:
-                self._requests.drain(requests, self._inbox)
+                self._requests.drain(self._consumers[0], self._inbox)
                 for step in self._t.steps():
                     self._t.take(step)
         except RegistryError as exc:  # MLflow went away in the middle: nothing changed, tried again
@@ -191,9 +207,10 @@ class RolloutController:
         )
 
     def _observe(self, event: object) -> None:
+        assert self._t is not None
         if isinstance(event, Heartbeat):
             self.fleet.observe(event)
-        assert self._t is not None
+            self._t.heard(event.agent_id)
         for a in self._t.active.values():
             a.watch.observe(event)
 
@@ -216,6 +233,7 @@ class RolloutController:
                     )
                 return False
             self._t.restart_windows(f"Kafka did not answer for {was_down:.0f} s")
+            self._reopen_due = True
             self.waiting.clear()
         return True
 
@@ -223,18 +241,9 @@ class RolloutController:
         """What waits for MLflow, per product: in :attr:`waiting`; in the log and a progress event when it
         changes (what the rollout waits to do, or which request waits)."""
         assert self._t is not None and self._requests is not None
-        down = self.mlflow.describe()
-        waits: dict[str, tuple[str, str]] = {}  # product -> (what changes, the text)
-        for s in self._t.steps():
-            r = self._t.active[s.product].rollout
-            text = (
-                f"{down}: waiting to {s.describe(r)}; it is recorded there before it is deployed, so nothing "
-                "is deployed until it answers"
-            )
-            waits[s.product] = (f"{r.rollout_id}/{r.stage}/{s.rollback}", text)
-        for req in self._requests.pending():
-            text = f"{down}: request {req.request_id} ({req.action.value}) waits"
-            waits.setdefault(req.product, (req.request_id, text))
+        waits = mlflow_waits(
+            self.mlflow.describe(), self._t.steps(), self._t.active, self._requests.pending()
+        )
         self.waiting = {product: text for product, (_, text) in waits.items()}
         for product, (what, text) in waits.items():
             if self._noted.get(product) != what:
@@ -242,9 +251,8 @@ class RolloutController:
                 logger.warning("rollout of %s: %s", product, text)
                 self._t.note(product, text)
 
-    def _lead(self, requests: TypedConsumer) -> None:
+    def _lead(self, requests: TypedConsumer, records: list[Received]) -> None:
         assert self._t is not None and self._requests is not None
-        records = requests.poll(timeout_ms=200)
         leading, settled = self._leadership.owns, self._leadership.settled
         if leading and settled and not self.leader.is_set():
             logger.info("rollout controller: leading (this trainer owns the rollouts partition)")

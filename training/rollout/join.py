@@ -4,12 +4,19 @@ the heartbeats from ``heartbeats_back_s`` ago, so the fleet is known at once, no
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from factoryloop.kafka import TypedConsumer
 from training.errors import RolloutError
 
 
-def join_watched(consumer: TypedConsumer, heartbeats_back_s: float, timeout_s: float = 30.0) -> None:
+def join_watched(
+    consumer: TypedConsumer,
+    heartbeats_back_s: float,
+    timeout_s: float = 30.0,
+    positions: dict[Any, int] | None = None,
+) -> None:
+    """``positions``: partition -> offset to go on from (a consumer opened again), instead of from now."""
     deadline = time.monotonic() + timeout_s
     for role in consumer.roles:  # metadata first: a consumer without it gets an empty assignment
         while not consumer.raw.partitions_for_topic(consumer.topics[role]):
@@ -20,9 +27,16 @@ def join_watched(consumer: TypedConsumer, heartbeats_back_s: float, timeout_s: f
         if time.monotonic() > deadline:
             raise RolloutError("the rollout watcher got no partitions assigned in time")
         consumer.raw.poll(timeout_ms=200)
+    assigned = list(consumer.raw.assignment())
+    if positions is not None:
+        for tp in assigned:
+            if tp in positions:
+                consumer.raw.seek(tp, positions[tp])
+            else:
+                consumer.raw.position(tp)
+        return
     heartbeats = consumer.topics.heartbeats
     since_ms = int((time.time() - heartbeats_back_s) * 1000)
-    assigned = list(consumer.raw.assignment())
     back = consumer.raw.offsets_for_times({tp: since_ms for tp in assigned if tp.topic == heartbeats})
     for tp in assigned:
         found = back.get(tp)

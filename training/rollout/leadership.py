@@ -24,10 +24,12 @@ class Leadership(ConsumerRebalanceListener):
 
     def on_partitions_revoked(self, revoked: Collection[Any]) -> None:
         self.settled = False
+        logger.info("rollouts group: rebalancing (revoked %s)", sorted(map(str, revoked)))
 
     def on_partitions_lost(self, lost: Collection[Any]) -> None:  # the group went on without this member
         self.settled = False
+        logger.info("rollouts group: membership lost (%s)", sorted(map(str, lost)))
 
     def on_partitions_assigned(self, assigned: Collection[Any]) -> None:
         self.owns, self.settled = bool(assigned), True
-        logger.debug("rollouts partition %s", "assigned" if assigned else "not assigned")
+        logger.info("rollouts group: rebalanced, partition %s", "assigned" if assigned else "not assigned")

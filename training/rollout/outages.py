@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from factoryloop.schemas import RolloutRequest
 from factoryloop.settings import KafkaSettings
+from training.rollout.stages import Active, Step
 
 logger = logging.getLogger(__name__)
 
@@ -116,3 +118,22 @@ class KafkaProbe:
                 admin.close()
             except Exception:  # a client that lost its broker may fail to close; it is dropped anyway
                 logger.debug("closing the rollout controller's Kafka probe failed", exc_info=True)
+
+
+def mlflow_waits(
+    down: str, steps: list[Step], active: dict[str, Active], pending: list[RolloutRequest]
+) -> dict[str, tuple[str, str]]:
+    """Product -> (what waits, said when it changes; the text) while MLflow is down (``down`` says so)."""
+    waits: dict[str, tuple[str, str]] = {}
+    for s in steps:
+        r = active[s.product].rollout
+        text = (
+            f"{down}: waiting to {s.describe(r)}; it is recorded there before it is deployed, so nothing is "
+            "deployed until it answers"
+        )
+        waits[s.product] = (f"{r.rollout_id}/{r.stage}/{s.rollback}", text)
+    for req in pending:
+        waits.setdefault(
+            req.product, (req.request_id, f"{down}: request {req.request_id} ({req.action}) waits")
+        )
+    return waits

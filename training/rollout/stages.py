@@ -35,9 +35,22 @@ class Active:
     policy: RolloutPolicy
     reported: dict[str, float] = field(default_factory=dict)  # the figures of the last progress event
     reported_at: float = 0.0
+    relisten_since: float | None = None  # after a Kafka outage: the window waits for its agents to report
 
     def start(self, now: float) -> None:
         self.started = now
+
+    def relisten(self, now: float) -> None:
+        """Restart the window once one of the stage's agents reports again (at most ``window_s`` from now)."""
+        if self.started is not None:
+            self.started, self.relisten_since = None, now
+
+    def heard(self, agent: str | None, now: float) -> None:
+        """A heartbeat of ``agent`` (None: the clock only): the first of a stage agent after an outage, or
+        ``window_s`` after it, starts the window again."""
+        since = self.relisten_since
+        if since is not None and (agent in self.rollout.agents or now - since >= self.policy.window_s):
+            self.started, self.relisten_since = now, None
 
 
 @dataclass(frozen=True)

@@ -74,3 +74,22 @@ def test_what_a_stage_calls_for(started: float | None, failures: bool, now: floa
     a = active(started, failures)
     got = judge("p", a, now)
     assert (got.describe(a.rollout) if got else None) == step
+
+
+@pytest.mark.parametrize(
+    ("heard", "after_s", "started"),
+    [
+        ("a", 1.0, 201.0),  # a stage agent reports again: its new window starts then
+        ("b", 1.0, None),  # another agent: still waiting for the stage's own
+        (None, 9.0, None),  # nothing yet, within window_s
+        (None, 10.0, 210.0),  # window_s after the outage at most
+    ],
+)
+def test_after_a_kafka_outage_the_window_restarts_when_its_agents_report(
+    heard: str | None, after_s: float, started: float | None
+) -> None:
+    a = active(100.0)
+    a.relisten(200.0)
+    assert a.started is None and judge("p", a, 500.0) is None  # nothing judged meanwhile
+    a.heard(heard, 200.0 + after_s)
+    assert a.started == started
