@@ -118,6 +118,19 @@ def kafka_jars() -> Path:
         pytest.fail(f"cannot provide the Kafka jars: {exc}", pytrace=False)
 
 
+def _single_node(state: Path, kafka_jars: Path) -> Iterator[KafkaCluster]:
+    """A started single-node KRaft broker under ``state`` on free ports; stopped when the caller is done."""
+
+    def make() -> KafkaCluster:
+        port, cport = free_ports(2)
+        return KafkaCluster.create(state, kafka_jars, [(port, cport)])
+
+    broker = _start_with_retry(make)
+    assert isinstance(broker, KafkaCluster)
+    yield broker
+    broker.stop()
+
+
 @pytest.fixture(scope="session")
 def kafka_broker(
     tmp_path_factory: pytest.TempPathFactory, kafka_jars: Path
@@ -127,16 +140,7 @@ def kafka_broker(
     if external:
         yield ExternalKafka(external)
         return
-    state = tmp_path_factory.mktemp("kafka")
-
-    def make() -> KafkaCluster:
-        port, cport = free_ports(2)
-        return KafkaCluster.create(state, kafka_jars, [(port, cport)])
-
-    broker = _start_with_retry(make)
-    assert isinstance(broker, KafkaCluster)
-    yield broker
-    broker.stop()
+    yield from _single_node(tmp_path_factory.mktemp("kafka"), kafka_jars)
 
 
 @pytest.fixture
@@ -146,16 +150,7 @@ def stoppable_kafka(tmp_path_factory: pytest.TempPathFactory, kafka_jars: Path) 
     Never stop the session broker: while it is down, another process (the other test worker) can take one of
     its ports, and it then cannot come back for the rest of the session.
     """
-    state = tmp_path_factory.mktemp("kafka-own")
-
-    def make() -> KafkaCluster:
-        port, cport = free_ports(2)
-        return KafkaCluster.create(state, kafka_jars, [(port, cport)])
-
-    broker = _start_with_retry(make)
-    assert isinstance(broker, KafkaCluster)
-    yield broker
-    broker.stop()
+    yield from _single_node(tmp_path_factory.mktemp("kafka-own"), kafka_jars)
 
 
 @pytest.fixture(scope="session")
