@@ -128,7 +128,8 @@ def test_models_unreachable_is_503(api_factory) -> None:
         (None, {}, 400, "has no 'product' tag"),  # registered by hand, without a product
         ("tiles", {"canary_agents": ["agent-1"]}, 400, "rollout policy chooses the canary agents"),
         ("tiles", {"sha256": "a" * 64}, 400, "chooses sha256"),
-        ("tiles", {"strategy": "shadow"}, 400, "strategy 'shadow'"),
+        ("tiles", {"strategy": "shadow", "canary_agents": ["agent-1"], "shadow_sample_rate": 0.5}, 202, None),
+        ("tiles", {"strategy": "canary", "shadow_sample_rate": 0.5}, 400, "chooses shadow_sample_rate"),
         ("tiles", {"strategy": "rollback"}, 400, "POST /deployments/rollback"),
         ("tiles", {"strateggy": "full"}, 422, "request validation failed"),
         ("tiles", {"target": "two words"}, 422, "request validation failed"),
@@ -159,3 +160,5 @@ def test_promote_takes_the_product_from_the_version(
         "1",
         True,
     )
+    shadow = None if body.get("strategy") != "shadow" else (("agent-1",), 0.5)
+    assert (req.shadow and (req.shadow.agents, req.shadow.sample_rate)) == shadow
