@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge_agent.detect.letterbox import prepare
 from factoryloop.sim import Simulator
-from training.loop.presets import demo_sim_config
+from factoryloop.sim.demo.presets import demo_sim_config
 from training.yolo.export import ExportedModel
 from training.yolo.quantize import quantize_int8
 

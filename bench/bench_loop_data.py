@@ -2,8 +2,8 @@
 
 python bench/bench_loop_data.py --cracks 40 100 [--repeat 1 3] [--epochs 10] [--freeze 10] [--reset-new-class]
 
-Reproduces the data of the closed-loop demo (``training.loop``, quick preset) without Kafka: the champion is
-trained from scratch on the bootstrap frames (the line before the drift), then fine-tuned (recipe
+Reproduces the data of the closed-loop demo (``factoryloop.sim.demo``, quick preset) without Kafka: the
+champion is trained from scratch on the bootstrap frames (the line before the drift), then fine-tuned (recipe
 ``cpu_fast_finetune``) on the bootstrap frames plus the first live frames after the drift, labelled with the
 truth, up to ``--cracks`` cracks (85 % trained on, like the hash split); ``--repeat k`` repeats the crack
 frames k times (what repeat-factor sampling does); ``--epochs`` / ``--freeze N`` (the first N layers, the
@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from factoryloop.sim import SimFrame, Simulator
 from factoryloop.sim.classes import DEFECT_CLASSES
-from training.loop.line import live_sim_config
-from training.loop.presets import demo_options, demo_sim_config
+from factoryloop.sim.demo.line import live_sim_config
+from factoryloop.sim.demo.presets import demo_options, demo_sim_config
 
 Tagged = list[tuple[str, SimFrame]]
 

@@ -1,9 +1,9 @@
 """``factoryloop demo run``: the closed loop on the local stack, with real parts, printed as it happens.
 
 It starts the local stack (Kafka + MLflow) if it is not running, then runs
-:func:`training.loop.demo.run_demo` in a fresh work folder with its own topic prefix and product names, so
-runs never see each other's data. Two products share the site: the steel plate (its crack drift, retrain and
-canary) and a tile line; the second table shows what each product's agent served and refused.
+:func:`factoryloop.sim.demo.demo.run_demo` in a fresh work folder with its own topic prefix and product names,
+so runs never see each other's data. Two products share the site: the steel plate (its crack drift, retrain
+and canary) and a tile line; the second table shows what each product's agent served and refused.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from training.loop.api import DemoApi
-    from training.loop.options import DemoReport
+    from factoryloop.sim.demo.api import DemoApi
+    from factoryloop.sim.demo.options import DemoReport
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 console = Console()
@@ -55,11 +55,11 @@ def run(
     os.environ.setdefault("YOLO_VERBOSE", "False")  # Ultralytics' progress bars would drown the demo's story
     # Heavy imports here, so that `factoryloop --help` stays fast.
     from factoryloop.settings import KafkaSettings, factoryloop_home
+    from factoryloop.sim.demo.demo import DemoError, run_demo, start_demo_api
+    from factoryloop.sim.demo.presets import demo_options, demo_sim_config
     from factoryloop.stack.errors import StackError
     from factoryloop.stack.local import LocalStack
     from factoryloop.stack.settings import StackSettings
-    from training.loop.demo import DemoError, run_demo, start_demo_api
-    from training.loop.presets import demo_options, demo_sim_config
     from training.settings import TrainSettings
 
     logging.getLogger("kafka").setLevel(logging.ERROR)

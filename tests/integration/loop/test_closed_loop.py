@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from factoryloop.settings import KafkaSettings
-from training.loop.demo import run_demo
-from training.loop.presets import demo_options, demo_sim_config
+from factoryloop.sim.demo.demo import run_demo
+from factoryloop.sim.demo.presets import demo_options, demo_sim_config
 from training.settings import TrainSettings
 
 # In the default run (`./dev test`); `-m "not loop"` leaves it out. Session 1 triggered the retrain at 40

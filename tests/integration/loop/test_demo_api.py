@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from factoryloop.settings import KafkaSettings
-from training.loop.demo import start_demo_api
+from factoryloop.sim.demo.demo import start_demo_api
 from training.settings import TrainSettings
 
 pytestmark = [pytest.mark.kafka]

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factoryloop.settings import KafkaSettings
+from factoryloop.sim.demo.steps import DemoError
 from factoryloop.stack.process import free_ports
-from training.loop.steps import DemoError
 
 logger = logging.getLogger(__name__)
 

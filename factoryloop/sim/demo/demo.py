@@ -16,10 +16,11 @@ the trainer service).
 5. Measure: crack recall of the champion vs the new model on the live stream, the rollout's stages, and the
    time from the first crack to the fixed model serving on every agent.
 
-The site has a second line of another product (:mod:`training.loop.second_line`: the simulated tile line, its
-own champion and agent). It shows the products stay apart: each agent decides only with its product's models,
-the plate's rollouts (target ``fleet``) are skipped by the tile agent, and the plate's champion sent to the
-tile line by mistake is refused by its agent (counted in its heartbeat), which keeps serving its own model.
+The site has a second line of another product (:mod:`factoryloop.sim.demo.second_line`: the simulated tile
+line, its own champion and agent). It shows the products stay apart: each agent decides only with its
+product's models, the plate's rollouts (target ``fleet``) are skipped by the tile agent, and the plate's
+champion sent to the tile line by mistake is refused by its agent (counted in its heartbeat), which keeps
+serving its own model.
 """
 
 from __future__ import annotations
@@ -33,16 +34,16 @@ from pathlib import Path
 from factoryloop.schemas import RolloutAction, RolloutRequest, RolloutState
 from factoryloop.settings import KafkaSettings
 from factoryloop.sim import SimConfig
+from factoryloop.sim.demo.api import DemoApi, start_api
+from factoryloop.sim.demo.line import bootstrap_store, live_sim_config
+from factoryloop.sim.demo.options import DemoOptions, DemoReport
+from factoryloop.sim.demo.plate import PlateAgent, plate_agents
+from factoryloop.sim.demo.report import fill_report
+from factoryloop.sim.demo.second_line import SecondSite, line_report, site_models, start_line_agent
+from factoryloop.sim.demo.steps import DemoError, wait_for
+from factoryloop.sim.demo.trainer import DemoTrainer, RolloutLog
 from factoryloop.sim.supervisor import ApiSupervisor
 from training.datasets import DatasetStore
-from training.loop.api import DemoApi, start_api
-from training.loop.line import bootstrap_store, live_sim_config
-from training.loop.options import DemoOptions, DemoReport
-from training.loop.plate import PlateAgent, plate_agents
-from training.loop.report import fill_report
-from training.loop.second_line import SecondSite, line_report, site_models, start_line_agent
-from training.loop.steps import DemoError, wait_for
-from training.loop.trainer import DemoTrainer, RolloutLog
 from training.pipeline import retrain
 from training.registry import CHAMPION, ModelRegistry
 from training.rollout.controller import RolloutController

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from training.loop.second_line import LineReport, SecondLine
+from factoryloop.sim.demo.second_line import LineReport, SecondLine
 
 
 @dataclass(frozen=True)

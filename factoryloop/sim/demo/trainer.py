@@ -12,10 +12,10 @@ from datetime import datetime
 
 from factoryloop.schemas import RolloutEvent, RolloutState
 from factoryloop.settings import KafkaSettings
+from factoryloop.sim.demo.background import BackgroundConsumer
+from factoryloop.sim.demo.options import DemoOptions
 from factoryloop.topics import TopicRole
 from training.datasets import DatasetStore
-from training.loop.background import BackgroundConsumer
-from training.loop.options import DemoOptions
 from training.rollout.controller import RolloutController
 from training.rollout.policy import AgentsStage, AllStage, Judge, RolloutPolicies, RolloutPolicy
 from training.service import TrainerService

@@ -2,6 +2,6 @@
 that runs the edge agents, the defect API (reviewed by the simulator's supervisor, factoryloop.sim.supervisor)
 and the trainer service (ingest, trigger, retrain, gate, rollout controller) together."""
 
-from training.loop.scoring import ClassRecall, RecallScorer
+from factoryloop.sim.demo.scoring import ClassRecall, RecallScorer
 
 __all__ = ["ClassRecall", "RecallScorer"]

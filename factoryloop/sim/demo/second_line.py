@@ -19,10 +19,10 @@ from factoryloop.kafka import EventProducer
 from factoryloop.schemas import Deployment
 from factoryloop.settings import KafkaSettings
 from factoryloop.sim import Oracle, SimConfig, preset
+from factoryloop.sim.demo.line import LineSpec, agent_config, bootstrap_store, start_agent
+from factoryloop.sim.demo.observer import FleetObserver, LoopObservations, ModelKey, model_key
+from factoryloop.sim.demo.steps import DemoError, wait_for
 from training.datasets import DatasetStore
-from training.loop.line import LineSpec, agent_config, bootstrap_store, start_agent
-from training.loop.observer import FleetObserver, LoopObservations, ModelKey, model_key
-from training.loop.steps import DemoError, wait_for
 from training.pipeline import retrain
 from training.registry import CHAMPION, ModelRegistry, RegisteredVersion
 from training.rollout import deployment_for, publish
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SecondLine:
-    """The second product's line (a :class:`~training.loop.line.LineSpec`), sized to add little time."""
+    """The second product's line (a :class:`~factoryloop.sim.demo.line.LineSpec`), sized to add little
+    time."""
 
     preset: str = "tile_line"  # factoryloop.sim preset of the line
     product: str = "demo_tile"

@@ -4,9 +4,9 @@ the steel-plate line (its drift, retrain and canary) beside a second product's l
 from __future__ import annotations
 
 from factoryloop.sim import SimConfig
+from factoryloop.sim.demo.options import DemoOptions
+from factoryloop.sim.demo.second_line import SecondLine
 from factoryloop.sim.presets import DEMO_CRACK_RATE, DEMO_SIM
-from training.loop.options import DemoOptions
-from training.loop.second_line import SecondLine
 
 
 def demo_sim_config() -> SimConfig:

@@ -12,13 +12,13 @@ import pytest
 from factoryloop.schemas import AgentEventType, ModelRef, utc_now
 from factoryloop.settings import KafkaSettings
 from factoryloop.sim import TILE_SIM, Oracle, SimConfig
+from factoryloop.sim.demo.line import agent_config, bootstrap_store
+from factoryloop.sim.demo.observer import LoopObservations, observe
+from factoryloop.sim.demo.presets import demo_options
+from factoryloop.sim.demo.second_line import SecondLine, SiteModel, line_report
 from factoryloop.sim.presets import TILE_CLASSES
 from tests.support.events import agent_event, heartbeat, outcome
 from training.datasets import DatasetStore
-from training.loop.line import agent_config, bootstrap_store
-from training.loop.observer import LoopObservations, observe
-from training.loop.presets import demo_options
-from training.loop.second_line import SecondLine, SiteModel, line_report
 
 PLATE = ModelRef(name="factoryloop-demo_plate", version="1", sha256="a" * 64)
 TILE = ModelRef(name="factoryloop-demo_tile", version="1", sha256="c" * 64)

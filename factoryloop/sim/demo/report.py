@@ -1,11 +1,11 @@
-"""The plate line's numbers for :class:`~training.loop.options.DemoReport` once the retrained model serves:
-recall before/after on the first agent's stream, and the time from the first outcome of the new class (on any
-plate agent) to the fixed model serving on each agent and on all of them."""
+"""The plate line's numbers for :class:`~factoryloop.sim.demo.options.DemoReport` once the retrained model
+serves: recall before/after on the first agent's stream, and the time from the first outcome of the new class
+(on any plate agent) to the fixed model serving on each agent and on all of them."""
 
 from __future__ import annotations
 
-from training.loop.options import DemoOptions, DemoReport
-from training.loop.plate import PlateAgent
+from factoryloop.sim.demo.options import DemoOptions, DemoReport
+from factoryloop.sim.demo.plate import PlateAgent
 
 
 def fill_report(report: DemoReport, plate: list[PlateAgent], opts: DemoOptions, new: str) -> None:

@@ -1,6 +1,6 @@
 """A line of the demo site: its live simulator config (the drift), the bootstrap data, and the edge agent
-process. The steel-plate line is described by :class:`~training.loop.demo.DemoOptions`, the site's second
-line by :class:`~training.loop.second_line.SecondLine`: both are a :class:`LineSpec`."""
+process. The steel-plate line is described by :class:`~factoryloop.sim.demo.options.DemoOptions`, the site's
+second line by :class:`~factoryloop.sim.demo.second_line.SecondLine`: both are a :class:`LineSpec`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from training.datasets import Box, DatasetStore, Provenance
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from training.loop.demo import DemoOptions
+    from factoryloop.sim.demo.demo import DemoOptions
 
     Say = Callable[[str], None]
 

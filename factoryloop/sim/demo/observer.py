@@ -12,9 +12,9 @@ from datetime import datetime
 from factoryloop.schemas import AgentEvent, AgentEventType, Heartbeat, ModelRef, Outcome
 from factoryloop.settings import KafkaSettings
 from factoryloop.sim import Oracle
+from factoryloop.sim.demo.background import BackgroundConsumer
+from factoryloop.sim.demo.scoring import RecallScorer
 from factoryloop.topics import TopicRole
-from training.loop.background import BackgroundConsumer
-from training.loop.scoring import RecallScorer
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from factoryloop.settings import KafkaSettings
 from factoryloop.sim import Oracle, SimConfig
-from training.loop.line import agent_config, start_agent
-from training.loop.observer import FleetObserver
-from training.loop.options import DemoOptions
+from factoryloop.sim.demo.line import agent_config, start_agent
+from factoryloop.sim.demo.observer import FleetObserver
+from factoryloop.sim.demo.options import DemoOptions
 
 
 @dataclass

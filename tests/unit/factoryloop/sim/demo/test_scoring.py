@@ -6,8 +6,8 @@ import pytest
 
 from factoryloop.schemas import Box, Detection
 from factoryloop.sim import Oracle, SimConfig
+from factoryloop.sim.demo import RecallScorer
 from tests.support.events import outcome
-from training.loop import RecallScorer
 
 
 @pytest.fixture(scope="module")
