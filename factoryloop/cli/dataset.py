@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
@@ -11,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from factoryloop.products import ProductError, parse_class_map
-from training.datasets import DatasetError, DatasetStats, DatasetStore, get_importer
+from training.datasets import IMPORTERS, DatasetError, DatasetStats, DatasetStore, ImportPlan, get_importer
 from training.datasets.product_import import import_for_product
 
 app = typer.Typer(no_args_is_help=True, help="Import, version, export and inspect datasets.")
@@ -53,10 +54,29 @@ def _print_stats(title: str, st: DatasetStats) -> None:
     out.print("provenance: " + ", ".join(f"{k}={v}" for k, v in st.per_provenance.items()))
 
 
+#: Below this share of held-out images, the import says the evaluation will be noisy.
+SMALL_HOLDOUT = 0.1
+
+
+def held_out(plan: ImportPlan) -> str:
+    """What the import holds out for the product's fixed evaluation set, said for people."""
+    held = sum(1 for i in plan.images if i.split in ("val", "test"))
+    if not held:
+        return "held out by image hash (the dataset has no val/test split of its own)"
+    share = held / max(1, len(plan.images))
+    said = f"{held} images ({share:.0%}) held out by the dataset's own val/test split"
+    if share < SMALL_HOLDOUT:
+        said += (
+            f": under {SMALL_HOLDOUT:.0%}, per-class figures on so few images are noisy; import with "
+            "--ignore-splits to hold out by image hash instead"
+        )
+    return said
+
+
 @app.command("import")
 def import_(
     path: Path = typer.Argument(..., exists=True, help="Dataset folder (or COCO .json file)."),
-    fmt: str = typer.Option(..., "--format", "-f", help="yolo | voc | coco | mask"),
+    fmt: str = typer.Option(..., "--format", "-f", help=" | ".join(IMPORTERS)),
     product: str | None = typer.Option(
         None,
         "--product",
@@ -73,6 +93,12 @@ def import_(
     source: str | None = typer.Option(
         None, "--source", help="Source name (default import:<format>:<folder>)."
     ),
+    own_splits: bool = typer.Option(
+        True,
+        "--own-splits/--ignore-splits",
+        help="Hold out the dataset's own val/test images (default), or ignore its split and hold out by "
+        "image hash (FACTORYLOOP_TRAIN_GOLDEN_FRACTION): for a dataset whose own val split is too small.",
+    ),
     root: Path | None = RootOpt,
 ) -> None:
     """Validate a whole dataset, then store it in one transaction (nothing is half-imported)."""
@@ -84,6 +110,10 @@ def import_(
         with _progress() as bar:
             task = bar.add_task("validating", total=None)
             plan = importer(path, progress=lambda n: bar.advance(task, n))
+            if not own_splits:
+                plan = dataclasses.replace(
+                    plan, images=tuple(dataclasses.replace(i, split=None) for i in plan.images)
+                )
             commit = bar.add_task("storing", total=len(plan.images))
             with _store(root) as store:
                 advance = lambda n: bar.advance(commit, n)  # noqa: E731
@@ -110,10 +140,9 @@ def import_(
     )
     if fit is not None:
         what = "created" if fit.created else (f"added {', '.join(fit.added)} to" if fit.added else "into")
-        held = sum(1 for i in plan.images if i.split in ("val", "test"))
         out.print(
             f"product {fit.product.name}: {what} its class map ({', '.join(fit.product.class_names)}); "
-            f"{held} images held out by the dataset's own val/test split",
+            + held_out(plan),
             markup=False,
         )
     _print_stats("store", st)

@@ -164,3 +164,25 @@ def test_voc_splits_from_folder_names_and_image_sets(tmp_path: Path) -> None:
         "a3": None,
         "v1": "val",
     }
+
+
+@pytest.mark.parametrize(
+    ("flag", "stored", "said"),
+    [
+        ([], {"train", "val"}, "held out by the dataset's own val/test split"),
+        (["--ignore-splits"], {None}, "held out by image hash"),
+    ],
+    ids=["own-splits", "ignore-splits"],
+)
+def test_cli_import_own_or_hash_splits(make_source, tmp_path, flag, stored, said) -> None:
+    from typer.testing import CliRunner
+
+    from factoryloop.cli.dataset import app
+
+    root, frames = make_source("yolo")  # every 2nd frame in images/val
+    args = ["import", str(root), "--format", "yolo", "--product", "plate", "--root", str(tmp_path / "s")]
+    res = CliRunner().invoke(app, [*args, *flag])
+    assert res.exit_code == 0, res.output
+    assert said in " ".join(res.output.split())
+    images = DatasetStore(tmp_path / "s").images()
+    assert len(images) == len(frames) and {i.split for i in images} == stored
