@@ -1,4 +1,5 @@
-"""``factoryloop deploy``: what installing a site needs (Kafka node configs, offline wheelhouses, K8s topics).
+"""``factoryloop deploy``: what installing a site needs (Kafka node configs, offline wheelhouses, K8s topics
+and users).
 
 The systemd units in ``deploy/systemd`` run ``kafka-run``; ``docs/operations.md`` walks through a site.
 """
@@ -214,6 +215,23 @@ def k8s_topics(
     from factoryloop.site.k8s import kafka_topics, render
 
     text = render(kafka_topics(cluster, prefix, replicas))
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}")
+
+
+@app.command("k8s-users")
+def k8s_users(
+    out: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+    cluster: Annotated[str, typer.Option(help="Strimzi Kafka resource name.")] = "factoryloop",
+    prefix: Annotated[str, typer.Option(help="Topic name prefix.")] = "factoryloop.",
+) -> None:
+    """Strimzi KafkaUser resources, one per role (SCRAM-SHA-512), with the ACLs of `factoryloop site acls`."""
+    from factoryloop.site.k8s import USERS_HEADER, kafka_users, render
+
+    text = render(kafka_users(cluster, prefix), USERS_HEADER)
     if out is None:
         typer.echo(text, nl=False)
     else:

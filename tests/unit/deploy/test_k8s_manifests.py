@@ -1,8 +1,11 @@
 """deploy/k8s: the manifests parse, carry what a site needs, and agree with the code.
 
 Checked offline here: YAML structure and required fields of every resource, topics equal to TOPIC_SPECS
-(RF 3, min ISR 2), the Kafka config equal to the stack's cluster defaults, probes on the API's real health
-route, resources on every container, secrets only through secretKeyRef, env names that are settings fields,
+(RF 3, min ISR 2), the Kafka config equal to the stack's cluster defaults, the secured mode (one TLS + SCRAM
+listener, simple authorization, a KafkaUser per role whose ACLs are ``site_acls``, every client Deployment on
+that listener as its role's user with the password and cluster CA from Strimzi's Secrets), probes on the API's
+real health route, resources on every container, secrets only through secretKeyRef, env names that are
+settings fields,
 ``kubectl kustomize`` when kubectl is installed, and the core kinds against the Kubernetes JSON schemas when
 ``kubernetes-validate`` (PyPI) is on PATH. Not checked here: the Strimzi resources against Strimzi's CRD
 schemas (in no package registry reachable here; see docs/operations.md), and nothing is applied to a cluster.
@@ -17,17 +20,37 @@ from typing import Any
 
 import pytest
 import yaml
+from kafka.admin import (
+    ACL,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    ResourcePattern,
+    ResourceType,
+)
+from typer.testing import CliRunner
 
 from api.routes import API_PREFIX
+from factoryloop.cli.deploy import app as deploy_app
+from factoryloop.errors import ConfigError
+from factoryloop.settings import KafkaSettings
+from factoryloop.site import k8s
+from factoryloop.site.acls import TOPIC_GRANTS, default_groups, site_acls
 from factoryloop.site.env_names import unknown_names
-from factoryloop.site.k8s import kafka_topics, render
+from factoryloop.site.k8s import USERS_HEADER, kafka_topics, kafka_users, render, user_name
 from factoryloop.site.kafka_node import cluster_defaults
 from factoryloop.topics import TOPIC_SPECS
 
 K8S = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
 FILES = sorted(K8S.glob("*.yaml"))
 CORE_KINDS = {"Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "Deployment", "Service", "CronJob"}
-STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic"}
+STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
+# Deployment -> the role whose Kafka user it connects as; every other Deployment must not talk to Kafka.
+CLIENTS = {"factoryloop-api": "api", "factoryloop-sink": "sink", "factoryloop-trainer": "trainer"}
+NOT_CLIENTS = {"factoryloop-mlflow"}
+# Secrets Strimzi writes (not in secrets.example.yaml): the cluster CA and each KafkaUser's credentials.
+CLUSTER_CA_KEYS = {"ca.crt", "ca.p12", "ca.password"}
+USER_SECRET_KEYS = {"password", "sasl.jaas.config"}
 
 
 def _docs(path: Path) -> list[dict[str, Any]]:
@@ -58,7 +81,7 @@ def test_every_resource_has_the_required_fields(name: str, doc: dict[str, Any]) 
     assert doc["metadata"]["name"], name
     if doc["kind"] in STRIMZI_KINDS:
         assert doc["apiVersion"] == "kafka.strimzi.io/v1beta2"
-    if doc["kind"] in {"KafkaNodePool", "KafkaTopic"}:
+    if doc["kind"] in {"KafkaNodePool", "KafkaTopic", "KafkaUser"}:
         assert doc["metadata"]["labels"]["strimzi.io/cluster"] == "factoryloop"
     if doc["kind"] == "Deployment":
         spec = doc["spec"]
@@ -89,6 +112,178 @@ def test_topics_are_generated_from_the_specs() -> None:
             2,
         )
         assert {k: str(v) for k, v in topic["config"].items() if k in spec.configs} == spec.configs
+
+
+# Strimzi's AclRule spelling -> kafka-python's, written out here (not taken from the generator) so that a
+# wrong mapping in factoryloop/site/k8s.py fails the comparison with site_acls below.
+_RESOURCE = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP, "cluster": ResourceType.CLUSTER}
+_PATTERN = {"prefix": ACLResourcePatternType.PREFIXED, "literal": ACLResourcePatternType.LITERAL}
+_PERMISSION = {"allow": ACLPermissionType.ALLOW, "deny": ACLPermissionType.DENY}
+_OPERATION = {"Read": ACLOperation.READ, "Write": ACLOperation.WRITE, "Describe": ACLOperation.DESCRIBE}
+
+
+def _acls_of(user: dict[str, Any]) -> list[ACL]:
+    """A KafkaUser's rules as the ACLs the User Operator creates (principal User:<metadata.name>)."""
+    out = []
+    for rule in user["spec"]["authorization"]["acls"]:
+        resource = rule["resource"]
+        pattern = ResourcePattern(
+            _RESOURCE[resource["type"]],
+            resource.get("name"),
+            _PATTERN[resource.get("patternType", "literal")],
+        )
+        for op in rule["operations"]:
+            out.append(
+                ACL(
+                    f"User:{user['metadata']['name']}",
+                    rule.get("host", "*"),
+                    _OPERATION[op],
+                    _PERMISSION[rule.get("type", "allow")],
+                    pattern,
+                )
+            )
+    return out
+
+
+def _key(acl: ACL) -> tuple[str, str, str, str, str, str | None, str]:
+    p = acl.resource_pattern
+    return (acl.principal, acl.host, acl.operation.name, acl.permission_type.name, p.resource_type.name,
+            p.resource_name, p.pattern_type.name)  # fmt: skip
+
+
+def _users() -> dict[str, dict[str, Any]]:
+    return {u["metadata"]["name"]: u for u in _of_kind("KafkaUser")}
+
+
+def test_users_file_is_the_generators_output(tmp_path: Path) -> None:
+    assert (K8S / "kafka-users.yaml").read_text() == render(kafka_users(), USERS_HEADER), (
+        "regenerate: factoryloop deploy k8s-users --out deploy/k8s/kafka-users.yaml"
+    )
+    out = tmp_path / "users.yaml"
+    result = CliRunner().invoke(deploy_app, ["k8s-users", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == (K8S / "kafka-users.yaml").read_text()
+
+
+@pytest.mark.parametrize("role", list(TOPIC_GRANTS))
+def test_each_roles_user_has_the_site_acls(role: str) -> None:
+    """The ACLs Strimzi creates for a role's user are exactly those ``factoryloop site acls`` creates."""
+    prefix = "factoryloop."
+    principals = {r: user_name(r) for r in TOPIC_GRANTS}
+    expected = sorted(
+        _key(a)
+        for a in site_acls(prefix, default_groups(prefix), principals)
+        if a.principal == f"User:{user_name(role)}"
+    )
+    users = _users()
+    if not expected:  # admin: a super user on a systemd site; on Kubernetes Strimzi's operators do its job
+        assert user_name(role) not in users
+        return
+    user = users[user_name(role)]
+    assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
+    assert user["spec"]["authorization"]["type"] == "simple"
+    assert sorted(_key(a) for a in _acls_of(user)) == expected
+
+
+def test_users_are_exactly_the_roles_with_acls() -> None:
+    acls = site_acls("factoryloop.", default_groups("factoryloop."), {r: user_name(r) for r in TOPIC_GRANTS})
+    assert set(_users()) == {a.principal.removeprefix("User:") for a in acls}
+    assert set(CLIENTS.values()) <= {r for r in TOPIC_GRANTS if user_name(r) in _users()}
+
+
+@pytest.mark.parametrize(
+    ("resource", "operation"),
+    [
+        (ResourceType.DELEGATION_TOKEN, ACLOperation.DESCRIBE),  # no Strimzi resource type
+        (ResourceType.TOPIC, ACLOperation.CREATE_TOKENS),  # no Strimzi operation
+    ],
+    ids=["resource", "operation"],
+)
+def test_an_acl_strimzi_cannot_express_is_refused(
+    resource: ResourceType, operation: ACLOperation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pattern = ResourcePattern(resource, "x", ACLResourcePatternType.LITERAL)
+    odd = ACL("User:x", "*", operation, ACLPermissionType.ALLOW, pattern)
+    monkeypatch.setattr(k8s, "site_acls", lambda *_: [odd])
+    with pytest.raises(ConfigError, match="no Strimzi KafkaUser form"):
+        kafka_users()
+
+
+def _kafka() -> dict[str, Any]:
+    (kafka,) = _of_kind("Kafka")
+    return kafka
+
+
+def _tls_port() -> int:
+    (listener,) = _kafka()["spec"]["kafka"]["listeners"]
+    return int(listener["port"])
+
+
+def test_kafka_is_secured_tls_scram_and_acls_only() -> None:
+    spec = _kafka()["spec"]["kafka"]
+    # one client listener, TLS + SCRAM: no plaintext or unauthenticated way in
+    assert [(li["tls"], li["authentication"]) for li in spec["listeners"]] == [
+        (True, {"type": "scram-sha-512"})
+    ]
+    assert spec["authorization"] == {"type": "simple"}  # no superUsers: no factoryloop user bypasses ACLs
+    assert spec["config"].get("allow.everyone.if.no.acl.found", False) is False
+
+
+def _env(container: dict[str, Any]) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """The container's variables as the pod sees them (ConfigMap, then env), and its secretKeyRefs."""
+    (config,) = _of_kind("ConfigMap")
+    values = dict(config["data"])
+    refs = {}
+    for var in container.get("env", []):
+        if "value" in var:
+            values[var["name"]] = var["value"]
+        else:
+            values.pop(var["name"], None)
+            refs[var["name"]] = var["valueFrom"]["secretKeyRef"]
+    return values, refs
+
+
+def _deployment(name: str) -> dict[str, Any]:
+    (dep,) = [d for d in _of_kind("Deployment") if d["metadata"]["name"] == name]
+    return dep
+
+
+def test_every_deployment_is_a_known_client_or_not_one() -> None:
+    assert {d["metadata"]["name"] for d in _of_kind("Deployment")} == set(CLIENTS) | NOT_CLIENTS
+    for name in NOT_CLIENTS:
+        for container in _deployment(name)["spec"]["template"]["spec"]["containers"]:
+            assert not [
+                v["name"] for v in container.get("env", []) if v["name"].startswith("FACTORYLOOP_KAFKA")
+            ]
+
+
+@pytest.mark.parametrize(("deployment", "role"), CLIENTS.items())
+def test_client_deployment_connects_as_its_role_over_tls(
+    deployment: str, role: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pod = _deployment(deployment)["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    values, refs = _env(container)
+    assert refs["FACTORYLOOP_KAFKA_SASL_PASSWORD"] == {
+        "name": user_name(role),
+        "key": "password",
+    }  # not optional
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FACTORYLOOP_KAFKA_SASL_PASSWORD", "from-the-secret")
+    settings = KafkaSettings()  # what the process reads from these names
+    cluster = _kafka()["metadata"]["name"]
+    assert settings.bootstrap_servers == f"{cluster}-kafka-bootstrap:{_tls_port()}"
+    assert (settings.security_protocol, settings.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert settings.sasl_username == user_name(role)
+    assert settings.client_config()["sasl_plain_password"] == "from-the-secret"
+    # the CA file lies in a read-only mount of Strimzi's cluster CA Secret, as that Secret's ca.crt
+    assert settings.ssl_cafile is not None
+    (mount,) = [m for m in container["volumeMounts"] if settings.ssl_cafile.parent == Path(m["mountPath"])]
+    assert mount.get("readOnly") is True and "subPath" not in mount
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["secret"]["secretName"] == f"{cluster}-cluster-ca-cert"
+    assert {"key": "ca.crt", "path": settings.ssl_cafile.name} in volume["secret"]["items"]
 
 
 def test_kafka_is_kraft_with_separate_roles_and_the_stacks_config() -> None:
@@ -146,13 +341,20 @@ def test_config_map_names_are_settings_and_hold_no_secret() -> None:
     assert not [n for n in names if any(w in n for w in ("PASSWORD", "PEPPER", "TOKEN", "SIGNING_KEY"))]
 
 
-def test_secret_references_exist_in_the_example() -> None:
+def test_secret_references_exist_in_the_example_or_strimzi() -> None:
     secrets = {s["metadata"]["name"]: set(s["stringData"]) for s in _docs(K8S / "secrets.example.yaml")}
+    secrets |= {name: USER_SECRET_KEYS for name in _users()}
+    secrets[f"{_kafka()['metadata']['name']}-cluster-ca-cert"] = CLUSTER_CA_KEYS
     for deployment, container in _containers():
         for var in container.get("env", []):
             ref = var.get("valueFrom", {}).get("secretKeyRef")
             if ref and not ref.get("optional"):
                 assert ref["key"] in secrets.get(ref["name"], set()), f"{deployment}: {ref}"
+    for dep in _of_kind("Deployment"):
+        for volume in dep["spec"]["template"]["spec"].get("volumes", []):
+            if "secret" in volume:
+                keys = {i["key"] for i in volume["secret"]["items"]}
+                assert keys <= secrets.get(volume["secret"]["secretName"], set()), dep["metadata"]["name"]
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
