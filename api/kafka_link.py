@@ -155,8 +155,16 @@ class KafkaLink:
         self._thread = threading.Thread(target=self._run, name="api-kafka-watch", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout_s: float = 5.0) -> None:
+    def stop(self, timeout_s: float = 0.1) -> None:
+        """Stop checking. An idle watcher ends at once; one in the middle of a probe of a broker that does
+        not answer would hold the API's shutdown for up to the link's ``timeout_s`` (its client's bootstrap
+        retries until then): it is left to end on its daemon thread, which closes its client on the way
+        out."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout_s)  # the thread closes its client on the way out
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                logger.debug(
+                    "Kafka watch still probing %s: left to end on its own", self.settings.bootstrap_servers
+                )
