@@ -15,11 +15,17 @@ from xdist.scheduler import LoadFileScheduling
 
 #: Path prefixes of the files that take longest (./dev test prints the slowest tests), longest first.
 LONGEST_FIRST = (
-    "tests/integration/loop/",
-    "tests/integration/site/",
-    "tests/integration/training/test_rollout_shadow.py",
-    "tests/integration/training/test_rollout_controller.py",
+    "tests/integration/loop/",  # ~1,350 s at CI load (session 9's clean-clone run)
+    "tests/integration/site/",  # ~600 s
+    "tests/integration/training/test_rollout_outages.py",  # ~220 s
+    "tests/integration/training/test_rollout_shadow.py",  # ~185 s
+    "tests/integration/edge_agent/test_agent_kafka.py",  # ~150 s
+    "tests/integration/api/test_kafka_down.py",  # ~100 s
+    "tests/integration/stack/test_security.py",
+    "tests/integration/deploy/test_wheelhouse_offline.py",
     "tests/integration/training/test_rollout_restart.py",
+    "tests/integration/training/test_trainer_restart.py",
+    "tests/integration/training/test_rollout_controller.py",
 )
 
 

@@ -196,6 +196,10 @@ class SiteUnderTest:
     def metrics_url(self, line_host: str) -> str:
         return f"http://{self.net.hosts[line_host].address}:{METRICS_PORT}/metrics"
 
+    def tails(self, chars: int = 2500) -> str:
+        """The end of every sink's and agent's log: what a failed wait shows."""
+        return "\n".join(f"--- {s.name}\n{s.tail(chars)}" for s in [*self.sinks, *self.agents.values()])
+
     # --- teardown --------------------------------------------------------------------------------------
 
     def stop_all(self) -> None:

@@ -63,7 +63,7 @@ def settle(site: SiteUnderTest, what: str, timeout_s: float = 150.0) -> dict[str
     try:
         wait_for(f"the store after {what}", complete, timeout_s)
     except AssertionError:
-        logger.error("store incomplete after %s", what)
+        logger.error("store incomplete after %s:\n%s", what, site.tails())
     counts = store_counts(str(site.db))
     result = {
         "fault": what,
@@ -160,7 +160,10 @@ def test_site_faults(site_under_test: SiteUnderTest) -> None:
     figures["buffer_records_after_drain"] = buffer_samples(site, "line-1", 5)
     results.append(settle(site, f"line-1 cut off {CUT_S:.0f} s"))
     figures["store_complete_after_heal_s"] = round(time.monotonic() - healed, 1)
-    wait_for("agent-line-1 serving v2", lambda: serves(site, "agent-line-1", "2"), 120)
+    try:
+        wait_for("agent-line-1 serving v2", lambda: serves(site, "agent-line-1", "2"), 120)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{site.tails()}") from None
     figures["deployment_s"]["agent-line-1 (after heal)"] = round(time.monotonic() - healed, 1)
 
     # 3. a broker stopped (systemctl stop: SIGTERM, controlled shutdown) and restarted with its data.
