@@ -25,6 +25,10 @@ class RolloutError(TrainingError):
     """A deployment could not be published or a canary could not be judged."""
 
 
+class JournalError(RolloutError):
+    """The rollout journal (rollbacks sent while MLflow was down) could not be written, or is unreadable."""
+
+
 class TrainingStopped(TrainingError):
     """The trainer was asked to stop during a training run; the request stays queued for the next start."""
 

@@ -120,6 +120,7 @@ class TrainerService:
             settings.kafka,
             ModelRegistry(settings.mlflow_tracking_uri, settings.registered_model_prefix),
             policies or default_policies(settings),
+            journal_dir=settings.state_dir / "rollout-journal",
         )
         self.metrics.registry.register(TrainerStateCollector(self.queue, self.controller))
         self.metrics.registry.register(IngestCollector(self.ingestor))

@@ -1,6 +1,7 @@
 """The rollout controller's transitions, one product at a time: start, enter a stage, judge, widen, finish,
 roll back. Each transition is recorded (MLflow, via :class:`RolloutLedger`) before anything changes here or
-goes out: a :class:`~training.registry.RegistryError` leaves the rollout as it was, to be tried again. Its
+goes out: a :class:`~training.registry.RegistryError` leaves the rollout as it was, to be tried again; but a
+rollback while MLflow does not answer goes out first, journaled (:mod:`training.rollout.rollbacks`). Its
 deployment, then its :class:`RolloutEvent`, go out through the :class:`Outbox` (kept until Kafka acknowledges
 them); a stage's window starts once its deployment is acknowledged."""
 
@@ -17,11 +18,14 @@ from factoryloop.schemas import Deployment, RolloutEvent, RolloutRequest, Rollou
 from factoryloop.topics import TopicRole
 from training.errors import TrainingError
 from training.registry.models import CHAMPION, ModelRegistry, RegisteredVersion
+from training.rollout.events import rollout_event
 from training.rollout.fleet import FleetView, asked_shadow_stages, resolve_shadow_stages, resolve_stages
+from training.rollout.journal import RollbackJournal
 from training.rollout.ledger import Rollout, RolloutLedger
 from training.rollout.outbox import Outbox
 from training.rollout.policy import RolloutPolicy
 from training.rollout.publish import deployment_for, end_shadow, logged, rollback_to, signed
+from training.rollout.rollbacks import UnrecordedRollbacks, plan_rollback
 from training.rollout.stages import Active, Step, judge, stage_watch
 
 logger = logging.getLogger(__name__)
@@ -33,6 +37,7 @@ class Transitions:
         registry: ModelRegistry,
         fleet: FleetView,
         producer: EventProducer,
+        journal: RollbackJournal,
         clock: Callable[[], float] = time.monotonic,
         progress_s: float = 15.0,
     ) -> None:
@@ -40,6 +45,7 @@ class Transitions:
         self.ledger = RolloutLedger(registry)
         self.fleet = fleet
         self.outbox = Outbox(producer)
+        self.unrecorded = UnrecordedRollbacks(journal, self.ledger, self.outbox)
         self.clock = clock
         self.progress_s = progress_s  # how often a shadow stage's figures are reported while it runs
         self.active: dict[str, Active] = {}
@@ -55,22 +61,7 @@ class Transitions:
         agents: tuple[str, ...] | None = None,
         progress: bool = False,
     ) -> RolloutEvent:
-        event = RolloutEvent(
-            rollout_id=r.rollout_id,
-            product=r.product,
-            model_name=r.version.name,
-            model_version=r.version.version,
-            previous_version=r.previous.version if r.previous else None,
-            state=state,
-            stage=r.stage,
-            stages=len(r.stages),
-            agents=r.agents if agents is None else agents,
-            reason=reason[:4000],
-            evidence=evidence or {},
-            request_id=r.request_id,
-            actor=r.actor,
-            progress=progress,
-        )
+        event = rollout_event(r, state, reason, evidence, agents, progress)
         self.outbox.send(TopicRole.ROLLOUTS, event, r.product)
         if not progress:
             logger.info("rollout %s v%s: %s (%s)", r.product, r.version.version, state.value, reason)
@@ -218,35 +209,45 @@ class Transitions:
         for a in self.active.values():
             a.heard(agent, self.clock())
 
-    def roll_back(self, product: str, why: str, to: RegisteredVersion | None = None) -> None:
-        """End the product's rollout in flight: every agent back to ``to`` (default: its previous). From a
-        shadow stage the ``rollback`` deployment of the model the agents serve only ends the shadow; with no
-        model to go back to, an ``end_shadow`` does."""
+    def roll_back(
+        self,
+        product: str,
+        why: str,
+        to: RegisteredVersion | None = None,
+        *,
+        unrecorded: str | None = None,
+        request_id: str | None = None,
+    ) -> bool:
+        """End the product's rollout in flight (:func:`plan_rollback`). ``unrecorded``: MLflow does not answer
+        (what it says): journaled, sent, recorded once it answers (``request_id``: the engineer's request);
+        False when not (nothing to send, or no journal): it waits for MLflow."""
         a = self.active[product]
         r, evidence = a.rollout, a.watch.evidence()
-        back = to or r.previous
-        if back is None and r.shadow:
-            dep = end_shadow(r.version, r.target, f"v{r.version.version} shadow ended: {why}", r.actor)
-            ended = f"{why}; the shadow ended (no agent served v{r.version.version}; none to go back to)"
-            self.ledger.finish(r, RolloutState.ROLLED_BACK, ended, evidence, release=False)
+        plan = plan_rollback(r, why, to)
+        if unrecorded is not None:
+            said = f"{plan.said}; sent before MLflow recorded it ({unrecorded}): recorded once it answers"
+            event = rollout_event(r, plan.state, said, evidence, agents=())
+            if plan.deployment is None or not self.unrecorded.carry_out(r, plan, evidence, event, request_id):
+                return False
             self.active.pop(product)
-            self._send(dep, then=lambda: self._release(r))
-            self.emit(r, RolloutState.ROLLED_BACK, ended, evidence, agents=())
-            return
-        if back is None:
-            self.ledger.finish(r, RolloutState.HALTED, f"{why}; nothing to go back to", evidence)
-            self.active.pop(product)
-            why = f"{why}; no previous model to go back to (the canary agents keep it)"
-            self.emit(r, RolloutState.HALTED, why, evidence)
-            return
-        back_why = f"v{r.version.version} rolled back: {why}"
-        dep = rollback_to(back, r.target, r.version.version, back_why, r.actor)
-        self.ledger.finish(r, RolloutState.ROLLED_BACK, why, evidence, back_to=back.version, release=False)
-        if back is not r.previous:
-            self.registry.set_alias(product, CHAMPION, back.version)
+            return True
+        back_to = plan.back.version if plan.back else None
+        self.ledger.finish(
+            r, plan.state, plan.reason, evidence, back_to=back_to, release=plan.deployment is None
+        )
+        if plan.back is not None and plan.back is not r.previous:
+            self.registry.set_alias(product, CHAMPION, plan.back.version)
         self.active.pop(product)
-        self._send(dep, then=lambda: self._release(r))
-        self.emit(r, RolloutState.ROLLED_BACK, why, evidence, agents=())
+        if plan.deployment is not None:
+            self._send(plan.deployment, then=lambda: self._release(r))
+        self.emit(r, plan.state, plan.said, evidence, agents=() if plan.deployment else None)
+        return True
+
+    def roll_back_unrecorded(self, down: str) -> None:
+        """MLflow does not answer (``down`` says so): each stage that failed is rolled back now, journaled."""
+        for step in self.steps():
+            if step.rollback:
+                self.roll_back(step.product, step.why, unrecorded=down)
 
     def rollback_now(
         self, req: RolloutRequest, current: RegisteredVersion, to: RegisteredVersion, why: str

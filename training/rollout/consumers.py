@@ -57,6 +57,24 @@ def watched_consumer(
     return consumer
 
 
+def reopened(
+    kafka: KafkaSettings,
+    group_id: str,
+    session_timeout_ms: int,
+    listener: ConsumerRebalanceListener,
+    consumers: tuple[TypedConsumer, TypedConsumer],
+) -> tuple[TypedConsumer, TypedConsumer]:
+    """After a Kafka outage: both consumers opened again (the watched ones from where they were)."""
+    requests, watched = consumers
+    positions = positions_of(watched)
+    closed(watched)
+    closed(requests)
+    return (
+        requests_consumer(kafka, group_id, session_timeout_ms, listener),
+        watched_consumer(kafka, 0.0, positions),
+    )
+
+
 def positions_of(consumer: TypedConsumer) -> dict[Any, int]:
     """Where ``consumer`` is (partition -> the next offset it would read)."""
     return {tp: om.offset for tp, om in consumer.consumed_offsets().items()}

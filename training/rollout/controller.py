@@ -13,11 +13,11 @@ assignor keeps the partition where it is when a second trainer joins; a killed l
 the session timeout). A new leader resumes the rollouts left in flight (:class:`RolloutLedger`), restarting
 the window of the stage they were in.
 
-Outages (:mod:`training.rollout.outages`): while MLflow does not answer nothing is recorded, so nothing is
-deployed; the controller says what waits (:attr:`RolloutController.waiting`, its log, a ``progress`` event)
-and carries on once it answers. While Kafka does not answer nothing is sent or judged; what was recorded goes
-out once it answers (:mod:`training.rollout.outbox`), the consumers are opened again
-(:mod:`training.rollout.consumers`) and the stages in flight restart their window.
+Outages (:mod:`training.rollout.outages`): while MLflow does not answer nothing is deployed but rollbacks
+(journaled, recorded once it answers: :mod:`training.rollout.rollbacks`); the controller says what waits
+(:attr:`RolloutController.waiting`, its log, a ``progress`` event). While Kafka does not answer nothing is
+sent or judged; what was recorded goes out once it answers (:mod:`training.rollout.outbox`), the consumers
+are opened again (:mod:`training.rollout.consumers`) and the stages in flight restart their window.
 """
 
 from __future__ import annotations
@@ -27,22 +27,25 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from kafka.errors import KafkaError
 
 from factoryloop.errors import FactoryloopError
 from factoryloop.kafka import EventProducer, Received, TypedConsumer
-from factoryloop.schemas import Heartbeat, RolloutAction, RolloutRequest
+from factoryloop.schemas import Heartbeat, RolloutRequest
 from factoryloop.settings import KafkaSettings
 from training.errors import RegistryError, TrainingError
 from training.registry.models import ModelRegistry
 from training.rollout.actions import Transitions
-from training.rollout.consumers import closed, polled, positions_of, requests_consumer, watched_consumer
+from training.rollout.consumers import closed, polled, reopened, requests_consumer, watched_consumer
 from training.rollout.fleet import FleetView
 from training.rollout.intake import Intake
+from training.rollout.journal import RollbackJournal, default_journal_dir
 from training.rollout.leadership import Leadership
 from training.rollout.outages import KafkaProbe, Outage, mlflow_waits
 from training.rollout.policy import RolloutPolicies
+from training.rollout.requests import gate_request
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +66,12 @@ class RolloutController:
         retry_s: float = 5.0,
         progress_s: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
+        journal_dir: Path | None = None,
     ) -> None:
         """``retry_s``: how often a server that does not answer is asked again (and Kafka probed while it
-        does); ``progress_s``: how often a shadow stage reports its figures while it runs."""
+        does); ``progress_s``: how often a shadow stage reports its figures while it runs; ``journal_dir``:
+        the rollbacks sent while MLflow does not answer (default: ``<trainer state dir>/rollout-journal``)."""
+        self.journal = RollbackJournal(journal_dir or default_journal_dir(), registry.prefix)
         self.kafka = kafka
         self.registry = registry
         self.policies = policies
@@ -95,19 +101,7 @@ class RolloutController:
     # asking --------------------------------------------------------------------------------------------
     def promoted(self, product: str, version: str, reason: str) -> None:
         """The gate promoted ``version``: roll it out (policy ``auto``) or hold it (``manual``)."""
-        self._inbox.put(
-            (
-                RolloutRequest(
-                    request_id=f"gate-{product}-{version}-{int(time.time())}",
-                    product=product,
-                    action=RolloutAction.DEPLOY,
-                    model_version=version,
-                    requested_by="gate",
-                    reason=reason[:1000],
-                ),
-                True,
-            )
-        )
+        self._inbox.put((gate_request(product, version, reason), True))
 
     def submit(self, request: RolloutRequest) -> None:
         """Carry out ``request`` as if it came from the rollouts topic (tests, in-process callers)."""
@@ -135,8 +129,11 @@ class RolloutController:
             watched_consumer(self.kafka, self.fleet.stale_s),
         )
         try:
+            self.journal.load()  # JournalError: a file that does not parse stops the controller
             with EventProducer(self.kafka, max_block_ms=3000) as producer:
-                self._t = Transitions(self.registry, self.fleet, producer, self.clock, self.progress_s)
+                self._t = Transitions(
+                    self.registry, self.fleet, producer, self.journal, self.clock, self.progress_s
+                )
                 self._requests = Intake(self._t, self.registry, self.policies, self.max_request_age_s)
                 self.ready.set()
                 while not stop.is_set():
@@ -148,16 +145,10 @@ class RolloutController:
     def _reopen(self) -> None:
         """After a Kafka outage: both consumers opened again (the watched ones from where they were)."""
         assert self._requests is not None
-        requests, watched = self._consumers
-        positions = positions_of(watched)
-        closed(watched)
-        closed(requests)
         self._leadership.settled = False  # the new member's first rebalance says who leads
         self._requests.forget()  # read again from the committed offsets
-        self._consumers = (
-            requests_consumer(self.kafka, self.group_id, self.session_timeout_ms, self._leadership),
-            watched_consumer(self.kafka, 0.0, positions),
-        )
+        group, timeout_ms = self.group_id, self.session_timeout_ms
+        self._consumers = reopened(self.kafka, group, timeout_ms, self._leadership, self._consumers)
 
     def _step(self) -> None:
         assert self._t is not None and self._requests is not None
@@ -177,13 +168,14 @@ class RolloutController:
         if not self._t.outbox.flush():
             return
         if not self.mlflow.check():
-            self._say_waiting()
+            self._mlflow_down()
             return
         if self._mlflow_work() and not self.registry.reachable():  # before the client's minutes of retries
             self.mlflow.mark_down("its health check does not answer")
-            self._say_waiting()
+            self._mlflow_down()
             return
         try:
+            self._t.unrecorded.record()  # before anything is resumed from MLflow's aliases
             self._resume()
             self._t.release_pending()
             if self._resume_at is None:
@@ -192,7 +184,7 @@ class RolloutController:
                     self._t.take(step)
         except RegistryError as exc:  # MLflow went away in the middle: nothing changed, tried again
             self.mlflow.mark_down(str(exc))
-            self._say_waiting()
+            self._mlflow_down()
             return
         self.waiting.clear()
         self._noted.clear()
@@ -200,6 +192,8 @@ class RolloutController:
     def _mlflow_work(self) -> bool:
         """Whether this round records something in MLflow: a resume, a request, or a stage to end."""
         assert self._t is not None and self._requests is not None
+        if self._t.unrecorded.pending:
+            return True
         if self._resume_at is not None:
             return self.clock() >= self._resume_at
         return bool(
@@ -237,13 +231,16 @@ class RolloutController:
             self.waiting.clear()
         return True
 
-    def _say_waiting(self) -> None:
-        """What waits for MLflow, per product: in :attr:`waiting`; in the log and a progress event when it
-        changes (what the rollout waits to do, or which request waits)."""
+    def _mlflow_down(self) -> None:
+        """MLflow does not answer: a stage that failed, or an engineer's rollback of a rollout in flight, goes
+        out now (journaled; recorded once it answers); what waits for MLflow is said, per product: in
+        :attr:`waiting`; in the log and a progress event when it changes."""
         assert self._t is not None and self._requests is not None
-        waits = mlflow_waits(
-            self.mlflow.describe(), self._t.steps(), self._t.active, self._requests.pending()
-        )
+        down = self.mlflow.describe()
+        self._t.roll_back_unrecorded(down)
+        self._requests.roll_back_unrecorded(down)
+        waits = mlflow_waits(down, self._t.steps(), self._t.active, self._requests.pending())
+        waits |= self._t.unrecorded.waits(down)
         self.waiting = {product: text for product, (_, text) in waits.items()}
         for product, (what, text) in waits.items():
             if self._noted.get(product) != what:
@@ -258,6 +255,7 @@ class RolloutController:
             logger.info("rollout controller: leading (this trainer owns the rollouts partition)")
             self.leader.set()
             self._resume_at = self.clock()
+            self._t.unrecorded.replay(self.kafka)  # rollbacks sent before a restart, not acknowledged
         elif not leading and settled and self.leader.is_set():
             logger.warning("rollout controller: lost the rollouts partition to another trainer; standing by")
             self.leader.clear()
@@ -277,12 +275,12 @@ class RolloutController:
         assert self._t is not None
         try:
             for product in self.registry.products():
-                if product in self._t.active:
-                    continue
+                if product in self._t.active or product in self._t.unrecorded.pending:
+                    continue  # journaled: rolled back, whatever MLflow's aliases say
                 r = self._t.ledger.in_flight(product)
                 if r is not None and r.ended is not None:
                     self._t.send_end(r)
-                elif r is not None:
+                elif r is not None and not self._t.unrecorded.ended_elsewhere(r, self.kafka):
                     policy = self.policies.for_product(product)
                     self._t.enter_stage(r, policy, "resumed after a trainer restart", resumed=True)
         except RegistryError:

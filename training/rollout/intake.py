@@ -4,7 +4,9 @@ flight), a request that cannot be carried out is refused with the reason.
 
 A request is dropped only once carried out (or refused), and the topic's offsets are committed only then:
 while MLflow does not answer (a :class:`RegistryError` while its health check fails) it stays, first in
-line, and is carried out when MLflow answers; a crash before the commit has it asked again."""
+line, and is carried out when MLflow answers; a crash before the commit has it asked again. Except an
+engineer's rollback of a rollout in flight: carried out at once, journaled
+(:mod:`training.rollout.rollbacks`); one read again (not committed yet) is not carried out twice."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class Intake:
         self.max_request_age_s = max_request_age_s
         self._pending: list[tuple[RolloutRequest, bool]] = []  # (request, from the gate), first in line first
         self._offsets: dict[Any, Any] = {}  # the topic's positions to commit once its requests are done
+        self._done = transitions.unrecorded.request_ids()  # carried out while MLflow was down, not committed
 
     def took(self, requests: list[RolloutRequest], offsets: dict[Any, Any]) -> None:
         """Requests read from the topic (not carried out yet), and the positions after them."""
@@ -54,17 +57,23 @@ class Intake:
     def pending(self) -> list[RolloutRequest]:
         return [r for r, _ in self._pending]
 
-    def drain(self, consumer: TypedConsumer, inbox: queue.Queue[tuple[RolloutRequest, bool]]) -> None:
-        """Carry out every request taken so far, then commit the topic's positions; a :class:`RegistryError`
-        (MLflow does not answer) leaves the request first in line."""
+    def _take(self, inbox: queue.Queue[tuple[RolloutRequest, bool]]) -> None:
         while True:
             try:
                 self._pending.append(inbox.get_nowait())
             except queue.Empty:
                 break
+
+    def drain(self, consumer: TypedConsumer, inbox: queue.Queue[tuple[RolloutRequest, bool]]) -> None:
+        """Carry out every request taken so far, then commit the topic's positions; a :class:`RegistryError`
+        (MLflow does not answer) leaves the request first in line."""
+        self._take(inbox)
         while self._pending:
             request, from_gate = self._pending[0]
-            self.handle(request, from_gate=from_gate)
+            if request.request_id in self._done:
+                logger.warning("rollout request %s: carried out while MLflow was down", request.request_id)
+            else:
+                self.handle(request, from_gate=from_gate)
             self._pending.pop(0)
         if self._offsets:
             try:
@@ -73,10 +82,31 @@ class Intake:
                 logger.warning("rollout requests carried out but not committed yet: %r", exc)
                 return
             self._offsets = {}
+            self._done = set()
+
+    def roll_back_unrecorded(self, down: str) -> None:
+        """MLflow does not answer (``down``): an engineer's rollback (from the rollouts topic) of a rollout in
+        flight to its previous version, first in line for its product, is carried out now (journaled); the
+        others wait."""
+        seen: set[str] = set()
+        for item in list(self._pending):
+            req = item[0]
+            if req.product in seen:
+                continue
+            seen.add(req.product)
+            a = self.t.active.get(req.product)
+            if a is None or req.action is not RolloutAction.ROLLBACK or req.request_id in self._done:
+                continue
+            previous = a.rollout.previous
+            if req.to_version not in (None, previous.version if previous else None) or self._stale(req):
+                continue
+            if self.t.roll_back(req.product, _who(req), unrecorded=down, request_id=req.request_id):
+                self._pending.remove(item)
+                self._done.add(req.request_id)
 
     def handle(self, req: RolloutRequest, *, from_gate: bool) -> None:
         try:
-            if datetime.now(UTC) - req.ts > timedelta(seconds=self.max_request_age_s):
+            if self._stale(req):
                 self.refuse(
                     req,
                     None,
@@ -93,6 +123,9 @@ class Intake:
             self.refuse(req, None, str(exc))
         except TrainingError as exc:
             self.refuse(req, None, str(exc))
+
+    def _stale(self, req: RolloutRequest) -> bool:
+        return datetime.now(UTC) - req.ts > timedelta(seconds=self.max_request_age_s)
 
     def _deploy(self, req: RolloutRequest, *, from_gate: bool) -> None:
         t = self.t
@@ -125,7 +158,7 @@ class Intake:
     def _rollback(self, req: RolloutRequest) -> None:
         t = self.t
         to = self.registry.get(req.product, req.to_version) if req.to_version else None
-        who = f"rollback requested by {req.requested_by}" + (f": {req.reason}" if req.reason else "")
+        who = _who(req)
         if req.product in t.active:
             t.roll_back(req.product, who, to)
             return
@@ -160,3 +193,7 @@ class Intake:
         )
         self.t.outbox.send(TopicRole.ROLLOUTS, event, req.product)
         logger.warning("rollout request %s %s: %s", req.request_id, state.value, reason)
+
+
+def _who(req: RolloutRequest) -> str:
+    return f"rollback requested by {req.requested_by}" + (f": {req.reason}" if req.reason else "")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from factoryloop.schemas import FLEET_KEY, RolloutState
 from training.errors import RolloutError, TrainingError
 from training.registry.models import CANARY, CHAMPION, ModelRegistry, RegisteredVersion
+from training.rollout.journal import Unrecorded
 
 logger = logging.getLogger(__name__)
 ENDED = frozenset(s.value for s in (RolloutState.FULL, RolloutState.ROLLED_BACK, RolloutState.HALTED))
@@ -36,6 +37,7 @@ class Rollout:
     shadow_rates: tuple[float, ...] = ()  # the first len() stages are shadow stages, at these sample rates
     ended: RolloutState | None = None  # read back ended: its last deployment may not have gone out
     back_to: str | None = None  # ended rolled back: the version its rollback deployment serves (None: none)
+    stage_started: str | None = None  # read back: when its stage was recorded (ISO, UTC)
 
     @property
     def shadow(self) -> bool:
@@ -100,18 +102,9 @@ class RolloutLedger:
         (``release``; else by :meth:`release` once its last deployment is acknowledged: until then a new
         leader reads it back as ended and sends that deployment again). ``back_to``: the version its
         rollback deployment serves."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         self.registry.tag(
-            r.product,
-            r.version.version,
-            {
-                "rollout.id": r.rollout_id,
-                "rollout.state": state.value,
-                "rollout.decision": state.value,
-                "rollout.reason": reason[:4000],
-                "rollout.evidence": json.dumps(evidence)[:4000],
-                "rollout.back_to": back_to or "",
-                "rollout.ended": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
+            r.product, r.version.version, _ended(r.rollout_id, state, reason, evidence, back_to, now)
         )
         if state is RolloutState.FULL:
             champion = self.registry.alias(r.product, CHAMPION)
@@ -126,9 +119,26 @@ class RolloutLedger:
 
     def release(self, r: Rollout) -> None:
         """Remove alias ``canary`` (when it still marks this rollout's version): nothing left in flight."""
-        canary = self.registry.alias(r.product, CANARY)
-        if canary is not None and canary.version == r.version.version:
-            self.registry.delete_alias(r.product, CANARY)
+        self._release(r.product, r.version.version)
+
+    def _release(self, product: str, version: str) -> None:
+        canary = self.registry.alias(product, CANARY)
+        if canary is not None and canary.version == version:
+            self.registry.delete_alias(product, CANARY)
+
+    def finish_late(self, u: Unrecorded) -> None:
+        """A rollback sent (and acknowledged) while MLflow did not answer (the journal's, or one read back
+        from the deployments topic): recorded as :meth:`finish` records one, at the time it was carried out;
+        ``champion`` on the version it went back to, ``canary`` removed."""
+        late = {"rollout.recorded_late": datetime.now(UTC).isoformat(timespec="seconds")}
+        state = RolloutState.ROLLED_BACK
+        tags = _ended(u.rollout_id, state, u.reason, u.evidence, u.back_to, u.ended) | late
+        self.registry.tag(u.product, u.version, tags)
+        if u.back_to:
+            champion = self.registry.alias(u.product, CHAMPION)
+            if champion is None or champion.version != u.back_to:
+                self.registry.set_alias(u.product, CHAMPION, u.back_to)
+        self._release(u.product, u.version)
 
     def in_flight(self, product: str) -> Rollout | None:
         """The product's rollout a previous trainer left in flight (``ended`` set when it ended but its last
@@ -155,6 +165,7 @@ class RolloutLedger:
                 shadow_rates=rates,
                 ended=RolloutState(t["rollout.state"]) if t.get("rollout.state") in ENDED else None,
                 back_to=t.get("rollout.back_to") or None,
+                stage_started=t.get("rollout.stage_started") or None,
             )
         except (KeyError, ValueError, TypeError, TrainingError) as exc:
             raise RolloutError(
@@ -162,3 +173,23 @@ class RolloutLedger:
                 f"tags are unreadable ({exc!r}); remove the alias (MLflow UI) or roll back with "
                 f"`factoryloop train rollback {product}`"
             ) from exc
+
+
+def _ended(
+    rollout_id: str,
+    state: RolloutState,
+    reason: str,
+    evidence: dict[str, float],
+    back_to: str | None,
+    ended: str,
+) -> dict[str, str]:
+    """The tags of a rollout that ended."""
+    return {
+        "rollout.id": rollout_id,
+        "rollout.state": state.value,
+        "rollout.decision": state.value,
+        "rollout.reason": reason[:4000],
+        "rollout.evidence": json.dumps(evidence)[:4000],
+        "rollout.back_to": back_to or "",
+        "rollout.ended": ended,
+    }

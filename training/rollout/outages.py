@@ -1,8 +1,10 @@
 """The servers the rollout controller needs, and what it does while one does not answer.
 
 MLflow: every transition is recorded there before its deployment goes out, so while it does not answer the
-controller makes none (a stage whose window ended, or that failed, waits: its agents keep what they serve) and
-asks it again every ``retry_s`` (its health check, not the MLflow client's minutes of retries); Kafka: nothing
+controller makes none (a stage whose window ended waits: its agents keep what they serve) but rollbacks (a
+stage that failed, an engineer's rollback: journaled, sent, recorded once it answers:
+:mod:`training.rollout.rollbacks`) and asks it again every ``retry_s`` (its health check, not the MLflow
+client's minutes of retries); Kafka: nothing
 new is judged or sent (:mod:`training.rollout.outbox`) and the stages in flight restart their window once it
 answers, so each is judged on a full window of live evidence.
 """
@@ -55,7 +57,8 @@ class Outage:
         if self.down_since is None:
             self.down_since = now
             logger.warning(
-                "%s: the rollout controller records and deploys nothing until it does (retry every %.0f s)",
+                "%s: what the rollout controller needs it for waits (its `waiting` says what; retry every "
+                "%.0f s)",
                 self.describe(),
                 self.retry_s,
             )

@@ -40,6 +40,18 @@ def make_request(
     )
 
 
+def gate_request(product: str, version: str, reason: str) -> RolloutRequest:
+    """The gate promoted ``version``: its request to the controller (policy ``auto``: rolled out)."""
+    return RolloutRequest(
+        request_id=f"gate-{product}-{version}-{int(time.time())}",
+        product=product,
+        action=RolloutAction.DEPLOY,
+        model_version=version,
+        requested_by="gate",
+        reason=reason[:1000],
+    )
+
+
 @contextmanager
 def _following(kafka: KafkaSettings) -> Iterator[TypedConsumer]:
     consumer = TypedConsumer(kafka, [TopicRole.ROLLOUTS], None, auto_offset_reset="latest")
