@@ -112,7 +112,7 @@ def test_a_plants_product_from_its_labelled_data_to_an_agent(
     make_yolo_polygons(tmp_path / "yolo")
     done = cli(store, "dataset", "import", str(tmp_path / "yolo"), "--format", "yolo", "--product", PRODUCT)
     assert done.returncode == 0, done.stderr
-    assert "product pcb: created its class map (open, short, spur); 6 images held out" in done.stdout
+    assert "product pcb: created its class map (open, short, spur); 6 images (20%) held out" in done.stdout
     assert ProductCatalog(store / "products").get(PRODUCT).class_names == CLASSES
 
     coco = make_coco_segmentation(tmp_path / "coco", {3: "Open", 7: "Short", 9: "copper"})
