@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from factoryloop.durable import write_durably
 from factoryloop.products import Product, ProductCatalog
 from factoryloop.settings import datasets_root
 from training.datasets import reviews as _reviews
@@ -44,14 +45,6 @@ _SPLITS = {"train": "train", "val": "val", "test": "val"}
 def default_root() -> Path:
     """``$FACTORYLOOP_DATASETS``, else ``$FACTORYLOOP_HOME/datasets`` (home default ``~/.factoryloop``)."""
     return datasets_root()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class DatasetStore:
@@ -94,15 +87,8 @@ class DatasetStore:
         path = self.image_path(digest)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
-            # Durable before the index row that points at it commits (and before ingest commits offsets):
-            # the bytes, then the rename, then the folder entry reach the disk.
-            with tmp.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
+            # Durable before the index row that points at it commits (and before ingest commits offsets).
+            write_durably(path, data, path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}"))
         return digest
 
     def add_image(self, jpeg_bytes: bytes, *, source: str, product: str | None = None) -> str:

@@ -11,17 +11,16 @@ stops rather than guess what was rolled back.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from factoryloop.durable import fsync_dir, write_durably
 from factoryloop.schemas import Deployment, RolloutEvent
 from training.errors import JournalError
 
@@ -68,14 +67,6 @@ def _loaded(data: dict[str, Any]) -> Unrecorded:
     ):
         raise TypeError("product, rollout_id, version, reason and ended must be strings")
     return u
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def default_journal_dir() -> Path:
@@ -143,15 +134,8 @@ class RollbackJournal:
         tmp = path.with_name(path.name[: -len(SUFFIX)] + TMP)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            with tmp.open("w", encoding="utf-8") as fh:
-                json.dump(_dumped(u), fh, indent=1, sort_keys=True)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-            _fsync_dir(self.folder)
+            write_durably(path, json.dumps(_dumped(u), indent=1, sort_keys=True).encode(), tmp)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             raise JournalError(f"rollout journal {path} could not be written: {exc}") from exc
         self.pending[u.product] = u
 
@@ -161,7 +145,7 @@ class RollbackJournal:
         try:
             if path.exists():
                 path.unlink()
-                _fsync_dir(self.folder)
+                fsync_dir(self.folder)
         except OSError as exc:
             raise JournalError(f"rollout journal {path} could not be removed: {exc}") from exc
         self.pending.pop(product, None)
