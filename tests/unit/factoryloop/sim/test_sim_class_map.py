@@ -11,7 +11,6 @@ import yaml
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from factoryloop.cli.sim import app
 from factoryloop.products import ProductCatalog
 from factoryloop.sim import (
     DEFECT_CLASSES,
@@ -28,6 +27,7 @@ from factoryloop.sim import (
     parse_config,
     write_yolo_dataset,
 )
+from factoryloop.sim.cli import app
 from factoryloop.sim.painters import PAINTERS
 from factoryloop.sim.presets import DEMO_SIM, demo_drift_config
 

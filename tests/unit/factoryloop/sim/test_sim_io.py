@@ -8,7 +8,6 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from factoryloop.cli.sim import app
 from factoryloop.sim import (
     LiveSource,
     Oracle,
@@ -18,6 +17,7 @@ from factoryloop.sim import (
     write_video,
     write_yolo_dataset,
 )
+from factoryloop.sim.cli import app
 
 
 def test_oracle_matches_frames(make_sim) -> None:
