@@ -27,6 +27,8 @@ def latest_deployments(kafka: KafkaSettings, timeout_s: float = 30.0) -> dict[st
     try:
         join_watched(consumer, 0.0, timeout_s)
         assigned = list(consumer.raw.assignment())
+        # joining polls, and a poll may already have returned (and dropped) the first records: from the start
+        consumer.raw.seek_to_beginning(*assigned)
         end = consumer.raw.end_offsets(assigned)
         deadline = time.monotonic() + timeout_s
         latest: dict[str, Deployment] = {}
