@@ -12,6 +12,7 @@ import typer
 from training.errors import TrainingError
 
 if TYPE_CHECKING:
+    from training.pipeline import RetrainOutcome
     from training.yolo.progress import TrainProgress
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
@@ -84,7 +85,6 @@ def retrain(
 ) -> None:
     """Train a challenger (a fine-tune of the champion, if any) from the labelled images; register, gate."""
     from training.datasets import DatasetStore
-    from training.pipeline import RetrainOutcome
     from training.pipeline import retrain as run
     from training.service import retrain_product
     from training.settings import get_settings
@@ -123,10 +123,16 @@ def retrain(
     except TrainingError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    print_outcome(out)
+
+
+def print_outcome(out: RetrainOutcome) -> None:
+    """What a retrain (or a registered .pt) gave: its numbers, its edge file, the gate's decision."""
+    trained = out.train.epochs
+    how = f"{len(trained)} epochs in {_fmt(out.train.wall_s)}" if trained else "not trained here"
     typer.echo(
         f"{out.version.name} v{out.version.version}: mAP50 {out.train.metrics['mAP50']:.3f}, "
-        f"mAP50-95 {out.train.metrics['mAP50-95']:.3f} (imgsz {out.version.imgsz}, "
-        f"{len(out.train.epochs)} epochs in {_fmt(out.train.wall_s)}); measured on "
+        f"mAP50-95 {out.train.metrics['mAP50-95']:.3f} (imgsz {out.version.imgsz}, {how}); measured on "
         f"{out.version.tags.get('validation', 'its val split')}"
     )
     why = out.version.tags.get("int8.reason", "INT8 export off")

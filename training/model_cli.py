@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from edge_agent.errors import AgentError
+from training.cli_register import register
 from training.errors import TrainingError
 
 if TYPE_CHECKING:
@@ -219,3 +220,6 @@ def predict(
         typer.echo(f"skipped unreadable image {why}", err=True)
     who = f"{model.info.name} v{model.info.version}" if model.info.version else model.info.name
     typer.echo(f"{who} on {folder} -> {out}: {summary.line()}")
+
+
+app.command()(register)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -31,6 +32,7 @@ from training.registry.golden import TRUTH, VALIDATION_TAG
 from training.settings import TrainSettings
 from training.triggers import retrain_lock
 from training.yolo import TrainResult, export_onnx, train_yolo, verify_onnx_parity
+from training.yolo.brought import brought_weights, check_brought
 from training.yolo.quantize import edge_export
 from training.yolo.recipes import get_recipe
 
@@ -92,17 +94,22 @@ def retrain(
     epochs: int | None = None,
     imgsz: int | str | None = None,
     recipe: str | None = None,
+    weights: Path | None = None,
     **train_overrides: Any,
 ) -> RetrainOutcome:
     """Train a challenger for ``product`` from its truth-labelled images and (by default) gate it.
 
     ``train_overrides`` go to :func:`training.yolo.train_yolo` (``model`` a .pt to start from,
     ``time_budget_s``, ``progress``, Ultralytics arguments); ``recipe`` names the recipe (default: the
-    settings' scratch or fine-tune recipe)."""
+    settings' scratch or fine-tune recipe). ``weights``: a .pt trained elsewhere, taken instead of training
+    (``factoryloop model register``; measured on the validation split, served at ``imgsz`` or the size it
+    was trained at); everything after the training is the same."""
     with retrain_lock(settings.state_dir, product):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         work = settings.state_dir / "runs" / product / stamp
         classes = product_record(store, product)
+        size = imgsz if isinstance(imgsz, int) else None
+        brought = check_brought(weights, classes.class_names, size) if weights is not None else None
         golden = ensure_golden(store, classes, settings.golden_fraction)
         version = store.freeze_version(
             f"{product}-{stamp}",
@@ -117,8 +124,14 @@ def retrain(
             data.parent, min_share=settings.rare_class_min_share, max_repeat=settings.rare_class_max_repeat
         )
         logger.info("%s: rare-class repeats: %s", version.name, repeats.summary())
-        recipe, params = train_params(settings, epochs=epochs, imgsz=imgsz, recipe=recipe, **train_overrides)
-        result = train_yolo(data, work, device=settings.device, **params)
+        if brought is None:
+            recipe, params = train_params(
+                settings, epochs=epochs, imgsz=imgsz, recipe=recipe, **train_overrides
+            )
+            result = train_yolo(data, work, device=settings.device, **params)
+        else:
+            result = brought_weights(brought, data, work, imgsz=size, device=settings.device)
+            recipe, params = "brought", {"model": str(weights), "imgsz": result.imgsz}
         imgsz = result.imgsz or int(params["imgsz"])  # "auto": the size train_yolo chose from the data
         exported = export_onnx(result.best_pt, imgsz, work / "model.onnx", product=product)
         images = [cv2.imread(str(store.image_path(h))) for h in sorted(golden_hashes(golden))[:4]]

@@ -25,6 +25,7 @@ class BaseModelInfo:
     task: str
     class_names: tuple[str, ...]
     architecture: str  # the YAML the checkpoint was built from (``yolov8n.yaml``, ``fl-tiny.yaml``, ...)
+    imgsz: int | None = None  # the input size it was trained at, when the checkpoint says
 
 
 def check_base_model(pt: Path) -> BaseModelInfo:
@@ -41,6 +42,7 @@ def check_base_model(pt: Path) -> BaseModelInfo:
         raw = getattr(model, "names", None) or {}
         names = raw if isinstance(raw, dict) else dict(enumerate(raw))
         arch = model.yaml.get("yaml_file", "") if isinstance(getattr(model, "yaml", None), dict) else ""
+        trained_at = (getattr(yolo, "ckpt", None) or {}).get("train_args", {}).get("imgsz")
     except Exception as exc:  # torch and Ultralytics raise many types for foreign files
         raise ModelBuildError(
             f"base model {pt} is not a YOLO checkpoint ({type(exc).__name__}: {exc}); give a .pt saved by "
@@ -48,6 +50,7 @@ def check_base_model(pt: Path) -> BaseModelInfo:
         ) from exc
     if task != "detect":
         raise ModelBuildError(f"base model {pt} is a YOLO {task} model; a detection model is needed")
-    info = BaseModelInfo(pt, task, tuple(str(names[k]) for k in sorted(names)), str(arch))
+    size = trained_at if isinstance(trained_at, int) else None
+    info = BaseModelInfo(pt, task, tuple(str(names[k]) for k in sorted(names)), str(arch), size)
     logger.info("base model %s: %s, %s classes", pt, info.architecture or "?", len(info.class_names))
     return info
