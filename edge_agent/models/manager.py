@@ -10,6 +10,7 @@ its reason (the check that refused it).
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections import deque
@@ -207,7 +208,12 @@ class ModelManager:
         try:
             check_signature(dep, self.settings)  # before fetching anything from an unverified URI
             self._check_product(dep, None)  # a deployment of another product is not even fetched
-            fetch(dep.artifact_uri, staged, self.settings)
+            kept = self.store.kept(dep.sha256)
+            if kept is not None:  # served here before (a rollback): no download, whoever holds the files
+                shutil.copyfile(kept, staged)
+                logger.info("deployment %s: %s loaded from %s", dep.deployment_id, dep.model_version, kept)
+            else:
+                fetch(dep.artifact_uri, staged, self.settings)
             check_sha256(staged, dep.sha256)
             opts = DetectorOptions(
                 imgsz=dep.imgsz,

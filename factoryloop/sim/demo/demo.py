@@ -105,8 +105,10 @@ def run_demo(
 
     t0 = time.monotonic()
     bootstrap_store(store, sim, opts, say)
-    first = retrain(opts.product, store, settings, reason="bootstrap", epochs=opts.epochs_bootstrap)
-    report.steps_s["train champion"] = time.monotonic() - t0
+    brought = opts.champion_weights
+    why = "bootstrap" if brought is None else f"bootstrap: {brought.name} registered"
+    first = retrain(opts.product, store, settings, reason=why, epochs=opts.epochs_bootstrap, weights=brought)
+    report.steps_s["train champion" if brought is None else "register champion"] = time.monotonic() - t0
     champion = registry.alias(opts.product, CHAMPION)
     if champion is None or first.decision is None or not first.decision.promote:
         raise DemoError(

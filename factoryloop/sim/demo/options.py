@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from factoryloop.sim.demo.second_line import LineReport, SecondLine
 
@@ -29,6 +30,10 @@ class DemoOptions:
     canary_window_s: float = 20.0
     timeout_s: float = 2100.0
     epochs_bootstrap: int | None = None
+    # A .pt of the line's classes to register as the first champion instead of training it on the bootstrap
+    # frames (``factoryloop model register``): the closed-loop test brings the session's tiny model, which
+    # the same recipe trained on the same line.
+    champion_weights: Path | None = None
     epochs_finetune: int | None = None
     max_retrains: int = 2  # a challenger the gate refuses is followed by one more try on more reviews
     # The agent keeps sending frames during a retrain (~5/s): a second retrain would train on 5x the frames.

@@ -89,6 +89,13 @@ def test_api_and_sinks_from_the_units(kafka_settings: KafkaSettings, tmp_path: P
         assert health is not None and expected.items() <= health.items(), health
         start("factoryloop-sink@.service", "1")
         start("factoryloop-sink@.service", "2")
+        # Both consuming before anything is sent (and so before the stop): a sink still importing when
+        # SIGTERM comes dies of it (-15) before its handler exists, which says nothing of its shutdown.
+        deadline = time.monotonic() + 120
+        while not all("sink consuming" in log.read_text() for *_, log in procs[1:]):
+            assert time.monotonic() < deadline, [log.read_text()[-2000:] for *_, log in procs[1:]]
+            assert all(p.poll() is None for _, p, _ in procs), [log.read_text()[-2000:] for *_, log in procs]
+            time.sleep(0.5)
         with EventProducer(kafka_settings) as producer:
             for i in range(OUTCOMES):
                 event = outcome(line_id=f"line-{i % 3}", station_id=f"st-{i % 4}", frame_id=f"f-{i}")

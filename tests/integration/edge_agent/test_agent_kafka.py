@@ -108,6 +108,14 @@ def test_broker_outage_every_outcome_exactly_once(stoppable_kafka: KafkaCluster,
     assert agent.buffer.count == 0
 
 
+def _buffered_outcomes(tmp_path: Path, kafka: KafkaSettings) -> set[bytes]:
+    buf = DiskBuffer(tmp_path / "buffer", 1 << 30)
+    try:
+        return {b.record.value for b in buf.peek(1_000_000) if b.record.topic == kafka.topics.outcomes}
+    finally:
+        buf.close()
+
+
 def test_sigkill_then_restart_loses_nothing_buffered(kafka_settings: KafkaSettings, tmp_path: Path) -> None:
     model = fail_model(tmp_path / "fail.onnx")
     offline = KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix=kafka_settings.topic_prefix)
@@ -127,18 +135,14 @@ def test_sigkill_then_restart_loses_nothing_buffered(kafka_settings: KafkaSettin
     try:
         buffer_file = tmp_path / "buffer" / "buffer.sqlite3"
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline:  # until 30 outcomes are buffered (frames and heartbeats are too)
             time.sleep(1)
-            if buffer_file.exists() and DiskBuffer(tmp_path / "buffer", 1 << 30).count >= 60:
+            if buffer_file.exists() and len(_buffered_outcomes(tmp_path, kafka_settings)) >= 30:
                 break
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    buf = DiskBuffer(tmp_path / "buffer", 1 << 30)
-    buffered = [b.record for b in buf.peek(1_000_000)]
-    buf.close()
-    outcome_topic = kafka_settings.topics.outcomes
-    expected = {r.value for r in buffered if r.topic == outcome_topic}
+    expected = _buffered_outcomes(tmp_path, kafka_settings)
     assert len(expected) >= 30
     # Restart online with a source that yields nothing new: only the buffer is drained.
     online = agent_config(

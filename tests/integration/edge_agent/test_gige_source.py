@@ -26,6 +26,7 @@ from edge_agent.errors import SourceError
 from edge_agent.sources import build_source
 from edge_agent.sources.aravis import AravisFrameSource
 from edge_agent.sources.aravis_features import load_aravis
+from edge_agent.sources.base import RawFrame
 from edge_agent.sources.watchdog import WatchedSource
 
 FAKE = shutil.which("arv-fake-gv-camera-0.8")
@@ -111,6 +112,20 @@ def gige() -> Iterator[Callable[..., AravisFrameSource]]:
         source.close()
 
 
+def _complete(source: AravisFrameSource, n: int, reads: int = 30) -> list[RawFrame]:
+    """The first ``n`` complete frames: on a loaded host the fake camera's UDP packets are dropped now and
+    then, and such a frame comes back incomplete (``image`` None, counted in ``source.incomplete``)."""
+    got: list[RawFrame] = []
+    for _ in range(reads):
+        frame = source.read()
+        assert frame is not None
+        if frame.image is not None:
+            got.append(frame)
+            if len(got) == n:
+                return got
+    raise AssertionError(f"{n} complete frames not read in {reads} ({source.incomplete} incomplete)")
+
+
 def diagonal_constant(image: np.ndarray) -> float:
     """Share of pixels equal to their upper-right neighbour's lower-left one: 1.0 for the fake ramp."""
     g = image.astype(int)
@@ -138,7 +153,7 @@ def test_frames_arrive_in_the_size_and_format_asked(
     fake_camera()
     source = gige(pixel_format=pixel_format, width=width, height=height, frame_rate=100)
     source.open()
-    frames = [source.read() for _ in range(3)]
+    frames = _complete(source, 3)
     assert source.features is not None
     back = source.features.readback()
     assert (back["PixelFormat"], back["Width"], back["Height"]) == (pixel_format, width, height)
@@ -148,8 +163,9 @@ def test_frames_arrive_in_the_size_and_format_asked(
         assert diagonal_constant(frame.image) >= min_diagonal
         channels_equal = bool((frame.image[..., 0] == frame.image[..., 2]).all())
         assert channels_equal == gray
-    assert [f.index for f in frames if f is not None] == [0, 1, 2]
-    assert source.incomplete == 0
+    indices = [f.index or 0 for f in frames]
+    assert indices == sorted(indices) and len(set(indices)) == 3
+    assert source.incomplete == indices[-1] - 2  # the frames between them: incomplete (a loaded host)
 
 
 @pytest.mark.parametrize(
@@ -220,11 +236,13 @@ def test_software_trigger_yields_one_frame_per_trigger(
     assert source.statistics()["n_completed_buffers"] == 0
     block_ids: list[int] = []
     for _ in range(5):
-        frame = source.read()
-        assert frame is not None and frame.image is not None and source.last_frame_id is not None
+        frame = source.read()  # complete, or counted incomplete (a loaded host drops packets)
+        assert frame is not None and source.last_frame_id is not None
         block_ids.append(source.last_frame_id)
     time.sleep(0.5)
-    assert source.statistics()["n_completed_buffers"] == 5  # no frame without a trigger
+    # no frame without a trigger: complete ones, and those a loaded host left incomplete (Aravis' n_failures)
+    assert source.statistics()["n_completed_buffers"] + source.incomplete == 5
+    assert source.incomplete < 5
     assert block_ids == list(range(block_ids[0], block_ids[0] + 5))  # each trigger's own frame
     assert source.features is not None
     back = source.features.readback()

@@ -22,6 +22,7 @@ import pytest
 from factoryloop.settings import KafkaSettings
 from factoryloop.sim.demo.demo import run_demo
 from factoryloop.sim.demo.presets import demo_options, demo_sim_config
+from tests.support.models import TinyModel
 from training.settings import TrainSettings
 
 # In the default run (`./dev test`); `-m "not loop"` leaves it out. Session 1 triggered the retrain at 40
@@ -38,10 +39,15 @@ pytestmark = [
 
 
 def test_new_defect_class_is_learned_and_rolled_out(
-    kafka_settings: KafkaSettings, mlflow_server: str, tmp_path: Path
+    kafka_settings: KafkaSettings, mlflow_server: str, tmp_path: Path, tiny: TinyModel
 ) -> None:
     # The demo's own deadline comes before pytest's: a stuck step fails with its name and the steps' times.
-    opts = dataclasses.replace(demo_options(quick=True), timeout_s=3150.0, second_line=None)
+    # Its first champion is the session's tiny model (the demo's recipe on the demo's line, built once for
+    # the parity tests too), registered and gated: the demo's own champion training was a fourth of this
+    # test's CPU time, and training from scratch is tested on its own (test_retrain_gate, test_product_flow).
+    opts = dataclasses.replace(
+        demo_options(quick=True), timeout_s=3150.0, second_line=None, champion_weights=tiny.pt
+    )
     settings = TrainSettings(
         mlflow_tracking_uri=mlflow_server, state_dir=tmp_path / "training", kafka=kafka_settings
     )

@@ -7,10 +7,10 @@ alone, stopped and started again with their data (the session's servers are not 
 - MLflow down while supervisors overrule the canary (or an engineer asks for a rollback): the rollback is
   not held by MLflow. The controller
   journals it (local disk), sends it at once, says it waits for MLflow to record it, and records it once
-  MLflow answers. With the model files served apart from the tracking server the agents are back on the
-  champion while MLflow is down; with MLflow serving them (the local stack) the agents cannot fetch the
-  champion until it is back, and get the rollback again once it is recorded. A controller restarted while
-  the journal holds the rollback does not resume the canary from MLflow's stale aliases.
+  MLflow answers. The agents are back on the champion while MLflow is down: with the model files served
+  apart from the tracking server they fetch it; with MLflow serving them (the local stack) the canary agent
+  loads the champion it served before the canary from its own disk (no download). A controller restarted
+  while the journal holds the rollback does not resume the canary from MLflow's stale aliases.
 - Kafka down in the middle of a canary, started again with its data: the controller keeps the rollout (no
   split fleet with no owner), judges a new window of live evidence and finishes it, and reads requests again.
 
@@ -91,11 +91,16 @@ class Site:
     def serving(self) -> list[str]:
         return serving(self.agents)
 
-    def canary_of_v3(self) -> str:
-        """v3 asked through the stages (the agents serve a model of their own, the champion is v1): its
-        canary on agent-a; the request id."""
+    def canary_of_v3(self, champion_first: bool = False) -> str:
+        """v3 asked through the stages (the agents serve a model of their own, or with ``champion_first``
+        the champion v1): its canary on agent-a; the request id."""
+        before = "local"
+        if champion_first:
+            ask(self.kafka, action=RolloutAction.DEPLOY, model_version="1", staged=False, reason="champion")
+            wait_until(lambda: self.serving() == ["1", "1"], 60, "both agents on the champion v1")
+            before = "1"
         asked = ask(self.kafka, action=RolloutAction.DEPLOY, model_version="3", reason="ship v3")
-        wait_until(lambda: self.serving() == ["3", "local"], 60, "the canary agent on v3")
+        wait_until(lambda: self.serving() == ["3", before], 60, "the canary agent on v3")
         return asked.request_id
 
     def story(self, request_id: str, last: RolloutState) -> list[RolloutEvent]:
@@ -248,7 +253,7 @@ def test_mlflow_down_as_the_window_ends_nothing_widened_until_recorded(
     [(True, None, False), (False, "same", False), (True, "elsewhere", True)],
     ids=[
         "canary-fails-while-down",
-        "canary-fails-while-down-files-in-mlflow-trainer-restarted",
+        "canary-fails-while-down-files-in-mlflow-kept-by-the-agent-trainer-restarted",
         "rollback-asked-while-down-another-trainer-takes-over",
     ],
 )
@@ -263,16 +268,16 @@ def test_mlflow_down_a_failing_canary_is_rolled_back_at_once_and_recorded_later(
     engineer: bool,
 ) -> None:
     """``apart``: the agents fetch model files from an artifact server that stays up (else from the MLflow
-    that stops); ``restart``: the controller restarted while MLflow is down, on the same journal or on
-    another machine's (empty); ``engineer``: an engineer asks for the rollback (else the canary's reviews fail
-    it)."""
+    that stops, and they served the champion before the canary); ``restart``: the controller restarted
+    while MLflow is down, on the same journal or on another machine's (empty); ``engineer``: an engineer
+    asks for the rollback (else the canary's reviews fail it)."""
     caplog.set_level(logging.WARNING, logger="training.rollout")
     files = request.getfixturevalue("artifact_server").uri if apart else None
     # the canary fails on its reviews at any time: a window far longer than the overrule takes under load,
     # so the reviews (not the window's end) decide it
     with site_on(kafka_settings, own_mlflow.uri, tmp_path, 300.0, artifacts_uri=files) as site:
         registry = site.registry
-        asked = site.canary_of_v3()
+        asked = site.canary_of_v3(champion_first=not apart)
         own_mlflow.stop()
         if engineer:
             ask(site.kafka, action=RolloutAction.ROLLBACK, reason="line 2 sees false rejects")
@@ -283,12 +288,10 @@ def test_mlflow_down_a_failing_canary_is_rolled_back_at_once_and_recorded_later(
         wanted = "record the rollback"
         wait_until(lambda: wanted in waiting(), 60, "the rollback sent and waiting for MLflow to record it")
         assert "MLflow" in waiting() and own_mlflow.uri in waiting(), waiting()
-        if apart:  # the agents fetch the champion from the artifact server: back on it, MLflow still down
-            wait_until(lambda: site.serving() == ["1", "1"], 60, "both agents on v1 while MLflow is down")
-            on_champion = time.time()
-        else:  # the agents fetch it through MLflow: they cannot until it is back
-            time.sleep(3.0)
-            assert site.serving() == ["3", "local"]
+        # apart: the canary agent fetches the champion from the artifact server; else (MLflow serves the
+        # files) it loads the champion it served before the canary from its own disk: MLflow still down
+        wait_until(lambda: site.serving() == ["1", "1"], 60, "both agents on v1 while MLflow is down")
+        on_champion = time.time()
         assert site.controller.mlflow.is_down and site.controller.in_flight == {}
         assert site.controller.error is None and site.controller.leader.is_set()
         assert any("MLflow" in r.getMessage() and wanted in r.getMessage() for r in caplog.records)
@@ -321,15 +324,14 @@ def test_mlflow_down_a_failing_canary_is_rolled_back_at_once_and_recorded_later(
     )
     why = "rollback requested by engineer: line 2 sees false rejects" if engineer else "override rate"
     assert why in events[-1].reason and "recorded once it answers" in events[-1].reason
-    if apart:
-        cause = "rollback asked" if engineer else "overruled"
-        report(f"{cause} -> both agents on the champion, MLflow down", on_champion - overruled)
-        report(
-            "rolled_back decided -> both agents on the champion, MLflow down",
-            on_champion - events[-1].ts.timestamp(),
-        )
-    else:
-        report("MLflow back -> both agents on the champion (files served by MLflow)", on_champion_after)
+    cause = "rollback asked" if engineer else "overruled"
+    files = "files apart" if apart else "files in MLflow, the agent's kept copy"
+    report(f"{cause} -> both agents on the champion, MLflow down ({files})", on_champion - overruled)
+    report(
+        f"rolled_back decided -> both agents on the champion, MLflow down ({files})",
+        on_champion - events[-1].ts.timestamp(),
+    )
+    report("MLflow back -> both agents on the champion", on_champion_after)
     report("MLflow back -> the rollback recorded", recorded)
     assert registry.alias(PRODUCT, CANARY) is None
     assert registry.alias(PRODUCT, CHAMPION).version == "1"  # type: ignore[union-attr]
