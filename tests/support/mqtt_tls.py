@@ -34,16 +34,22 @@ def _binary(name: str) -> str:
     return found
 
 
+UNNAMED_HOST = "127.0.0.2"  # a loopback address the broker's certificate (localhost, 127.0.0.1) does not name
+
+
 @dataclass
 class SecuredMosquitto:
     """``port``: the TLS listener (``password`` of ``USER`` required); ``ca_file``: the CA that signed the
-    broker's certificate; ``wrong_ca``: one that did not."""
+    broker's certificate; ``wrong_ca``: one that did not. ``unnamed_port``: the same TLS listener on
+    :data:`UNNAMED_HOST`, an address its certificate does not name; ``plain_port``: a plain MQTT listener."""
 
     folder: Path
     port: int
     ca_file: Path
     wrong_ca: Path
     password: str
+    unnamed_port: int = 0
+    plain_port: int = 0
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -53,6 +59,7 @@ class SecuredMosquitto:
             stderr=(self.folder / "mosquitto.log").open("ab"),
         )
         wait_port(self.port)
+        wait_port(self.plain_port)
 
     def stop(self) -> None:
         if self._proc is not None:
@@ -90,15 +97,19 @@ def secured_mosquitto(tmp: Path) -> Iterator[SecuredMosquitto]:
     )
     password = "s3cret-" + str(time.monotonic_ns())
     subprocess.run([passwd, "-b", "-c", str(folder / "passwd"), USER, password], check=True, timeout=30)
-    port = free_ports(1)[0]
+    port, unnamed_port, plain_port = free_ports(3)
+    tls = f"cafile {folder / 'ca.pem'}\ncertfile {folder / 'server.pem'}\nkeyfile {folder / 'server.key'}\n"
     (folder / "mosquitto.conf").write_text(
         "per_listener_settings false\n"
         f"user {getpass.getuser()}\n"  # root stays root (reads the 0600 files); others: no effect
-        f"listener {port} 127.0.0.1\n"
-        f"cafile {folder / 'ca.pem'}\ncertfile {folder / 'server.pem'}\nkeyfile {folder / 'server.key'}\n"
+        f"listener {port} 127.0.0.1\n{tls}"
+        f"listener {unnamed_port} {UNNAMED_HOST}\n{tls}"
+        f"listener {plain_port} 127.0.0.1\n"
         f"allow_anonymous false\npassword_file {folder / 'passwd'}\n"
     )
-    broker = SecuredMosquitto(folder, port, folder / "ca.pem", folder / "wrong-ca.pem", password)
+    broker = SecuredMosquitto(
+        folder, port, folder / "ca.pem", folder / "wrong-ca.pem", password, unnamed_port, plain_port
+    )
     broker.start()
     try:
         yield broker

@@ -1,6 +1,7 @@
 """The MQTT sink and trigger over TLS with a password from the environment or a file, against a real
 mosquitto with a TLS listener and a password file: delivery, the refusals (wrong CA, wrong password, plain
-TCP to the TLS port, no password) with messages that say what to fix, and a running agent's sink and
+TCP to the TLS port, TLS to a plain port, a host the certificate does not name, no password) with messages
+that say what to fix, and a running agent's sink and
 trigger connecting by themselves once the fault is fixed (password file, CA file, broker restart)."""
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from edge_agent.station.watch import WatchedTrigger
 from edge_agent.stats import AgentStats
 from edge_agent.triggers import build_trigger
 from factoryloop.schemas import Verdict, utc_now
-from tests.support.mqtt_tls import USER, SecuredMosquitto, secured_mosquitto, tls_publisher, tls_subscribed
+from tests.support.mqtt_tls import (
+    UNNAMED_HOST,
+    USER,
+    SecuredMosquitto,
+    secured_mosquitto,
+    tls_publisher,
+    tls_subscribed,
+)
 
 PASSWORD_ENV = "FACTORYLOOP_TEST_MQTT_PASSWORD"
 
@@ -118,6 +126,14 @@ def test_the_trigger_reads_parts_over_tls_with_the_password_from_the_environment
         ),
         ("no_user", r"refuses anonymous clients .*set username and password_env or password_file"),
         ("plain_tcp", r"closed the connection before answering: is port \d+ a TLS listener\? then add tls:"),
+        (
+            "tls_to_plain",
+            r"TLS handshake failed: .*: is port \d+ a TLS listener\? \(a plain MQTT port needs no",
+        ),
+        (
+            "host_not_named",
+            rf"certificate does not name '{UNNAMED_HOST}' \(.*mismatch.*\): use a host name from its",
+        ),
         ("no_variable", rf"the environment variable {PASSWORD_ENV} \(password_env\) is not set"),
         ("no_file", r"cannot read password_file .*missing.password: No such file"),
     ],
@@ -133,6 +149,8 @@ def test_refusals_say_what_to_fix(
         "wrong_password": endpoint(password_file=str(wrong)),
         "no_user": endpoint(username=None, password_file=None),
         "plain_tcp": endpoint(tls=None),
+        "tls_to_plain": endpoint(port=broker.plain_port),
+        "host_not_named": endpoint(host=UNNAMED_HOST, port=broker.unnamed_port),
         "no_variable": endpoint(password_file=None, password_env=PASSWORD_ENV),
         "no_file": endpoint(password_file=str(tmp_path / "missing.password")),
     }[fault]
