@@ -21,9 +21,14 @@ def record(db: sqlite3.Connection, label_id: int, product: str | None, action: s
 
 
 def counts_query(classes: Sequence[str], actions: Sequence[str]) -> tuple[str, list[str]]:
-    """SQL of the per-product count after each mark, optionally only the given actions and reviews whose
-    boxes include one of ``classes``."""
-    where = ["r.product = m.product", "r.label_id > m.label_id"]
+    """SQL of the per-product count after each mark of the frames reviewed (each by its latest review),
+    optionally only the given actions and reviews whose boxes include one of ``classes``."""
+    # One frame reviewed twice (a supervisor went back and decided again) counts once, as its latest review.
+    latest = (
+        "r.label_id = (SELECT MAX(r2.label_id) FROM reviews r2 JOIN labels l2 ON l2.id = r2.label_id"
+        " WHERE l2.image_hash = (SELECT image_hash FROM labels WHERE id = r.label_id))"
+    )
+    where = ["r.product = m.product", "r.label_id > m.label_id", latest]
     args: list[str] = []
     if actions:
         where.append(f"r.action IN ({','.join('?' * len(actions))})")

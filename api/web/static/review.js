@@ -1,7 +1,9 @@
 // The review page: one queued frame at a time, scaled to the window, its boxes editable over it
 // (review_boxes.js); the next frame's image is loaded while this one is reviewed. Each decision is posted as
 // the API's review body ({action, detections, comment, review_ms}) to /ui/review/<id>/decision, review_ms
-// being the time from showing the frame to the decision. Keys: review_keys.js (and the legend on the page).
+// being the time from showing the frame to the decision. Back (B) shows the frames of this session again,
+// skipped or decided: a new decision on one is a new review that replaces the earlier one (the history keeps
+// both; the retrain's count takes a frame once, by its latest review). Keys: review_keys.js (and the legend).
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
@@ -17,7 +19,8 @@
   const comment = $("rv-comment");
   const st = {
     items: data.items.slice(), pos: 0, seen: new Set(data.items.map((i) => i.event_id)),
-    remaining: data.remaining, capped: data.capped, decided: 0, decidedAtCount: 0, skipped: 0,
+    remaining: data.remaining, capped: data.capped, decided: 0, decidedAtCount: 0, skipped: new Set(),
+    decisions: new Map(), // event id -> what this session decided on it (shown when going back to it)
     times: [], busy: false, shownAt: 0, fetching: null, exhausted: !data.items.length, img: null,
   };
   const current = () => st.items[st.pos];
@@ -53,7 +56,8 @@
   function renderCounter() {
     const left = Math.max(0, st.remaining - (st.decided - st.decidedAtCount));
     $("rv-left").textContent = left + (st.capped ? "+" : "") + " left";
-    $("rv-skipped").textContent = st.skipped ? st.skipped + " skipped (reload to see them again)" : "";
+    const skipped = st.skipped.size;
+    $("rv-skipped").textContent = skipped ? skipped + " skipped (B goes back to them)" : "";
     if (st.times.length) {
       const sorted = st.times.slice().sort((a, b) => a - b);
       const med = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]
@@ -151,6 +155,9 @@
     $("rv-where").textContent = item.line_id + "/" + item.station_id + " · " + item.ts + " UTC" +
       (item.sample_reason ? " · sampled: " + item.sample_reason : "");
     $("rv-reason").textContent = item.reason;
+    const before = st.decisions.get(item.event_id);
+    $("rv-again").hidden = !before;
+    $("rv-again").textContent = before ? "You reviewed this frame: " + before + ". A new decision replaces it." : "";
     $("rv-priority").textContent = item.priority.toFixed(2);
     app.dataset.eventId = item.event_id;
     comment.value = "";
@@ -243,7 +250,10 @@
         return;
       }
       showError("");
-      st.decided += 1;
+      if (!st.decisions.has(item.event_id)) st.decided += 1; // a second decision leaves the count as it is
+      const n = body.detections.length;
+      st.decisions.set(item.event_id, action + (action === "correct" ? " (" + n + " box" + (n === 1 ? "" : "es") + ")" : ""));
+      st.skipped.delete(item.event_id);
       st.times.push(body.review_ms);
       next();
     } catch (err) {
@@ -263,9 +273,17 @@
   }
   function skip() {
     if (!current() || st.busy) return;
-    st.skipped += 1;
+    if (!st.decisions.has(current().event_id)) st.skipped.add(current().event_id);
     showError("");
     next();
+  }
+  function back() {
+    if (st.busy || st.pos === 0) return;
+    st.pos -= 1;
+    st.shownAt = 0;
+    showError("");
+    renderCounter();
+    show();
   }
 
   // ---- buttons and keys
@@ -275,6 +293,7 @@
   button("rv-accept", () => decide("accept"));
   button("rv-reject", () => decide("reject"));
   button("rv-skip", skip);
+  button("rv-back", back);
   button("rv-undo", () => editor.undo());
   button("rv-delete", () => editor.deleteSelected());
 
@@ -283,6 +302,7 @@
     active: () => Boolean(current()) && !main.hidden,
     decide: decide,
     skip: skip,
+    back: back,
     classAt: (n) => current().classes[n],
   });
 

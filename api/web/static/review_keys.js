@@ -4,7 +4,7 @@
   "use strict";
   const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
-  // page: {editor, active() -> a frame is shown, decide(kind), skip(), classAt(index) -> class name}
+  // page: {editor, active() -> a frame is shown, decide(kind), skip(), back(), classAt(index) -> class name}
   function bindKeys(page) {
     const editor = page.editor;
     document.addEventListener("keydown", (e) => {
@@ -16,6 +16,11 @@
           editor.setClass(t.value.trim());
           t.blur();
         } else return;
+        e.preventDefault();
+        return;
+      }
+      if ((e.key === "b" || e.key === "B") && !e.ctrlKey && !e.metaKey && !e.altKey && !e.repeat) {
+        page.back(); // also from the end of the queue (nothing shown)
         e.preventDefault();
         return;
       }

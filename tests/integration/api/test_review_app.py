@@ -160,3 +160,66 @@ def test_review_one_frame_at_a_time(api_factory, kafka_settings: KafkaSettings, 
     (mine,) = api.get("/api/v1/stats/reviews").json()["by_reviewer"]
     slowest = max(corrected["review_ms"], confirmed["review_ms"]) / 1000
     assert mine["timed"] == 2 and mine["median_s"] <= mine["p90_s"] == slowest
+
+
+def test_back_to_a_frame_decided_or_skipped(
+    api_factory, kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """B shows the frame before again: a decided one says what was decided, and a new decision is a second
+    review (the count of frames left stays); a skipped one is decided as any other."""
+    from playwright.sync_api import expect, sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (set FACTORYLOOP_TEST_CHROMIUM)")
+    api = api_factory(kafka_settings)
+    a, b = store_plate_frames(
+        api,
+        [(19, [("scratch", SCRATCH, 0.55)]), (10, [("scratch", Box(x1=217, y1=258, x2=273, y2=278), 0.6)])],
+    )
+    with serve(api) as (base, _), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(30_000)
+            expect.set_options(timeout=30_000)
+            page.goto(f"{base}/ui/login")
+            page.fill("#token", api.tokens[Role.SUPERVISOR])
+            page.click("#login")
+            page.goto(f"{base}/ui/review?order=oldest")
+            app, again = page.locator("#review-app"), page.locator("#rv-again")
+            left, accept = page.locator("#rv-left"), page.locator("#rv-accept")
+            expect(app).to_have_attribute("data-event-id", a.event_id)
+            expect(accept).to_be_enabled()
+            expect(again).to_be_hidden()
+            page.keyboard.press("c")  # confirmed, then a second look: no defect after all
+
+            expect(app).to_have_attribute("data-event-id", b.event_id)
+            expect(left).to_have_text("1 left")
+            page.keyboard.press("b")
+            expect(app).to_have_attribute("data-event-id", a.event_id)
+            expect(again).to_have_text("You reviewed this frame: confirm. A new decision replaces it.")
+            expect(accept).to_be_enabled()
+            shot(page, tmp_path, "review-back.jpg")
+            page.keyboard.press("r")
+
+            expect(app).to_have_attribute("data-event-id", b.event_id)
+            expect(again).to_be_hidden()
+            expect(left).to_have_text("1 left")  # a second decision on a frame is not one more frame
+            expect(accept).to_be_enabled()
+            page.keyboard.press("s")
+            expect(page.locator("#queue-empty")).to_be_visible()
+            expect(page.locator("#rv-skipped")).to_have_text("1 skipped (B goes back to them)")
+            page.keyboard.press("b")  # from the end of the queue back to the skipped frame
+            expect(app).to_have_attribute("data-event-id", b.event_id)
+            expect(accept).to_be_enabled()
+            page.keyboard.press("Enter")
+            expect(page.locator("#queue-empty")).to_be_visible()
+            expect(page.locator("#rv-skipped")).to_have_text("")
+            expect(left).to_have_text("0 left")
+        finally:
+            browser.close()
+
+    reviews = api.get(f"/api/v1/inspections/{a.event_id}").json()["reviews"]
+    assert sorted(r["action"] for r in reviews) == ["confirm", "reject"]
+    (confirmed,) = api.get(f"/api/v1/inspections/{b.event_id}").json()["reviews"]
+    assert confirmed["action"] == "confirm"

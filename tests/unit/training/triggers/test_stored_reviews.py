@@ -221,3 +221,30 @@ def test_a_request_queued_but_not_yet_forgotten_merges_after_a_restart(
     assert len(evaluator.queue.waiting()) == 1  # ... into the request that waits
     assert evaluator.check(T0) == []
     state.close()
+
+
+@pytest.mark.parametrize(
+    ("classes", "second", "counted"),
+    [
+        ((), (X, "crack"), 1),  # one frame reviewed twice counts once
+        (("crack",), (R,), 0),  # a crack corrected, then rejected on a second look: no crack any more
+        (("crack",), (X, "crack"), 1),
+        (("crack",), (X, "scratch", "crack"), 1),
+    ],
+)
+def test_a_frame_reviewed_again_counts_once_as_its_latest_review(
+    open_store: Callable[[], DatasetStore], classes: tuple[str, ...], second: tuple[str, ...], counted: int
+) -> None:
+    store = open_store()
+    digest = store.add_image(_jpeg(1), source="test", product="p")
+    for n, (action, *names) in enumerate([(X, "crack"), second]):
+        store.add_review(
+            digest,
+            [Box(c, 1, 1, 20, 20) for c in names],
+            provenance=Provenance.HUMAN,
+            source_ref=f"label:{n}",
+            action=ReviewAction(action).value,
+            product="p",
+        )
+
+    assert store.review_counts(classes=classes) == ({"p": counted} if counted else {})
