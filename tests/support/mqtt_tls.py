@@ -120,10 +120,20 @@ def secured_mosquitto(tmp: Path) -> Iterator[SecuredMosquitto]:
 @dataclass
 class TlsInbox:
     payloads: list[dict[str, Any]] = field(default_factory=list)
+    subscriptions: int = 0  # subscribed once per connection (the client reconnects after a broker restart)
 
     def wait_for(self, count: int, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
         while len(self.payloads) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def wait_subscribed(self, count: int, timeout_s: float = 60.0) -> None:
+        """Until the ``count``-th subscription: after a broker restart, a message sent before the client is
+        subscribed again is not for it (no persistent session)."""
+        deadline = time.monotonic() + timeout_s
+        while self.subscriptions < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.subscriptions} subscriptions in {timeout_s:.0f} s, not {count}")
             time.sleep(0.02)
 
 
@@ -142,7 +152,12 @@ def tls_subscribed(broker: SecuredMosquitto, topic: str) -> Iterator[TlsInbox]:
     inbox, ready = TlsInbox(), threading.Event()
     client = _tls_client(broker)
     client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-    client.on_subscribe = lambda *_: ready.set()
+
+    def subscribed(*_: Any) -> None:
+        inbox.subscriptions += 1
+        ready.set()
+
+    client.on_subscribe = subscribed
     client.on_message = lambda _c, _u, msg: inbox.payloads.append(json.loads(msg.payload))
     client.connect("localhost", broker.port)
     client.loop_start()

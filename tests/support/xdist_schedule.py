@@ -37,9 +37,23 @@ def _rank(scope: str) -> int:
 
 
 class LongestFirstScheduling(LoadFileScheduling):
-    """``loadfile`` with :data:`LONGEST_FIRST` moved to the front of the work queue."""
+    """``loadfile`` with :data:`LONGEST_FIRST` moved to the front of the work queue, and nothing queued on a
+    worker behind one of those files: xdist gives a worker its next file while it still has two tests or
+    fewer to run, so a file waited behind the one-test closed loop for half an hour (session 10, three
+    workers) when another worker could have run it."""
 
     _ordered = False
+
+    def _reschedule(self, node: Any) -> None:
+        if self.workqueue and not node.shutting_down and self._runs_long_file(node):
+            return  # assigned once that file is done (xdist reschedules after every test)
+        super()._reschedule(node)
+
+    def _runs_long_file(self, node: Any) -> bool:
+        return any(
+            _rank(scope) < len(LONGEST_FIRST) and not all(done.values())
+            for scope, done in self.assigned_work[node].items()
+        )
 
     def _assign_work_unit(self, node: Any) -> None:
         if not self._ordered:  # the queue is complete (sorted by test count) before the first assignment

@@ -183,6 +183,7 @@ def test_a_running_sink_connects_once_the_fault_is_fixed(
         worker.submit(signal_(1))
         inbox.wait_for(1)
         broker.restart()  # and a broker restart costs nothing once the agent is past it
+        inbox.wait_subscribed(2)  # the test's subscriber back first (the sink's message is not kept for it)
         worker.submit(signal_(2))
         inbox.wait_for(2)
         worker.close()
