@@ -32,8 +32,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.kafka,
     pytest.mark.mlflow,
-    # One training on CPU (the fine-tune; the champion is registered): ~14 min on an idle 2-core box, up to ~33
-    # at a load of 8-10 (three workers beside it): pytest 3300 s, the demo's own deadline 3150 s.
+    # One training on CPU (the fine-tune; the champion is registered): ~14 min on an idle 2-core box, up to
+    # ~33 at a load of 8-10 (three workers beside it): pytest 3300 s, the demo's own deadline 3150 s.
     pytest.mark.timeout(3300),
 ]
 
