@@ -37,17 +37,22 @@ def _rank(scope: str) -> int:
 
 
 class LongestFirstScheduling(LoadFileScheduling):
-    """``loadfile`` with :data:`LONGEST_FIRST` moved to the front of the work queue, and nothing queued on a
-    worker behind one of those files: xdist gives a worker its next file while it still has two tests or
-    fewer to run, so a file waited behind the one-test closed loop for half an hour (session 10, three
-    workers) when another worker could have run it."""
+    """``loadfile`` with :data:`LONGEST_FIRST` moved to the front of the work queue, and only the smallest
+    file queued on a worker behind one of those.
+
+    A worker runs a test once it knows the next one (pytest's teardown needs it), so xdist gives a worker
+    its next file while it still has two tests or fewer to run. Behind the one-test closed loop that was the
+    next file in line: a 4-min file waited there for the loop's half hour (session 10, three workers) while
+    another worker could have run it. Behind a long file, the file with the fewest tests waits instead."""
 
     _ordered = False
 
     def _reschedule(self, node: Any) -> None:
-        if self.workqueue and not node.shutting_down and self._runs_long_file(node):
-            return  # assigned once that file is done (xdist reschedules after every test)
-        super()._reschedule(node)
+        if node.shutting_down or not self.workqueue or not self._runs_long_file(node):
+            super()._reschedule(node)
+        elif self._pending_of(self.assigned_work[node]) <= 2:
+            self.workqueue.move_to_end(next(reversed(self.workqueue)), last=False)  # the smallest, first
+            self._assign_work_unit(node)
 
     def _runs_long_file(self, node: Any) -> bool:
         return any(

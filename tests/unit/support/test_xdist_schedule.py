@@ -1,6 +1,6 @@
-"""The suite's xdist scheduler on fake workers: the longest files start first, one per worker, and nothing is
-queued on a worker behind one of them (xdist's own ``loadfile`` would queue a file behind the one-test closed
-loop for its whole half hour)."""
+"""The suite's xdist scheduler on fake workers: the longest files start first, one per worker, and behind
+one of them only the smallest file waits (xdist's own ``loadfile`` queues the next file in line behind the
+one-test closed loop for its whole half hour; a worker needs one test queued behind the one it runs)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ def test_nothing_waits_behind_the_longest_files() -> None:
         *(f"tests/unit/test_a.py::test_{i}" for i in range(5)),
         *(f"tests/unit/test_b.py::test_{i}" for i in range(3)),
         "tests/unit/test_c.py::test_0",
+        "tests/unit/test_d.py::test_0",
     ]
     sched = LongestFirstScheduling(FakeConfig())  # type: ignore[arg-type]
     gw0, gw1 = FakeWorker("gw0"), FakeWorker("gw1")
@@ -57,12 +58,16 @@ def test_nothing_waits_behind_the_longest_files() -> None:
 
     sched.schedule()
 
-    assert _files(gw0, collection) == [LOOP] and _files(gw1, collection) == [SITE]  # alone on each
-    sched.mark_test_complete(gw1, collection.index(f"{SITE}::test_site"))  # the site is done first
-    assert _files(gw1, collection) == [SITE, "tests/unit/test_a.py"]  # the most tests next, as loadfile
-    for i in range(3):  # two tests or fewer left on gw1: xdist's usual look-ahead gives it the next file
+    # one of the longest files on each, and behind it the smallest file (one test each here)
+    assert _files(gw0, collection) == [LOOP, "tests/unit/test_d.py"]
+    assert _files(gw1, collection) == [SITE, "tests/unit/test_c.py"]
+    sched.mark_test_complete(gw1, collection.index(f"{SITE}::test_site"))  # done first: then as loadfile
+    assert _files(gw1, collection)[2:] == ["tests/unit/test_a.py"]  # the most tests next
+    sched.mark_test_complete(gw1, collection.index("tests/unit/test_c.py::test_0"))
+    for i in range(3):  # two tests or fewer left on gw1: the next file in line
         sched.mark_test_complete(gw1, collection.index(f"tests/unit/test_a.py::test_{i}"))
-    assert _files(gw1, collection) == [SITE, "tests/unit/test_a.py", "tests/unit/test_b.py"]
-    assert _files(gw0, collection) == [LOOP]  # still nothing behind the loop
+    assert _files(gw1, collection)[3:] == ["tests/unit/test_b.py"]
+    assert _files(gw0, collection) == [LOOP, "tests/unit/test_d.py"]  # nothing more behind the loop
     sched.mark_test_complete(gw0, collection.index(f"{LOOP}::test_loop"))
-    assert _files(gw0, collection) == [LOOP, "tests/unit/test_c.py"]
+    sched.mark_test_complete(gw0, collection.index("tests/unit/test_d.py::test_0"))
+    assert not sched.workqueue
