@@ -123,7 +123,7 @@ def _single_node(state: Path, kafka_jars: Path) -> Iterator[KafkaCluster]:
 
     def make() -> KafkaCluster:
         port, cport = free_ports(2)
-        return KafkaCluster.create(state, kafka_jars, [(port, cport)])
+        return KafkaCluster.create(state, kafka_jars, [(port, cport)], jvm=StackSettings().kafka_jvm)
 
     broker = _start_with_retry(make)
     assert isinstance(broker, KafkaCluster)
@@ -184,11 +184,12 @@ def _kafka_cluster_session(
     tmp_path_factory: pytest.TempPathFactory, kafka_jars: Path
 ) -> Iterator[KafkaCluster]:
     state = tmp_path_factory.mktemp("kafka-cluster")
-    heap = StackSettings().cluster_heap
+    heap, jvm = StackSettings().cluster_heap, StackSettings().kafka_jvm
 
     def make() -> KafkaCluster:
         p = free_ports(6)
-        return KafkaCluster.create(state, kafka_jars, [(p[0], p[1]), (p[2], p[3]), (p[4], p[5])], heap=heap)
+        pairs = [(p[0], p[1]), (p[2], p[3]), (p[4], p[5])]
+        return KafkaCluster.create(state, kafka_jars, pairs, heap=heap, jvm=jvm)
 
     cluster = _start_with_retry(make)
     assert isinstance(cluster, KafkaCluster)

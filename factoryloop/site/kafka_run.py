@@ -18,7 +18,7 @@ from factoryloop.site.kafka_node import parse_properties
 from factoryloop.site.kafka_secure import SCRAM_FILE
 from factoryloop.stack.errors import StackError
 from factoryloop.stack.jars import require_jars, require_java
-from factoryloop.stack.kafka import _JVM_OPTS, _TOOL_OPTS
+from factoryloop.stack.kafka import _TOOL_OPTS, JVM_MODES
 from factoryloop.stack.kafka_config import LOG4J2_PROPERTIES, to_properties
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def format_storage(config: Path, jars_dir: Path, timeout_s: float = 120.0) -> bo
 
 def run_command(config: Path, jars_dir: Path, heap: str) -> list[str]:
     """``java ... kafka.Kafka server.properties`` as the local stack starts a node."""
-    return java_command("kafka.Kafka", [str(config)], config, jars_dir, heap.split() + _JVM_OPTS)
+    return java_command("kafka.Kafka", [str(config)], config, jars_dir, heap.split() + JVM_MODES["tuned"])
 
 
 def exec_node(config: Path, jars_dir: Path, heap: str) -> None:

@@ -44,6 +44,7 @@ class LocalStack:
             [(settings.kafka_port, settings.controller_port)],
             host=host,
             heap=settings.kafka_heap,
+            jvm=settings.kafka_jvm,
         )
         base = settings.cluster_base_port
         self.cluster = KafkaCluster.create(
@@ -52,6 +53,7 @@ class LocalStack:
             [(base + 2 * i, base + 2 * i + 1) for i in range(3)],
             host=host,
             heap=settings.cluster_heap,
+            jvm=settings.kafka_jvm,
         )
         self.mlflow = MlflowServer(state / "mlflow", settings.mlflow_port, host=host)
         self.api = ApiServer(

@@ -22,6 +22,7 @@ from factoryloop.kafka.admin import ensure_topics
 from factoryloop.settings import KafkaSettings
 from factoryloop.stack.kafka import KafkaCluster
 from factoryloop.stack.process import free_ports
+from factoryloop.stack.settings import StackSettings
 from factoryloop.topics import TopicRole
 from tests.integration.api.helpers import wait_for
 from tests.support.events import outcome
@@ -105,7 +106,8 @@ def test_serves_the_database_while_no_broker_answers(api_factory) -> None:
 def idle_broker(tmp_path_factory: pytest.TempPathFactory, kafka_jars: Path) -> Iterator[KafkaCluster]:
     """A one-node Kafka of this module, with factoryloop's topics, stopped (tests start it)."""
     port, cport = free_ports(2)
-    cluster = KafkaCluster.create(tmp_path_factory.mktemp("kafka-down"), kafka_jars, [(port, cport)])
+    state, jvm = tmp_path_factory.mktemp("kafka-down"), StackSettings().kafka_jvm
+    cluster = KafkaCluster.create(state, kafka_jars, [(port, cport)], jvm=jvm)
     cluster.start(timeout_s=180.0)
     try:
         ensure_topics(KafkaSettings(bootstrap_servers=cluster.bootstrap))

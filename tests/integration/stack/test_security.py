@@ -29,6 +29,7 @@ from factoryloop.site.security import ROLES, Site
 from factoryloop.site.security_cli import app as site_cli
 from factoryloop.stack.kafka import KafkaCluster
 from factoryloop.stack.process import free_ports
+from factoryloop.stack.settings import StackSettings
 from factoryloop.topics import TopicRole
 from tests.support import events
 
@@ -46,7 +47,11 @@ def site(tmp_path_factory: pytest.TempPathFactory, kafka_jars: Path) -> Iterator
     assert done.exit_code == 0, done.output
     loaded = Site.load(root)
     cluster = KafkaCluster.create(
-        root.parent / "state", kafka_jars, [(port, cport)], security=loaded.broker_security()
+        root.parent / "state",
+        kafka_jars,
+        [(port, cport)],
+        security=loaded.broker_security(),
+        jvm=StackSettings().kafka_jvm,
     )
     try:
         cluster.start(timeout_s=180.0)
