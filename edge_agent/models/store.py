@@ -68,7 +68,10 @@ class ModelStore:
         product: str | None = None,
     ) -> StoredModel:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._keep_current(ref.sha256)
+        try:
+            self._keep_current(ref.sha256)
+        except OSError as exc:  # a full disk costs the kept copy (a rollback downloads), never the swap
+            logger.warning("the model being replaced is not kept: %s", exc)
         _write_atomic(self.onnx, artifact)
         meta = {
             "ref": ref.model_dump(mode="json"),
