@@ -12,6 +12,7 @@ import threading
 from datetime import datetime
 
 from edge_agent.models.manager import ModelManager
+from edge_agent.models.stall import StallCheck
 from factoryloop.errors import KafkaUnavailableError
 from factoryloop.kafka import TypedConsumer
 from factoryloop.schemas import FLEET_KEY, Deployment, Strategy
@@ -33,6 +34,7 @@ class DeploymentWatcher:
         self.agent_id = agent_id
         self.line_id = line_id
         self.seen: set[str] = set()
+        self.stall_check_s = 30.0  # how often the consumer's lag is checked (edge_agent.models.stall)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="deployments", daemon=True)
 
@@ -87,10 +89,13 @@ class DeploymentWatcher:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
+            check = StallCheck(self.stall_check_s)
             try:
                 while not self._stop.is_set():
                     records = consumer.poll(timeout_ms=500)
                     self.handle([r.event for r in records if isinstance(r.event, Deployment)])
+                    if check.stalled(consumer.raw):
+                        break  # opened again (from the start: what this agent serves is skipped)
             except Exception:
                 logger.exception("deployments consumer failed; reconnecting")
                 self._stop.wait(backoff)
