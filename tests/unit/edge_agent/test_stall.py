@@ -82,6 +82,7 @@ def test_the_deployment_watcher_opens_a_stalled_consumer_again(monkeypatch: pyte
             pass
 
     monkeypatch.setattr(watcher_module, "TypedConsumer", StuckConsumer)
+    monkeypatch.setattr(watcher_module.DeploymentWatcher, "handle", lambda self, deployments: None)
     w = watcher_module.DeploymentWatcher(KafkaSettings(), None, "agent-1", "line-1")  # type: ignore[arg-type]
     w.stall_check_s = 0.01
     w.start()
