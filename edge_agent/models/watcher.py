@@ -12,9 +12,9 @@ import threading
 from datetime import datetime
 
 from edge_agent.models.manager import ModelManager
-from edge_agent.models.stall import StallCheck
 from factoryloop.errors import KafkaUnavailableError
 from factoryloop.kafka import TypedConsumer
+from factoryloop.kafka.stall import StallCheck
 from factoryloop.schemas import FLEET_KEY, Deployment, Strategy
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
@@ -34,7 +34,7 @@ class DeploymentWatcher:
         self.agent_id = agent_id
         self.line_id = line_id
         self.seen: set[str] = set()
-        self.stall_check_s = 30.0  # how often the consumer's lag is checked (edge_agent.models.stall)
+        self.stall_check_s = 30.0  # how often the consumer's lag is checked (factoryloop.kafka.stall)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="deployments", daemon=True)
 

@@ -1,4 +1,4 @@
-"""The stall check of a long-lived consumer (edge_agent.models.stall): behind the partition end at the same
+"""The stall check of a long-lived consumer (factoryloop.kafka.stall): behind the partition end at the same
 position at two checks in a row is a stall; moving, caught up, or a broker that does not answer is not."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from kafka.errors import KafkaTimeoutError
 from kafka.structs import TopicPartition
 
-from edge_agent.models.stall import StallCheck
+from factoryloop.kafka.stall import StallCheck
 
 TP = TopicPartition("factoryloop.deployments", 0)
 
@@ -60,33 +60,3 @@ def test_stalled(states: list[tuple[int, int] | None], verdicts: list[bool]) -> 
         assert not check.stalled(raw)  # not again before every_s
     assert got == verdicts
 
-
-def test_the_deployment_watcher_opens_a_stalled_consumer_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
-    from edge_agent.models import watcher as watcher_module
-    from factoryloop.settings import KafkaSettings
-
-    opened = threading.Semaphore(0)
-
-    class StuckConsumer:  # polls nothing while its partition has records: what a stalled consumer does
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            self.raw = FakeRaw([(3, 7)] * 1000)
-            self.raw.next_check()
-            opened.release()
-
-        def poll(self, timeout_ms: int) -> list[object]:
-            return []
-
-        def close(self) -> None:
-            pass
-
-    monkeypatch.setattr(watcher_module, "TypedConsumer", StuckConsumer)
-    monkeypatch.setattr(watcher_module.DeploymentWatcher, "handle", lambda self, deployments: None)
-    w = watcher_module.DeploymentWatcher(KafkaSettings(), None, "agent-1", "line-1")  # type: ignore[arg-type]
-    w.stall_check_s = 0.01
-    w.start()
-    try:
-        assert all(opened.acquire(timeout=10) for _ in range(3))  # opened, stalled, opened again (twice)
-    finally:
-        w.stop()

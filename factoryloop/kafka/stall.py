@@ -2,7 +2,8 @@
 polling without fetching after the leader is back (seen in the site test: an agent never received a deployment
 published after its deployments leader was killed and restarted; upstream e.g. dpkp/kafka-python#1419). The
 check compares the consumer's positions with the partitions' ends every ``every_s``: behind, and not moved
-since the last check, twice in a row, is a stall, and the caller opens the consumer again."""
+since the last check, twice in a row, is a stall, and the caller opens the consumer again. Used by the agent's
+deployment watcher; the sink's consumers do not use it yet."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ class StallCheck:
         try:
             assigned = list(raw.assignment())
             ends = raw.end_offsets(assigned) if assigned else {}
-            behind = {tp: raw.position(tp) for tp in assigned if raw.position(tp) < ends.get(tp, 0)}
+            positions = {tp: raw.position(tp) for tp in assigned}
+            behind = {tp: pos for tp, pos in positions.items() if pos < ends.get(tp, 0)}
         except KafkaError as exc:  # the broker does not answer: not moving is no stall then; start over
             logger.debug("stall check skipped: %s", exc)
             self._behind = None
