@@ -61,7 +61,7 @@ def main() -> None:
             runs[jvm].append(one(jvm, jars, args.idle_s))
     med = {jvm: [statistics.median(r[i] for r in rs) for i in range(3)] for jvm, rs in runs.items()}
     for jvm, (ready, cpu_ready, cpu_after) in med.items():
-        print(f"{jvm:6s} ready {ready:5.1f} s, CPU at ready {cpu_ready:5.1f} s, after idle {cpu_after:5.1f} s")
+        print(f"{jvm:6s} ready {ready:5.1f} s, CPU at ready {cpu_ready:5.1f} s, idle after {cpu_after:.1f} s")
     t, li = med["tuned"], med["light"]
     ratios = (li[0] / t[0], li[1] / t[1], li[2] / t[2])
     print("light / tuned: ready {:.2f}x, CPU at ready {:.2f}x, after idle {:.2f}x".format(*ratios))

@@ -33,8 +33,8 @@ from factoryloop.stack.process import ManagedProcess, check_ports, log_tail, por
 logger = logging.getLogger(__name__)
 
 #: How a broker's JVM runs: ``tuned``, G1 tuned for short pauses (what a site runs); ``light``, the C1
-#: compiler only and the serial collector: a start (to ready, topics made, 20 s idle) measured 4.9 s of CPU
-#: instead of 8.6 s on a 2-core box; for a dev box or a test suite that starts many brokers (lower peak
+#: compiler only and the serial collector: a start (to ready, topics made, 20 s idle) measured 0.58x the CPU
+#: (bench/bench_kafka_jvm.py); for a dev box or a test suite that starts many brokers (lower peak
 #: throughput).
 JVM_MODES: dict[str, list[str]] = {
     "tuned": [

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,24 +65,13 @@ def shot(page: Any, tmp_path: Path, name: str) -> None:
         shutil.copy(path, Path(os.environ["FACTORYLOOP_SCREENSHOTS"]) / name)
 
 
-def box_of(d: dict[str, Any]) -> list[float]:
-    return [d["box"][k] for k in ("x1", "y1", "x2", "y2")]
-
-
-def test_review_one_frame_at_a_time(api_factory, kafka_settings: KafkaSettings, tmp_path: Path) -> None:
+@contextmanager
+def review_page(api: Any) -> Iterator[Any]:
+    """Chromium on the served API, logged in as the supervisor, on the review page (oldest first)."""
     from playwright.sync_api import expect, sync_playwright
 
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (set FACTORYLOOP_TEST_CHROMIUM)")
-    api = api_factory(kafka_settings)
-    a, b, c = store_plate_frames(
-        api,
-        [
-            (19, [("scratch", SCRATCH, 0.55), ("dent", STAIN, 0.52)]),
-            (10, [("scratch", Box(x1=217, y1=258, x2=273, y2=278), 0.6)]),
-            (5, [("dent", box, 0.3 + k / 100) for k, box in enumerate(crowd(DENT, 20))]),
-        ],
-    )
     with serve(api) as (base, _), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
@@ -91,61 +82,81 @@ def test_review_one_frame_at_a_time(api_factory, kafka_settings: KafkaSettings, 
             page.fill("#token", api.tokens[Role.SUPERVISOR])
             page.click("#login")
             page.goto(f"{base}/ui/review?order=oldest")
-            app, rows = page.locator("#review-app"), page.locator("#rv-boxes li")
-            accept = page.locator("#rv-accept")
-            expect(app).to_have_attribute("data-event-id", a.event_id)
-            expect(page.locator("#rv-left")).to_have_text("3 left")
-            expect(accept).to_be_enabled()
-            expect(rows).to_have_count(2)
-            # the next frame's image is loaded while this one is reviewed
-            page.wait_for_function(
-                "f => performance.getEntriesByType('resource').some(e => e.name.endsWith(f))",
-                arg=f"/ui/frames/{b.frame_sha256}?overlay=0",
-            )
-
-            drag(page, (214.5, 302), (254.5, 332))  # the scratch moved by (+40, +30)
-            expect(rows.nth(0)).to_contain_text("edited")
-            expect(accept).to_contain_text("Submit correction")
-            click(page, (428, 335))  # select the second box, then its bottom-right handle by (+30, +20)
-            expect(rows.nth(1)).to_have_attribute("aria-selected", "true")
-            drag(page, (444, 355), (474, 375))
-            page.keyboard.press("Shift+Tab")
-            expect(rows.nth(0)).to_have_attribute("aria-selected", "true")
-            page.keyboard.press("2")  # the product's second class
-            expect(rows.nth(0)).to_contain_text("dent")
-            page.keyboard.press("Delete")
-            expect(rows).to_have_count(1)
-            page.keyboard.press("Control+z")
-            expect(rows).to_have_count(2)
-            expect(rows.nth(0)).to_contain_text("dent")
-            shot(page, tmp_path, "review.jpg")
-            page.keyboard.press("Enter")
-
-            expect(app).to_have_attribute("data-event-id", b.event_id)
-            expect(page.locator("#rv-left")).to_have_text("2 left")
-            expect(accept).to_contain_text("Confirm")
-            expect(accept).to_be_enabled()
-            page.keyboard.press("c")
-
-            expect(app).to_have_attribute("data-event-id", c.event_id)
-            expect(rows).to_have_count(20)
-            expect(accept).to_be_enabled()
-            height, window = page.evaluate("() => [document.scrollingElement.scrollHeight, innerHeight]")
-            assert height <= window == VIEWPORT["height"]
-            for part in ("#rv-svg", "#rv-boxes", "#rv-accept", "#rv-legend"):
-                bb = page.locator(part).bounding_box()
-                assert bb is not None and bb["y"] + bb["height"] <= window, part
-            centre = ((DENT.x1 + DENT.x2) / 2, (DENT.y1 + DENT.y2) / 2)  # inside all twenty
-            for k in range(3):  # smallest first, then the next larger one under the pointer
-                click(page, centre)
-                expect(rows.nth(k)).to_have_attribute("aria-selected", "true")
-            shot(page, tmp_path, "review-crowded.jpg")
-            page.keyboard.press("s")
-            expect(page.locator("#queue-empty")).to_be_visible()
-            expect(page.locator("#rv-skipped")).to_contain_text("1 skipped")
-            expect(page.locator("#rv-session")).to_contain_text("(2)")
+            yield page
         finally:
             browser.close()
+
+
+def box_of(d: dict[str, Any]) -> list[float]:
+    return [d["box"][k] for k in ("x1", "y1", "x2", "y2")]
+
+
+def test_review_one_frame_at_a_time(api_factory, kafka_settings: KafkaSettings, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    api = api_factory(kafka_settings)
+    a, b, c = store_plate_frames(
+        api,
+        [
+            (19, [("scratch", SCRATCH, 0.55), ("dent", STAIN, 0.52)]),
+            (10, [("scratch", Box(x1=217, y1=258, x2=273, y2=278), 0.6)]),
+            (5, [("dent", box, 0.3 + k / 100) for k, box in enumerate(crowd(DENT, 20))]),
+        ],
+    )
+    with review_page(api) as page:
+        app, rows = page.locator("#review-app"), page.locator("#rv-boxes li")
+        accept = page.locator("#rv-accept")
+        expect(app).to_have_attribute("data-event-id", a.event_id)
+        expect(page.locator("#rv-left")).to_have_text("3 left")
+        expect(accept).to_be_enabled()
+        expect(rows).to_have_count(2)
+        # the next frame's image is loaded while this one is reviewed
+        page.wait_for_function(
+            "f => performance.getEntriesByType('resource').some(e => e.name.endsWith(f))",
+            arg=f"/ui/frames/{b.frame_sha256}?overlay=0",
+        )
+
+        drag(page, (214.5, 302), (254.5, 332))  # the scratch moved by (+40, +30)
+        expect(rows.nth(0)).to_contain_text("edited")
+        expect(accept).to_contain_text("Submit correction")
+        click(page, (428, 335))  # select the second box, then its bottom-right handle by (+30, +20)
+        expect(rows.nth(1)).to_have_attribute("aria-selected", "true")
+        drag(page, (444, 355), (474, 375))
+        page.keyboard.press("Shift+Tab")
+        expect(rows.nth(0)).to_have_attribute("aria-selected", "true")
+        page.keyboard.press("2")  # the product's second class
+        expect(rows.nth(0)).to_contain_text("dent")
+        page.keyboard.press("Delete")
+        expect(rows).to_have_count(1)
+        page.keyboard.press("Control+z")
+        expect(rows).to_have_count(2)
+        expect(rows.nth(0)).to_contain_text("dent")
+        shot(page, tmp_path, "review.jpg")
+        page.keyboard.press("Enter")
+
+        expect(app).to_have_attribute("data-event-id", b.event_id)
+        expect(page.locator("#rv-left")).to_have_text("2 left")
+        expect(accept).to_contain_text("Confirm")
+        expect(accept).to_be_enabled()
+        page.keyboard.press("c")
+
+        expect(app).to_have_attribute("data-event-id", c.event_id)
+        expect(rows).to_have_count(20)
+        expect(accept).to_be_enabled()
+        height, window = page.evaluate("() => [document.scrollingElement.scrollHeight, innerHeight]")
+        assert height <= window == VIEWPORT["height"]
+        for part in ("#rv-svg", "#rv-boxes", "#rv-accept", "#rv-legend"):
+            bb = page.locator(part).bounding_box()
+            assert bb is not None and bb["y"] + bb["height"] <= window, part
+        centre = ((DENT.x1 + DENT.x2) / 2, (DENT.y1 + DENT.y2) / 2)  # inside all twenty
+        for k in range(3):  # smallest first, then the next larger one under the pointer
+            click(page, centre)
+            expect(rows.nth(k)).to_have_attribute("aria-selected", "true")
+        shot(page, tmp_path, "review-crowded.jpg")
+        page.keyboard.press("s")
+        expect(page.locator("#queue-empty")).to_be_visible()
+        expect(page.locator("#rv-skipped")).to_contain_text("1 skipped")
+        expect(page.locator("#rv-session")).to_contain_text("(2)")
 
     (corrected,) = api.get(f"/api/v1/inspections/{a.event_id}").json()["reviews"]
     assert corrected["action"] == "correct" and corrected["reviewer"] == "supervisor-1"
@@ -167,57 +178,44 @@ def test_back_to_a_frame_decided_or_skipped(
 ) -> None:
     """B shows the frame before again: a decided one says what was decided, and a new decision is a second
     review (the count of frames left stays); a skipped one is decided as any other."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (set FACTORYLOOP_TEST_CHROMIUM)")
     api = api_factory(kafka_settings)
     a, b = store_plate_frames(
         api,
         [(19, [("scratch", SCRATCH, 0.55)]), (10, [("scratch", Box(x1=217, y1=258, x2=273, y2=278), 0.6)])],
     )
-    with serve(api) as (base, _), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.set_default_timeout(30_000)
-            expect.set_options(timeout=30_000)
-            page.goto(f"{base}/ui/login")
-            page.fill("#token", api.tokens[Role.SUPERVISOR])
-            page.click("#login")
-            page.goto(f"{base}/ui/review?order=oldest")
-            app, again = page.locator("#review-app"), page.locator("#rv-again")
-            left, accept = page.locator("#rv-left"), page.locator("#rv-accept")
-            expect(app).to_have_attribute("data-event-id", a.event_id)
-            expect(accept).to_be_enabled()
-            expect(again).to_be_hidden()
-            page.keyboard.press("c")  # confirmed, then a second look: no defect after all
+    with review_page(api) as page:
+        app, again = page.locator("#review-app"), page.locator("#rv-again")
+        left, accept = page.locator("#rv-left"), page.locator("#rv-accept")
+        expect(app).to_have_attribute("data-event-id", a.event_id)
+        expect(accept).to_be_enabled()
+        expect(again).to_be_hidden()
+        page.keyboard.press("c")  # confirmed, then a second look: no defect after all
 
-            expect(app).to_have_attribute("data-event-id", b.event_id)
-            expect(left).to_have_text("1 left")
-            page.keyboard.press("b")
-            expect(app).to_have_attribute("data-event-id", a.event_id)
-            expect(again).to_have_text("You reviewed this frame: confirm. A new decision replaces it.")
-            expect(accept).to_be_enabled()
-            shot(page, tmp_path, "review-back.jpg")
-            page.keyboard.press("r")
+        expect(app).to_have_attribute("data-event-id", b.event_id)
+        expect(left).to_have_text("1 left")
+        page.keyboard.press("b")
+        expect(app).to_have_attribute("data-event-id", a.event_id)
+        expect(again).to_have_text("You reviewed this frame: confirm. A new decision replaces it.")
+        expect(accept).to_be_enabled()
+        shot(page, tmp_path, "review-back.jpg")
+        page.keyboard.press("r")
 
-            expect(app).to_have_attribute("data-event-id", b.event_id)
-            expect(again).to_be_hidden()
-            expect(left).to_have_text("1 left")  # a second decision on a frame is not one more frame
-            expect(accept).to_be_enabled()
-            page.keyboard.press("s")
-            expect(page.locator("#queue-empty")).to_be_visible()
-            expect(page.locator("#rv-skipped")).to_have_text("1 skipped (B goes back to them)")
-            page.keyboard.press("b")  # from the end of the queue back to the skipped frame
-            expect(app).to_have_attribute("data-event-id", b.event_id)
-            expect(accept).to_be_enabled()
-            page.keyboard.press("Enter")
-            expect(page.locator("#queue-empty")).to_be_visible()
-            expect(page.locator("#rv-skipped")).to_have_text("")
-            expect(left).to_have_text("0 left")
-        finally:
-            browser.close()
+        expect(app).to_have_attribute("data-event-id", b.event_id)
+        expect(again).to_be_hidden()
+        expect(left).to_have_text("1 left")  # a second decision on a frame is not one more frame
+        expect(accept).to_be_enabled()
+        page.keyboard.press("s")
+        expect(page.locator("#queue-empty")).to_be_visible()
+        expect(page.locator("#rv-skipped")).to_have_text("1 skipped (B goes back to them)")
+        page.keyboard.press("b")  # from the end of the queue back to the skipped frame
+        expect(app).to_have_attribute("data-event-id", b.event_id)
+        expect(accept).to_be_enabled()
+        page.keyboard.press("Enter")
+        expect(page.locator("#queue-empty")).to_be_visible()
+        expect(page.locator("#rv-skipped")).to_have_text("")
+        expect(left).to_have_text("0 left")
 
     reviews = api.get(f"/api/v1/inspections/{a.event_id}").json()["reviews"]
     assert sorted(r["action"] for r in reviews) == ["confirm", "reject"]
