@@ -59,4 +59,3 @@ def test_stalled(states: list[tuple[int, int] | None], verdicts: list[bool]) -> 
         got.append(check.stalled(raw))
         assert not check.stalled(raw)  # not again before every_s
     assert got == verdicts
-
