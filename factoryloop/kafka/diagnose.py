@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from kafka.errors import AuthorizationError
+from kafka.errors import AuthorizationError, ClusterAuthorizationFailedError
 
 from factoryloop.errors import KafkaAuthError, KafkaNotAuthorizedError, KafkaUnavailableError
 from factoryloop.kafka.sasl_probe import probe_login
@@ -83,10 +83,19 @@ def explained(settings: KafkaSettings) -> Iterator[list[str]]:
 
 
 def not_authorized(settings: KafkaSettings, topic: str, exc: BaseException) -> KafkaNotAuthorizedError | None:
-    """A clear error when ``exc`` is the cluster's ACLs refusing a write to ``topic``; else None."""
-    if not isinstance(exc, AuthorizationError):
+    """A clear error when ``exc`` is the cluster's ACLs refusing a write to ``topic``; else None.
+
+    An idempotent producer first asks for a producer id, which the broker grants only to a user allowed to
+    write some topic: before a site's ACLs reach the broker it is refused with a cluster authorization error
+    that kafka-python wraps in a plain ``KafkaError`` (the producer cannot send again: its owner drops it).
+    """
+    if isinstance(exc, AuthorizationError):
+        name = type(exc).__name__
+    elif ClusterAuthorizationFailedError.__name__ in str(exc):
+        name = f"{ClusterAuthorizationFailedError.__name__} on its producer id: it may write no topic yet"
+    else:
         return None
     return KafkaNotAuthorizedError(
-        f"{topic}: user {settings.sasl_username!r} is not allowed to write here ({type(exc).__name__}): "
+        f"{topic}: user {settings.sasl_username!r} is not allowed to write here ({name}): "
         f"nothing was written. A site's ACLs give each role its own topics ('factoryloop site acls', {DOCS})"
     )

@@ -84,13 +84,16 @@ def test_a_secured_controller_and_broker_from_the_site_folder(secured: tuple[Sit
     agent = site.kafka_settings("agent")
     outcome = events.outcome()
     deadline = time.monotonic() + 60
-    with EventProducer(agent) as producer:
-        while True:  # ACLs reach the broker asynchronously
+    while True:  # ACLs reach the broker asynchronously; a refused producer is dropped, as the agent does
+        with EventProducer(agent) as producer:
             try:
                 producer.send_sync(TopicRole.OUTCOMES, outcome)
                 break
             except KafkaNotAuthorizedError:
                 assert time.monotonic() < deadline, "the agent's outcomes ACL never applied"
-                time.sleep(0.5)
-        with pytest.raises(KafkaNotAuthorizedError, match="user 'agent' is not allowed to write"):
-            producer.send_sync(TopicRole.DEPLOYMENTS, events.deployment(), key="fleet")
+        time.sleep(0.5)
+    with (
+        EventProducer(agent) as producer,
+        pytest.raises(KafkaNotAuthorizedError, match="user 'agent' is not allowed to write"),
+    ):
+        producer.send_sync(TopicRole.DEPLOYMENTS, events.deployment(), key="fleet")

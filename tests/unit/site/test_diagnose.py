@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from kafka.errors import KafkaTimeoutError, TopicAuthorizationFailedError
+import pytest
+from kafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaError,
+    KafkaTimeoutError,
+    TopicAuthorizationFailedError,
+)
 from pydantic import SecretStr
 
 from factoryloop.errors import KafkaAuthError, KafkaNotAuthorizedError, KafkaUnavailableError
@@ -43,7 +49,24 @@ def test_plaintext_client_gets_a_hint() -> None:
     assert type(error) is KafkaUnavailableError and "SECURITY_PROTOCOL=SASL_SSL" in str(error)
 
 
-def test_not_authorized() -> None:
-    error = not_authorized(SITE, "plant.deployments", TopicAuthorizationFailedError("plant.deployments"))
+@pytest.mark.parametrize(
+    ("exc", "says"),
+    [
+        (TopicAuthorizationFailedError("plant.deployments"), "(TopicAuthorizationFailedError)"),
+        # what kafka-python raises when the broker refuses the idempotent producer its id (no ACL applied yet)
+        (
+            KafkaError(f"Unexpected error in InitProducerIdResponse: {ClusterAuthorizationFailedError()}"),
+            "on its producer id: it may write no topic yet",
+        ),
+    ],
+)
+def test_not_authorized(exc: Exception, says: str) -> None:
+    error = not_authorized(SITE, "plant.deployments", exc)
     assert isinstance(error, KafkaNotAuthorizedError) and "user 'agent' is not allowed" in str(error)
+    assert says in str(error)
+
+
+def test_other_errors_are_not_refusals() -> None:
     assert not_authorized(SITE, "t", TIMEOUT) is None
+    other = KafkaError("Unexpected error in InitProducerIdResponse: [Error 7] RequestTimedOutError")
+    assert not_authorized(SITE, "t", other) is None
