@@ -17,6 +17,10 @@ SINK_BATCH_SECONDS = Histogram(
     "Time to write one batch",
     buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
 )
+SINK_REOPENS = Counter(
+    "factoryloop_api_sink_consumer_reopens_total",
+    "Sink consumers opened again after polling nothing while behind",
+)
 SINK_RUNNING = Gauge("factoryloop_api_sink_running", "1 while the sink loop runs")
 SINK_LAG = Gauge(
     "factoryloop_api_sink_lag_records",

@@ -1,7 +1,9 @@
 """The sink loop: poll a batch, write it in one transaction, then commit the offsets.
 
 A failed write is retried from the last committed offsets (the consumer seeks back), so nothing is skipped;
-events are deduplicated on ``event_id`` so a replay stores nothing twice.
+events are deduplicated on ``event_id`` so a replay stores nothing twice. A consumer that polls nothing while
+its partitions have records (kafka-python after a partition leader's restart, ``factoryloop.kafka.stall``) is
+closed and opened again in the same group, between batches: it resumes from the committed offsets.
 
 With ``pipeline=True`` batch n+1 is fetched and decoded while batch n is written (one writer thread); the
 offsets of batch n (the positions right after its poll) are committed only once its transaction committed,
@@ -31,6 +33,7 @@ from api.sink.writer import SinkWriter, WriteResult
 from factoryloop.kafka import TypedConsumer
 from factoryloop.kafka.consumer import Received
 from factoryloop.kafka.lag import lag_by_role
+from factoryloop.kafka.stall import StallCheck
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
 
@@ -54,6 +57,7 @@ class SinkStats:
     events: int = 0
     inserted: int = 0
     failures: int = 0
+    reopens: int = 0  # consumers opened again after a stall
 
 
 @dataclass
@@ -79,13 +83,18 @@ class Sink:
         retry_delay_s: float = 1.0,
         pipeline: bool = False,
         bootstrap_timeout_s: float | None = None,
+        stall_check_s: float = 30.0,
     ) -> None:
         self.writer = SinkWriter(engine, frames)
         self.pipeline = pipeline
         overrides: dict[str, Any] = {}
         if bootstrap_timeout_s is not None:
             overrides["bootstrap_timeout_ms"] = int(bootstrap_timeout_s * 1000)
-        self.consumer = TypedConsumer(kafka, SINK_ROLES, group_id, max_poll_records=batch_size, **overrides)
+        self._open = lambda: TypedConsumer(
+            kafka, SINK_ROLES, group_id, max_poll_records=batch_size, **overrides
+        )
+        self.consumer = self._open()
+        self._stall = StallCheck(stall_check_s)
         self.batch_size = batch_size
         self.poll_timeout_ms = poll_timeout_ms
         self.retry_delay_s = retry_delay_s
@@ -146,12 +155,24 @@ class Sink:
         future = pool.submit(self.writer.write, list(map(_EVENT, received)))
         return _InFlight(future, received, positions, time.perf_counter())
 
+    def _reopen_if_stalled(self) -> None:
+        """Called after an empty poll with no batch in flight (a sink whose writes fail polls records)."""
+        if not self._stall.stalled(self.consumer.raw):
+            return
+        self.consumer.close()
+        self.consumer = self._open()
+        self._stall = StallCheck(self._stall.every_s)  # the new consumer gets two checks of its own
+        self.stats.reopens += 1
+        metrics.SINK_REOPENS.inc()
+
     def run_once(self) -> int:
         """One serial poll-write-commit cycle; returns the number of events written."""
         received, dead, positions = self._poll()
         if not received:
             if dead:
                 self._commit(positions)
+            else:
+                self._reopen_if_stalled()
             return 0
         done: Future[WriteResult] = Future()
         started = time.perf_counter()
@@ -171,6 +192,8 @@ class Sink:
             return self._submit(pool, received, positions)
         if dead:
             self._commit(positions)
+        elif pending is None:
+            self._reopen_if_stalled()
         return None
 
     def _rewind(self) -> None:

@@ -3,7 +3,7 @@ polling without fetching after the leader is back (seen in the site test: an age
 published after its deployments leader was killed and restarted; upstream e.g. dpkp/kafka-python#1419). The
 check compares the consumer's positions with the partitions' ends every ``every_s``: behind, and not moved
 since the last check, twice in a row, is a stall, and the caller opens the consumer again. Used by the agent's
-deployment watcher; the sink's consumers do not use it yet."""
+deployment watcher and the API's sink (which checks only after an empty poll)."""
 
 from __future__ import annotations
 
