@@ -1,5 +1,5 @@
 """The sink opens its consumer again when it polls nothing while its partitions have records
-(factoryloop.kafka.stall), only between batches: a sink whose writes fail polls records, it is not reopened."""
+(factoryloop.kafka.stall), between batches only: a sink whose writes fail polls records, never reopened."""
 
 from __future__ import annotations
 
