@@ -1,12 +1,16 @@
 """Fine-tune learning rates on one retrain's own data: which lr0 learns the new class and keeps the rest?
 
 python bench/bench_finetune_lr.py --run RUN_DIR --champion CHAMPION.pt --lr0 0.004 0.002 0.001 [--seeds 0 1]
+python bench/bench_finetune_lr.py --run RUN_DIR --champion C.pt --lr0 0.002 --seeds 0 1 --precise-bn 900
 
 RUN_DIR is a retrain's work folder (``<state_dir>/runs/<product>/<stamp>``, e.g. from a closed-loop run:
 ``training/runs/demo_plate/...`` under the test's tmp dir): its ``data/`` is the training export, ``recent/``
 and ``golden/`` are what the gate judges on. CHAMPION.pt is the model that retrain fine-tuned (the first run's
 ``train/weights/best.pt``). Each lr0 (x seed) fine-tunes with recipe ``cpu_fast_finetune`` and is scored like
-the gate: mAP50-95 on recent and golden, and the new class's AP50 and recall; the champion is the baseline.
+the gate: mAP50-95 on recent and golden, and the new class's AP50 and recall, and the gate's decision against
+the champion (the baseline). With ``--precise-bn N`` each fine-tune is scored twice: with the BatchNorm
+statistics training left (``trained BN``) and recomputed over N augmented training images
+(``training.yolo.precise_bn``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ def _portable(src: Path, dst: Path) -> Path:
 
 
 def main() -> None:
+    from training.registry.gate import GatePolicy, decide
     from training.yolo.evaluate import evaluate
+    from training.yolo.precise_bn import TRAINED_STATS_NAME
     from training.yolo.recipes import CPU_FAST_FINETUNE, fine_tune
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -48,17 +54,37 @@ def main() -> None:
     p.add_argument(
         "--freeze-batchnorm", choices=["no", "yes", "both"], default="no", help="keep the champion's BN stats"
     )
+    p.add_argument(
+        "--precise-bn",
+        type=int,
+        default=0,
+        metavar="IMAGES",
+        help="recompute the BN statistics over this many augmented training images; both are scored",
+    )
     a = p.parse_args()
-    imgsz = CPU_FAST_FINETUNE.imgsz
+    imgsz = int(CPU_FAST_FINETUNE.imgsz)
     with tempfile.TemporaryDirectory(prefix="fl-bench-lr-") as d:
         work = Path(d)
         data = _portable(a.run / "data", work / "data")
         judged = {s: _portable(a.run / s, work / s) for s in ("recent", "golden") if (a.run / s).is_dir()}
 
+        champion: dict[str, Any] = {}
+
         def score(pt: Path) -> dict[str, Any]:
             out: dict[str, Any] = {}
-            for split, yaml_path in judged.items():
-                ev = evaluate(pt, yaml_path, imgsz=imgsz)
+            evals = {split: evaluate(pt, yaml_path, imgsz=imgsz) for split, yaml_path in judged.items()}
+            if not champion:
+                champion.update(evals)
+            elif "golden" in evals:  # the gate's decision against the champion, as the pipeline takes it
+                verdict = decide(
+                    evals["golden"],
+                    champion["golden"],
+                    GatePolicy(),
+                    challenger_recent=evals.get("recent"),
+                    champion_recent=champion.get("recent"),
+                )
+                out["gate"] = "promote" if verdict.promote else "refuse"
+            for split, ev in evals.items():
                 new = ev.per_class.get(a.new_class)
                 out[split] = {
                     "mAP50-95": round(ev.metrics["mAP50-95"], 3),
@@ -79,14 +105,24 @@ def main() -> None:
         for lr0, seed, freeze in ((lr, sd, f) for lr in a.lr0 for sd in a.seeds for f in frozen):
             t = time.monotonic()
             out = work / f"lr{lr0}-s{seed}-bn{int(freeze)}"
-            r = fine_tune(a.champion, data, out, lr0=lr0, seed=seed, device="cpu", freeze_batchnorm=freeze)
-            rows.append(
-                {
-                    "model": f"lr0 {lr0} seed {seed}" + (" BN frozen" if freeze else ""),
-                    "wall_s": round(time.monotonic() - t),
-                    **score(r.best_pt),
-                }
+            r = fine_tune(
+                a.champion,
+                data,
+                out,
+                lr0=lr0,
+                seed=seed,
+                device="cpu",
+                freeze_batchnorm=freeze,
+                precise_bn=a.precise_bn,
             )
+            name = f"lr0 {lr0} seed {seed}" + (" BN frozen" if freeze else "")
+            wall = round(time.monotonic() - t)
+            trained = r.best_pt.with_name(TRAINED_STATS_NAME)
+            if trained.is_file():  # the same weights with the statistics training left them
+                rows.append({"model": name + " trained BN", "wall_s": wall, **score(trained)})
+                print(json.dumps(rows[-1]), flush=True)
+                name += f" precise BN {a.precise_bn}"
+            rows.append({"model": name, "wall_s": wall, **score(r.best_pt)})
             print(json.dumps(rows[-1]), flush=True)
     if a.json:
         a.json.write_text(json.dumps(rows, indent=2) + "\n")

@@ -207,7 +207,8 @@ class RunClock:
 
 
 def trainer_class() -> type:
-    """Ultralytics' detection trainer without the second validation of the same weights at the end.
+    """Ultralytics' detection trainer without the second validation of the same weights at the end, and
+    with the BatchNorm statistics of best.pt recomputed before it is validated when asked (precise BN).
 
     Ultralytics validates the last epoch, then validates best.pt again (``final_eval``). When best.pt holds
     the weights validated last (always with ``val=False``) the second pass is skipped: its metrics are kept.
@@ -218,10 +219,15 @@ def trainer_class() -> type:
     from ultralytics.models.yolo.detect import DetectionTrainer
     from ultralytics.utils.torch_utils import strip_optimizer
 
+    from training.yolo.precise_bn import precise_bn_on_best
+
     class FactoryloopTrainer(DetectionTrainer):
+        precise_bn_images = 0  # set by train_yolo(precise_bn=...): training.yolo.precise_bn
+
         def final_eval(self) -> None:
+            recomputed = precise_bn_on_best(self, self.precise_bn_images) if self.precise_bn_images else 0
             fresh = self.fitness is not None and self.best_fitness == self.fitness and self.best.exists()
-            if not fresh:
+            if recomputed or not fresh:  # new statistics: best.pt is validated again
                 super().final_eval()
                 return
             ckpt = strip_optimizer(self.last) if self.last.exists() else {}

@@ -136,6 +136,7 @@ def train_yolo(
     seed: int = 0,
     patience: int = 100,
     freeze_batchnorm: bool = False,
+    precise_bn: int = 0,
     time_budget_s: float | None = None,
     export_reserve_s: float | None = None,
     progress: ProgressCallback | None = None,
@@ -148,6 +149,8 @@ def train_yolo(
     ``freeze_batchnorm``: keep every BatchNorm layer's running statistics as the starting model had them (the
     layers still learn their scale and shift): for fine-tunes, whose statistics can otherwise end up unfit for
     held-out images while the train loss looks fine (docs/training.md "Recipes").
+    ``precise_bn``: recompute best.pt's BatchNorm statistics over this many augmented training images before
+    its final validation (``training.yolo.precise_bn``; 0: off); the weights as trained stay beside it.
     ``time_budget_s``: the run returns within this many seconds less ``export_reserve_s`` (default: a share of
     the budget, ``training.yolo.budget.export_reserve``) kept for the caller's export; ``epochs`` is then only
     the first estimate (training.yolo.budget). ``progress`` gets a ``TrainProgress`` after each epoch.
@@ -182,6 +185,12 @@ def train_yolo(
                     module.eval()
 
         yolo.add_callback("on_train_batch_start", keep_batchnorm_statistics)
+    if precise_bn:
+
+        def ask_precise_bn(trainer: Any) -> None:
+            trainer.precise_bn_images = precise_bn
+
+        yolo.add_callback("on_pretrain_routine_start", ask_precise_bn)
     if stop is not None:
         yolo.add_callback("on_train_batch_start", _stop_when_set(stop))
     yolo.add_callback("on_pretrain_routine_start", _dataloader_workers(workers))
