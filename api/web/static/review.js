@@ -1,5 +1,5 @@
-// The review page: one queued frame at a time, scaled to the window, its boxes editable over it
-// (review_boxes.js); the next frame's image is loaded while this one is reviewed. Each decision is posted as
+// The review page: one queued frame at a time, scaled to the window (zoom: review_zoom.js), its boxes
+// editable over it (review_boxes.js); the next frame's image is loaded while this one is reviewed. Each decision is posted as
 // the API's review body ({action, detections, comment, review_ms}) to /ui/review/<id>/decision, review_ms
 // being the time from showing the frame to the decision. Back (B) shows the frames of this session again,
 // skipped or decided: a new decision on one is a new review that replaces the earlier one (the history keeps
@@ -15,6 +15,7 @@
   const app = $("review-app");
   const main = $("rv-main");
   const frame = $("rv-frame");
+  const stage = $("rv-stage");
   const accept = $("rv-accept");
   const comment = $("rv-comment");
   const st = {
@@ -40,18 +41,30 @@
   function nearestRank(sorted, q) { return sorted[Math.max(0, Math.ceil((q / 100) * sorted.length) - 1)]; }
 
   // ---- layout: the page never scrolls; the frame takes what the side panel leaves
+  // (zoomed, the stage scrolls: its outer size, scrollbars included, is what the whole frame fits in)
   function layout() {
     const top = app.getBoundingClientRect().top + window.scrollY;
     app.style.height = Math.max(300, window.innerHeight - top - 17) + "px";
     const img = st.img;
     if (!img || !img.naturalWidth || main.hidden) return;
-    const stage = $("rv-stage");
-    const s = Math.min(stage.clientWidth / img.naturalWidth, stage.clientHeight / img.naturalHeight);
+    const r = stage.getBoundingClientRect();
+    const s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight) * zoom.level();
     img.style.width = Math.floor(img.naturalWidth * s) + "px";
     img.style.height = Math.floor(img.naturalHeight * s) + "px";
     editor.render();
   }
   window.addEventListener("resize", layout);
+  const zoom = new window.FLReview.Zoom(stage, frame, layout, (z) => {
+    $("rv-zoom").textContent = z === 1 ? "whole frame" : z.toFixed(1) + "x";
+  });
+  // + / - zoom about the selected box's middle, else about the middle of the view
+  function zoomBy(factor) {
+    const b = editor.boxes[editor.sel];
+    if (!b) return zoom.by(factor);
+    const r = $("rv-svg").getBoundingClientRect();
+    return zoom.by(factor, r.left + ((b.x1 + b.x2) / 2 / editor.w) * r.width,
+      r.top + ((b.y1 + b.y2) / 2 / editor.h) * r.height);
+  }
 
   function renderCounter() {
     const left = Math.max(0, st.remaining - (st.decided - st.decidedAtCount));
@@ -129,6 +142,7 @@
     st.img = img;
     decidable(false);
     editor.load([], item.width, item.height, ""); // nothing of the previous frame while this one loads
+    zoom.reset(); // each frame starts whole
     frame.replaceChildren(img, $("rv-svg"));
     const ready = () => {
       if (current() !== item) return;
@@ -304,6 +318,9 @@
     skip: skip,
     back: back,
     classAt: (n) => current().classes[n],
+    zoom: zoomBy,
+    fit: () => zoom.fit(),
+    space: (held) => zoom.setSpace(held),
   });
 
   renderCounter();

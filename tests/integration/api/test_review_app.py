@@ -1,8 +1,9 @@
 """The review page in headless Chromium, as a supervisor uses it: one frame at a time scaled to the window,
 the next frame's image loaded ahead, a box moved and another resized with the mouse, a class changed and a
 box deleted and restored with the keyboard, the correction sent with Enter and the next frame confirmed with
-C, twenty overlapping boxes within one window (clicks cycle through them), a skip. The posted boxes, the
-time of each review and the reviewer's median / p90 are checked through the API.
+C, twenty overlapping boxes within one window (clicks cycle through them), a skip; Back; zoom and pan on a
+small defect. The posted boxes, the time of each review and the reviewer's median / p90 are checked through
+the API.
 
 Screenshots go to the test's tmp dir, and to ``$FACTORYLOOP_SCREENSHOTS`` when set (``docs/img``)."""
 
@@ -221,3 +222,66 @@ def test_back_to_a_frame_decided_or_skipped(
     assert sorted(r["action"] for r in reviews) == ["confirm", "reject"]
     (confirmed,) = api.get(f"/api/v1/inspections/{b.event_id}").json()["reviews"]
     assert confirmed["action"] == "confirm"
+
+
+def _frame_state(page: Any) -> dict[str, float]:
+    return page.evaluate(
+        "() => { const s = document.querySelector('#rv-stage');"
+        " const i = document.querySelector('#rv-frame img');"
+        " return {width: i.getBoundingClientRect().width, left: s.scrollLeft, top: s.scrollTop}; }"
+    )
+
+
+def test_zoom_and_pan_a_small_defect(api_factory, kafka_settings: KafkaSettings, tmp_path: Path) -> None:
+    """The wheel zooms about the pointer (the frame point under it stays), Space + drag pans without drawing,
+    a box drawn at 2.4x lands on the right frame pixels, 0 shows the whole frame, the next starts whole."""
+    from playwright.sync_api import expect
+
+    api = api_factory(kafka_settings)
+    a, b = store_plate_frames(api, [(5, [("dent", DENT, 0.4)]), (10, [("scratch", SCRATCH, 0.6)])])
+    with review_page(api) as page:
+        app, rows, level = page.locator("#review-app"), page.locator("#rv-boxes li"), page.locator("#rv-zoom")
+        expect(app).to_have_attribute("data-event-id", a.event_id)
+        expect(page.locator("#rv-accept")).to_be_enabled()
+        expect(level).to_have_text("whole frame")
+        whole = _frame_state(page)["width"]
+        centre = ((DENT.x1 + DENT.x2) / 2, (DENT.y1 + DENT.y2) / 2)
+        pointer = css(page, *centre)
+        page.mouse.move(*pointer)
+        for _ in range(4):  # 1.25^4: 2.4x
+            page.mouse.wheel(0, -100)
+        expect(level).to_have_text("2.4x")
+        assert _frame_state(page)["width"] == pytest.approx(whole * 1.25**4, abs=2)
+        assert css(page, *centre) == pytest.approx(pointer, abs=2)  # the dent stayed under the pointer
+
+        drag(page, (200, 320), (230, 350))  # a box drawn while zoomed
+        expect(rows).to_have_count(2)
+        before = _frame_state(page)
+        page.mouse.move(*css(page, 235, 300))
+        page.keyboard.down(" ")
+        page.mouse.down()
+        page.mouse.move(*css(page, 225, 295), steps=4)  # 10 x 5 frame pixels: ~34 x 17 screen pixels
+        page.mouse.up()
+        page.keyboard.up(" ")
+        after = _frame_state(page)
+        scale = after["width"] / page.evaluate("() => document.querySelector('#rv-frame img').naturalWidth")
+        assert after["left"] - before["left"] == pytest.approx(10 * scale, abs=2)
+        assert after["top"] - before["top"] == pytest.approx(5 * scale, abs=2)
+        expect(rows).to_have_count(2)  # the pan drew nothing
+        shot(page, tmp_path, "review-zoom.jpg")
+        page.keyboard.press("0")
+        expect(level).to_have_text("whole frame")
+        assert _frame_state(page)["width"] == pytest.approx(whole, abs=1)
+        page.keyboard.press("+")
+        page.keyboard.press("Enter")
+
+        expect(app).to_have_attribute("data-event-id", b.event_id)
+        expect(level).to_have_text("whole frame")
+        expect(page.locator("#rv-accept")).to_be_enabled()
+        assert _frame_state(page)["width"] == pytest.approx(whole, abs=1)
+
+    (corrected,) = api.get(f"/api/v1/inspections/{a.event_id}").json()["reviews"]
+    assert corrected["action"] == "correct"
+    boxes = sorted(box_of(d) for d in corrected["detections"])
+    assert boxes[0] == pytest.approx([200, 320, 230, 350], abs=1.01)
+    assert boxes[1] == [DENT.x1, DENT.y1, DENT.x2, DENT.y2]
