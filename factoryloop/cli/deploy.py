@@ -1,5 +1,5 @@
 """``factoryloop deploy``: what installing a site needs (Kafka node configs, offline wheelhouses, K8s topics
-and users).
+and users, an agent's env file for a K8s cluster).
 
 The systemd units in ``deploy/systemd`` run ``kafka-run``; ``docs/operations.md`` walks through a site.
 """
@@ -237,6 +237,46 @@ def k8s_users(
     else:
         out.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {out}")
+
+
+@app.command("k8s-agent-env")
+def k8s_agent_env(
+    user_secret: Annotated[Path, typer.Option(help="kubectl get secret factoryloop-kafka-agent -o json")],
+    ca_secret: Annotated[Path, typer.Option(help="kubectl get secret factoryloop-cluster-ca-cert -o json")],
+    trainer_secret: Annotated[Path, typer.Option(help="kubectl get secret factoryloop-trainer -o json")],
+    bootstrap: Annotated[str, typer.Option(help="host:port of the cluster's external listener (9094).")],
+    out: Annotated[Path, typer.Option(help="Folder for agent.env and ca.pem (created; files 0600).")],
+    prefix: Annotated[str, typer.Option(help="Topic name prefix.")] = "factoryloop.",
+    install_dir: Annotated[
+        Path, typer.Option(help="Where ca.pem will be on the line PC (the env file points there).")
+    ] = Path("/etc/factoryloop"),
+    username: Annotated[str, typer.Option(help="The agents' KafkaUser.")] = "factoryloop-kafka-agent",
+) -> None:
+    """An edge agent's env file for a Strimzi cluster, from its Secrets (docs/operations.md "Kubernetes")."""
+    from factoryloop.errors import ConfigError
+    from factoryloop.site.k8s_agent_env import agent_env
+    from factoryloop.site.security import CA_CERT, write_secret
+
+    try:
+        made = agent_env(
+            user_secret,
+            ca_secret,
+            trainer_secret,
+            bootstrap=bootstrap,
+            topic_prefix=prefix,
+            install_dir=install_dir,
+            username=username,
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("agent.env", CA_CERT):
+            if (out / name).exists():
+                raise ConfigError(f"{out / name} exists: remove it or choose another --out")
+        write_secret(out / "agent.env", made.env)
+        write_secret(out / CA_CERT, made.ca_pem)
+    except (ConfigError, OSError) as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"wrote {out / 'agent.env'} and {out / CA_CERT} (0600)")
+    typer.echo(f"on the line PC: {CA_CERT} to {install_dir}/, agent.env as the agent units' EnvironmentFile")
 
 
 @app.command("check-env")

@@ -1,13 +1,16 @@
 """A secured site's Kafka from the units' commands: ``factoryloop deploy kafka-config --site`` writes a KRaft
 controller's and a broker's configs from a ``factoryloop site init`` folder, ``factoryloop deploy kafka-run``
 formats each storage with the site's SCRAM users and execs the JVM. The admin then creates the topics and
-ACLs (``site acls``), an agent writes an outcome over TLS + SCRAM, and its write to deployments is refused.
+ACLs (``site acls``), an agent writes an outcome over TLS + SCRAM, and its write to deployments is refused;
+an agent env file written by ``deploy k8s-agent-env`` from Secrets holding this site's agent material works.
 On 127.0.0.1 with RF 1: one controller (mutual TLS on its listener), one broker.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -19,12 +22,13 @@ import pytest
 
 from factoryloop.errors import KafkaNotAuthorizedError
 from factoryloop.kafka import EventProducer
-from factoryloop.site.security import Site
+from factoryloop.site.security import CA_CERT, Site
 from factoryloop.stack.kafka import broker_count
 from factoryloop.stack.process import free_ports
 from factoryloop.topics import TopicRole
 from tests.integration.deploy.test_kafka_roles import Node
 from tests.support import events
+from tests.unit.site.test_k8s_agent_env import settings_from_env_file
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(600)]
 CLI = [sys.executable, "-m", "factoryloop.cli"]
@@ -97,3 +101,32 @@ def test_a_secured_controller_and_broker_from_the_site_folder(secured: tuple[Sit
         pytest.raises(KafkaNotAuthorizedError, match="user 'agent' is not allowed to write"),
     ):
         producer.send_sync(TopicRole.DEPLOYMENTS, events.deployment(), key="fleet")
+
+    # The env file `deploy k8s-agent-env` writes from a cluster's Secrets works on a TLS + SCRAM listener:
+    # here the Secrets carry this site's agent password, CA and signing key.
+    out = site.root.parent / "k8s-agent"
+    files = _k8s_secrets(site, site.root.parent)
+    _cli(
+        "deploy", "k8s-agent-env", "--user-secret", str(files[0]), "--ca-secret", str(files[1]),
+        "--trainer-secret", str(files[2]), "--bootstrap", site.bootstrap, "--out", str(out),
+        "--install-dir", str(out), "--username", "agent", "--prefix", agent.topic_prefix,
+    )  # fmt: skip
+    with EventProducer(settings_from_env_file(out / "agent.env")) as producer:
+        producer.send_sync(TopicRole.OUTCOMES, events.outcome())
+
+
+def _k8s_secrets(site: Site, folder: Path) -> list[Path]:
+    """The three Secrets as ``kubectl get secret -o json`` prints them (base64 ``data``)."""
+    env = site.env("agent")
+    values = [
+        ("factoryloop-kafka-agent", {"password": env["FACTORYLOOP_KAFKA_SASL_PASSWORD"]}),
+        ("factoryloop-cluster-ca-cert", {"ca.crt": (site.root / CA_CERT).read_text()}),
+        ("factoryloop-trainer", {"signing-key": env["FACTORYLOOP_AGENT_SIGNING_KEY"]}),
+    ]
+    paths = []
+    for name, data in values:
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps({"kind": "Secret", "metadata": {"name": name}, "data": encoded}))
+        paths.append(path)
+    return paths

@@ -215,16 +215,22 @@ def _kafka() -> dict[str, Any]:
 
 
 def _tls_port() -> int:
-    (listener,) = _kafka()["spec"]["kafka"]["listeners"]
+    """The port of the in-cluster listener the Deployments use."""
+    (listener,) = [li for li in _kafka()["spec"]["kafka"]["listeners"] if li["type"] == "internal"]
     return int(listener["port"])
 
 
 def test_kafka_is_secured_tls_scram_and_acls_only() -> None:
     spec = _kafka()["spec"]["kafka"]
-    # one client listener, TLS + SCRAM: no plaintext or unauthenticated way in
-    assert [(li["tls"], li["authentication"]) for li in spec["listeners"]] == [
-        (True, {"type": "scram-sha-512"})
-    ]
+    # an internal listener for the cluster's pods and an external one for the line PCs, both TLS + SCRAM:
+    # no plaintext or unauthenticated way in
+    listeners = {
+        li["name"]: (li["type"], li["port"], li["tls"], li["authentication"]) for li in spec["listeners"]
+    }
+    assert listeners == {
+        "tls": ("internal", 9093, True, {"type": "scram-sha-512"}),
+        "external": ("loadbalancer", 9094, True, {"type": "scram-sha-512"}),
+    }
     assert spec["authorization"] == {"type": "simple"}  # no superUsers: no factoryloop user bypasses ACLs
     assert spec["config"].get("allow.everyone.if.no.acl.found", False) is False
 
