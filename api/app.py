@@ -22,6 +22,7 @@ from api.routes.health import root_router as health_root
 from api.settings import ApiSettings, get_settings
 from api.sink.runner import Sink
 from api.sink.supervisor import SinkSupervisor
+from api.web.agent_page import router as agent_web_router
 from api.web.alerts import router as alerts_web_router
 from api.web.fleet_page import router as fleet_web_router
 from api.web.lines import router as lines_web_router
@@ -150,6 +151,7 @@ def create_app(settings: ApiSettings | None = None, *, run_sink: bool | None = N
     app.include_router(web_router)
     app.include_router(lines_web_router)
     app.include_router(fleet_web_router)
+    app.include_router(agent_web_router)
     app.include_router(products_web_router)
     app.include_router(rollouts_web_router)
     app.include_router(alerts_web_router)

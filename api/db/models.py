@@ -208,6 +208,13 @@ class HeartbeatRow(Base):
     uptime_s: Mapped[float | None] = mapped_column(Float)
     late_rejects: Mapped[int | None] = mapped_column(Integer)
     missed_parts: Mapped[int | None] = mapped_column(Integer)
+    # The agent page's charts (null in rows stored before migration 0012); frames_dropped and errors are
+    # counters since the agent's start.
+    latency_p50_ms: Mapped[float | None] = mapped_column(Float)
+    latency_p99_ms: Mapped[float | None] = mapped_column(Float)
+    buffer_records: Mapped[int | None] = mapped_column(Integer)
+    frames_dropped: Mapped[int | None] = mapped_column(Integer)
+    errors: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_heartbeats_agent_ts", "agent_id", "ts"),

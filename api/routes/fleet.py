@@ -1,13 +1,13 @@
 """Fleet: each agent's last heartbeat, online/offline by its age, model version, fps, latency, buffer,
-camera."""
+camera; one agent's heartbeats over time."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.context import AppContext, get_ctx
@@ -15,6 +15,7 @@ from api.db.models import AgentEventRow, AgentRow
 from api.errors import NotFoundError
 from api.routes.common import ERRORS, IdText
 from api.security import Role, needs
+from api.services.agent_history import agent_history, bucket_seconds
 
 router = APIRouter(prefix="/fleet", tags=["fleet"], responses=ERRORS)
 
@@ -127,3 +128,57 @@ def agent(
             for e in evs
         ],
     )
+
+
+class HistoryBucketOut(BaseModel):
+    start: datetime
+    heartbeats: int
+    fps: float
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    buffer_records: int | None
+    frames_dropped: int | None = Field(
+        description="Frames dropped in the bucket (counted from the agent's start)"
+    )
+    errors: int | None = Field(description="Errors in the bucket")
+    model_version: str | None
+
+
+class AgentHistoryOut(BaseModel):
+    agent_id: str
+    since: datetime
+    until: datetime
+    bucket_s: int
+    buckets: list[HistoryBucketOut] = Field(description="Buckets holding a heartbeat, oldest first")
+
+
+def read_history(ctx: AppContext, agent_id: str, hours: int, now: datetime | None = None) -> AgentHistoryOut:
+    until = now or datetime.now(UTC)
+    since = until - timedelta(hours=hours)
+    size = bucket_seconds(until - since)
+    since = datetime.fromtimestamp(since.timestamp() // size * size, UTC)  # buckets on round times
+    with ctx.db.session() as s:
+        if s.get(AgentRow, agent_id) is None:
+            raise NotFoundError(f"no heartbeat from agent {agent_id!r} yet")
+        buckets = agent_history(s, agent_id, since, until, size)
+    return AgentHistoryOut(
+        agent_id=agent_id,
+        since=since,
+        until=until,
+        bucket_s=size,
+        buckets=[HistoryBucketOut.model_validate(b, from_attributes=True) for b in buckets],
+    )
+
+
+@router.get(
+    "/agents/{agent_id}/history",
+    response_model=AgentHistoryOut,
+    summary="One agent's heartbeats over time, in buckets",
+    **needs(Role.SUPERVISOR),
+)
+def history(
+    agent_id: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")],
+    ctx: Annotated[AppContext, Depends(get_ctx)],
+    hours: Annotated[int, Query(ge=1, le=168, description="The last this many hours")] = 24,
+) -> AgentHistoryOut:
+    return read_history(ctx, agent_id, hours)

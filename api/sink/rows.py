@@ -153,6 +153,11 @@ def _heartbeat(batch: RowBatch, h: Heartbeat) -> None:
             "uptime_s": h.uptime_s,
             "late_rejects": h.late_rejects,
             "missed_parts": h.missed_parts,
+            "latency_p50_ms": h.latency_p50_ms,
+            "latency_p99_ms": h.latency_p99_ms,
+            "buffer_records": h.buffer_records,
+            "frames_dropped": h.frames_dropped,
+            "errors": h.errors,
         }
     )
     current = batch.agents.get(h.agent_id)

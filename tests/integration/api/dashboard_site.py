@@ -218,6 +218,34 @@ def seed_rollouts(writer: SinkWriter, model_name: str, now: datetime) -> None:
     )  # fmt: skip
 
 
+def seed_history(app: Any, now: datetime) -> None:
+    """Five hours of plate-1-st-1 (a heartbeat a minute): v1, silent for 40 minutes, a restart on v2 with a
+    slower model, a buffer that filled while Kafka was away and drained, some dropped frames."""
+    ctx = app.state.ctx
+    writer = SinkWriter(ctx.db.engine, LocalFrameStore(ctx.settings.frames_dir))
+    station = {"agent_id": "plate-1-st-1", "line_id": "plate-1", "station_id": "st-1", "product": PRODUCT}
+    beats = []
+    for k in range(300):
+        if 150 <= k < 190:
+            continue  # silent
+        restarted = k >= 190
+        beats.append(
+            heartbeat(
+                **station,
+                ts=now - timedelta(minutes=300 - k),
+                model=ModelRef(name="factoryloop-plate", version="2" if restarted else "1", sha256="b" * 64),
+                uptime_s=60.0 * (k - 190 if restarted else k),
+                fps=24.0 + (k % 7) / 10,
+                latency_p50_ms=9.0 if restarted else 7.5,
+                latency_p99_ms=(48.0 if restarted else 40.0) + (k % 5),
+                buffer_records=max(0, 4000 - 100 * (k - 190)) if restarted else 0,
+                frames_dropped=(k - 190) // 20 if restarted else k // 30,
+                camera=CameraHealth(connected=True),
+            )
+        )
+    writer.write(beats)
+
+
 def fresh_heartbeats(app: Any) -> None:
     """The agents' heartbeats again, as of now (a page that shows ages runs a while after the seed)."""
     ctx = app.state.ctx

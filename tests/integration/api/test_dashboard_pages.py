@@ -225,6 +225,38 @@ def test_fleet_figures_for_people(site: SimpleNamespace, page: Any, tmp_path: Pa
     shot(page, tmp_path, "dashboard-fleet.jpg")
 
 
+def test_an_agents_page_with_its_history(site: SimpleNamespace, page: Any, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from playwright.sync_api import expect
+
+    ds.seed_history(site.app, datetime.now(UTC))
+    ds.fresh_heartbeats(site.app)
+    page.goto(f"{site.base}/ui/fleet")
+    page.click("tr[data-agent='plate-1-st-1'] td a[href='/ui/fleet/plate-1-st-1']")
+    page.wait_for_url(f"{site.base}/ui/fleet/plate-1-st-1")
+    expect(page.locator("#agent-state")).to_have_text("online")
+    expect(page.locator("#agent-now")).to_contain_text("v2")
+    expect(page.locator("#agent-periods b")).to_have_text("24 hours")
+    page.click("#agent-periods >> text=6 hours")
+    page.wait_for_url(f"{site.base}/ui/fleet/plate-1-st-1?hours=6")
+    expect(page.locator("#agent-periods")).to_contain_text("buckets of 5 min")
+    # the 40 silent minutes break every line: a run before, a run after (the fresh heartbeat joins it)
+    expect(page.locator("#chart-fps polyline")).to_have_count(2)
+    expect(page.locator("#chart-latency polyline")).to_have_count(4)  # p99 and p50
+    expect(page.locator("#chart-latency figcaption")).to_contain_text(
+        re.compile(r"p99 \(worst\) \(last \d+ ms\)")
+    )
+    expect(page.locator("#chart-buffer figcaption")).to_contain_text("deepest (last 310)")
+    expect(page.locator("#agent-models")).to_have_text(re.compile(r"^v1 \(from .+\) → v2 \(from .+\)$"))
+    text = page.locator("main").inner_text()
+    assert not re.search(r"\d\.\d{3,}", text), f"a raw float on the agent page: {text}"
+    shot(page, tmp_path, "dashboard-agent.jpg", full_page=True)
+
+    page.goto(f"{site.base}/ui/fleet/nobody")
+    expect(page.locator("#agent-missing")).to_contain_text("No heartbeat from agent nobody is stored")
+
+
 def test_product_page(site: SimpleNamespace, page: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
