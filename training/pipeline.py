@@ -79,6 +79,8 @@ def train_params(
     fixed = {"epochs": epochs or settings.epochs, "imgsz": imgsz or settings.imgsz, "batch": settings.batch}
     if finetune and settings.finetune_freeze_batchnorm:
         overrides.setdefault("freeze_batchnorm", True)
+    if finetune and settings.finetune_precise_bn is not None:
+        overrides.setdefault("precise_bn", settings.finetune_precise_bn)
     args = chosen.train_args(**{**{k: v for k, v in fixed.items() if v}, **overrides})
     return chosen.name, {"model": model or chosen.model, "seed": settings.seed, **args}
 

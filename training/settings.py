@@ -79,6 +79,12 @@ class TrainSettings(BaseSettings):
         description="Fine-tunes keep the champion's BatchNorm statistics (training.yolo.train): no collapse "
         "on the one dataset where seed 0 collapsed, at some cost in accuracy (docs/benchmarks.md).",
     )
+    finetune_precise_bn: int | None = Field(
+        default=None,
+        ge=0,
+        description="Fine-tunes recompute the BatchNorm statistics of their final weights over this many "
+        "augmented training images (training.yolo.precise_bn); 0: off; unset: the recipe's (1000).",
+    )
     # Edge export: an INT8 twin of the ONNX (training.yolo.quantize), shipped when as good as fp32.
     edge_int8: bool = Field(
         default=True,

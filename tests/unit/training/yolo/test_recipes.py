@@ -29,6 +29,8 @@ def test_cpu_fast_is_packaged_and_steps_every_batch() -> None:
     assert args["nbs"] == args["batch"] and args["warmup_epochs"] == 0 and args["val"] is False
     assert CPU_FAST.train_args(batch=8)["nbs"] == 8
     assert CPU_FAST_FINETUNE.imgsz == CPU_FAST.imgsz  # a fine-tune keeps the champion's input size
+    # a fine-tune's BatchNorm statistics are recomputed for its final weights (training.yolo.precise_bn)
+    assert CPU_FAST_FINETUNE.train_args()["precise_bn"] > 0 and "precise_bn" not in args
     assert set(RECIPES) >= {"cpu_fast", "cpu_fast_finetune"}
     with pytest.raises(ModelBuildError, match="unknown training recipe"):
         get_recipe("nope")
@@ -64,6 +66,17 @@ def test_fine_tunes_freeze_batchnorm_when_set(setting: bool, model: str, frozen:
     settings = TrainSettings(imgsz=96, finetune_freeze_batchnorm=setting)
     _, params = train_params(settings, **({"model": model} if model else {}))
     assert params.get("freeze_batchnorm") is frozen
+
+
+@pytest.mark.parametrize(
+    ("setting", "model", "images"),
+    [(None, "/x/champion.pt", 1000), (0, "/x/champion.pt", 0), (500, "/x/champion.pt", 500), (500, "", None)],
+    ids=["recipe", "off", "set", "scratch-never"],
+)
+def test_fine_tunes_recompute_batchnorm(setting: int | None, model: str, images: int | None) -> None:
+    settings = TrainSettings(imgsz=96, finetune_precise_bn=setting)
+    _, params = train_params(settings, **({"model": model} if model else {}))
+    assert params.get("precise_bn") == images
 
 
 @dataclass(frozen=True)
