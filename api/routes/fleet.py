@@ -15,7 +15,7 @@ from api.db.models import AgentEventRow, AgentRow
 from api.errors import NotFoundError
 from api.routes.common import ERRORS, IdText
 from api.security import Role, needs
-from api.services.agent_history import agent_history, bucket_seconds
+from api.services.agent_history import HistoryBucket, agent_history, bucket_seconds
 
 router = APIRouter(prefix="/fleet", tags=["fleet"], responses=ERRORS)
 
@@ -130,26 +130,14 @@ def agent(
     )
 
 
-class HistoryBucketOut(BaseModel):
-    start: datetime
-    heartbeats: int
-    fps: float
-    latency_p50_ms: float | None
-    latency_p99_ms: float | None
-    buffer_records: int | None
-    frames_dropped: int | None = Field(
-        description="Frames dropped in the bucket (counted from the agent's start)"
-    )
-    errors: int | None = Field(description="Errors in the bucket")
-    model_version: str | None
-
-
 class AgentHistoryOut(BaseModel):
     agent_id: str
     since: datetime
     until: datetime
     bucket_s: int
-    buckets: list[HistoryBucketOut] = Field(description="Buckets holding a heartbeat, oldest first")
+    buckets: list[HistoryBucket] = Field(
+        description="Buckets holding a heartbeat, oldest first (frames_dropped, errors: how many in it)"
+    )
 
 
 def read_history(ctx: AppContext, agent_id: str, hours: int, now: datetime | None = None) -> AgentHistoryOut:
@@ -166,7 +154,7 @@ def read_history(ctx: AppContext, agent_id: str, hours: int, now: datetime | Non
         since=since,
         until=until,
         bucket_s=size,
-        buckets=[HistoryBucketOut.model_validate(b, from_attributes=True) for b in buckets],
+        buckets=buckets,
     )
 
 

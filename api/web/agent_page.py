@@ -5,6 +5,7 @@ events (model loads and refusals, camera and connection changes)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -29,9 +30,11 @@ def charts(history: AgentHistoryOut, ctx: AppContext) -> list[HistoryChart]:
     at = [x.start for x in b]
     window = (history.since, history.until, history.bucket_s)
 
-    def chart(chart_id: str, title: str, series: dict[str, list[float | None]], fmt: object) -> HistoryChart:
+    def chart(
+        chart_id: str, title: str, series: dict[str, Sequence[float | None]], fmt: Callable[[float], str]
+    ) -> HistoryChart:
         paired = {name: list(zip(at, values, strict=True)) for name, values in series.items()}
-        return history_chart(chart_id, title, paired, *window, fmt, tz=tz)  # type: ignore[arg-type]
+        return history_chart(chart_id, title, paired, *window, fmt, tz=tz)
 
     return [
         chart("chart-fps", "Throughput", {"fps (mean)": [x.fps for x in b]}, fps),
@@ -44,20 +47,16 @@ def charts(history: AgentHistoryOut, ctx: AppContext) -> list[HistoryChart]:
         chart(
             "chart-buffer",
             "Records waiting in the disk buffer",
-            {"deepest": [_f(x.buffer_records) for x in b]},
+            {"deepest": [x.buffer_records for x in b]},
             count,
         ),
         chart(
             "chart-losses",
             "Dropped frames and errors per bucket",
-            {"dropped": [_f(x.frames_dropped) for x in b], "errors": [_f(x.errors) for x in b]},
+            {"dropped": [x.frames_dropped for x in b], "errors": [x.errors for x in b]},
             count,
         ),
     ]
-
-
-def _f(value: int | None) -> float | None:
-    return None if value is None else float(value)
 
 
 def served(history: AgentHistoryOut) -> list[tuple[str, datetime]]:
@@ -81,7 +80,7 @@ def agent_page(
         return _redirect_login()
     if hours not in PERIODS:
         hours = 24
-    row = next((r for r in fleet_rows(ctx, camera_config(request)) if r.agent.agent_id == agent_id), None)
+    row = next(iter(fleet_rows(ctx, camera_config(request), agent_id=agent_id)), None)
     if row is None:
         return _page(request, "agent.html", user, status_code=404, agent_id=agent_id, row=None)
     try:

@@ -69,13 +69,18 @@ def camera_of(heartbeat: dict[str, Any], online: bool, config: CameraConfig) -> 
     return (", ".join(found) if found else "ok"), notes
 
 
-def fleet_rows(ctx: AppContext, config: CameraConfig, now: datetime | None = None) -> list[FleetAgent]:
+def fleet_rows(
+    ctx: AppContext, config: CameraConfig, now: datetime | None = None, agent_id: str | None = None
+) -> list[FleetAgent]:
+    """Every agent's row, or only ``agent_id``'s (its page)."""
     now = now or datetime.now(UTC)
+    query = select(AgentRow).order_by(AgentRow.line_id, AgentRow.station_id, AgentRow.agent_id)
+    if agent_id is not None:
+        query = query.where(AgentRow.agent_id == agent_id)
     with ctx.db.session() as s:
-        order = (AgentRow.line_id, AgentRow.station_id, AgentRow.agent_id)
-        rows = list(s.scalars(select(AgentRow).order_by(*order)))
+        rows = list(s.scalars(query))
     alerts: dict[str, list[AlertOut]] = {}
-    for a in list_alerts(ctx.db, AlertFilter(state="open", limit=500)):
+    for a in list_alerts(ctx.db, AlertFilter(state="open", agent_id=agent_id, limit=500)):
         if a.agent_id:
             alerts.setdefault(a.agent_id, []).append(a)
     out = []

@@ -4,7 +4,7 @@ per figure, the y axis from 0 to the largest value. No JavaScript, no CDN."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -36,7 +36,7 @@ class HistoryChart:
 def history_chart(
     chart_id: str,
     title: str,
-    series: dict[str, Sequence[tuple[datetime, float | None]]],
+    series: Mapping[str, Sequence[tuple[datetime, float | None]]],
     since: datetime,
     until: datetime,
     bucket_s: int,
