@@ -11,7 +11,7 @@ three Secrets, read with ``kubectl get secret NAME -o json``:
   deployments with (agents on a site refuse unsigned ones).
 
 :func:`agent_env` turns them into the same env file ``factoryloop site init`` writes for a systemd site's
-agents (:func:`factoryloop.site.security.role_env`) plus the CA's PEM; ``factoryloop deploy k8s-agent-env``
+agents (:func:`factoryloop.site.security.client_env`) plus the CA's PEM; ``factoryloop deploy k8s-agent-env``
 writes both (0600).
 """
 
@@ -26,8 +26,7 @@ from typing import Any
 
 from factoryloop.errors import ConfigError
 from factoryloop.site.k8s import USER_PREFIX
-from factoryloop.site.security import CA_CERT
-from factoryloop.stack.kafka_config import SCRAM_MECHANISM
+from factoryloop.site.security import CA_CERT, client_env
 
 USER_SECRET = f"{USER_PREFIX}agent"  # a KafkaUser's Secret and its SCRAM user name are the user's name
 CA_SECRET = "factoryloop-cluster-ca-cert"
@@ -89,17 +88,14 @@ def agent_env(
     signing_key = secret_value(trainer_secret, TRAINER_SECRET, "signing-key")
     if signing_key.strip() in ("", "CHANGE-ME"):
         raise ConfigError(f"{trainer_secret}: signing-key is still a placeholder; set the trainer's real key")
-    lines = [
-        "# factoryloop agent on a Kubernetes site (factoryloop deploy k8s-agent-env). SECRET: mode 0600.",
-        f"FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS={bootstrap}",
-        f"FACTORYLOOP_KAFKA_TOPIC_PREFIX={topic_prefix}",
-        "FACTORYLOOP_KAFKA_CLIENT_ID=factoryloop-agent",
-        "FACTORYLOOP_KAFKA_SECURITY_PROTOCOL=SASL_SSL",
-        f"FACTORYLOOP_KAFKA_SASL_MECHANISM={SCRAM_MECHANISM}",
-        f"FACTORYLOOP_KAFKA_SASL_USERNAME={username}",
-        f"FACTORYLOOP_KAFKA_SASL_PASSWORD={password}",
-        f"FACTORYLOOP_KAFKA_SSL_CAFILE={install_dir / CA_CERT}",
-        f"FACTORYLOOP_AGENT_SIGNING_KEY={signing_key.strip()}",
-        "FACTORYLOOP_AGENT_REQUIRE_SIGNATURE=true",
-    ]
-    return AgentEnv(env="\n".join(lines) + "\n", ca_pem=ca_pem)
+    env = client_env(
+        "factoryloop agent on a Kubernetes site (factoryloop deploy k8s-agent-env)",
+        "agent",
+        bootstrap=bootstrap,
+        topic_prefix=topic_prefix,
+        username=username,
+        password=password,
+        ca_file=install_dir / CA_CERT,
+        signing_key=signing_key.strip(),
+    )
+    return AgentEnv(env=env, ca_pem=ca_pem)

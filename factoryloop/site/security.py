@@ -167,16 +167,41 @@ class Site:
 
 def role_env(site: Site, role: str, password: str, signing_key: str) -> str:
     """The env file of ``role``: Kafka over SASL_SSL as the role's principal, plus the role's own settings."""
+    return client_env(
+        f"factoryloop site: settings of the {role} role (factoryloop site init)",
+        role,
+        bootstrap=site.bootstrap,
+        topic_prefix=site.topic_prefix,
+        username=role,
+        password=password,
+        ca_file=site.install_dir / CA_CERT,
+        signing_key=signing_key,
+    )
+
+
+def client_env(
+    title: str,
+    role: str,
+    *,
+    bootstrap: str,
+    topic_prefix: str,
+    username: str,
+    password: str,
+    ca_file: Path,
+    signing_key: str,
+) -> str:
+    """A client's env file: Kafka over SASL_SSL/SCRAM as ``username``, and for an agent the signing key it
+    checks deployments with (signed ones only), for the trainer the one it signs with."""
     lines = [
-        f"# factoryloop site: settings of the {role} role (factoryloop site init). SECRET: mode 0600.",
-        f"FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS={site.bootstrap}",
-        f"FACTORYLOOP_KAFKA_TOPIC_PREFIX={site.topic_prefix}",
+        f"# {title}. SECRET: mode 0600.",
+        f"FACTORYLOOP_KAFKA_BOOTSTRAP_SERVERS={bootstrap}",
+        f"FACTORYLOOP_KAFKA_TOPIC_PREFIX={topic_prefix}",
         f"FACTORYLOOP_KAFKA_CLIENT_ID=factoryloop-{role}",
         "FACTORYLOOP_KAFKA_SECURITY_PROTOCOL=SASL_SSL",
         f"FACTORYLOOP_KAFKA_SASL_MECHANISM={SCRAM_MECHANISM}",
-        f"FACTORYLOOP_KAFKA_SASL_USERNAME={role}",
+        f"FACTORYLOOP_KAFKA_SASL_USERNAME={username}",
         f"FACTORYLOOP_KAFKA_SASL_PASSWORD={password}",
-        f"FACTORYLOOP_KAFKA_SSL_CAFILE={site.install_dir / CA_CERT}",
+        f"FACTORYLOOP_KAFKA_SSL_CAFILE={ca_file}",
     ]
     if role == "agent":  # a site's agents take signed deployments only
         lines += [f"FACTORYLOOP_AGENT_SIGNING_KEY={signing_key}", "FACTORYLOOP_AGENT_REQUIRE_SIGNATURE=true"]
