@@ -1,7 +1,7 @@
 // The review page: one queued frame at a time, scaled to the window (zoom: review_zoom.js), its boxes
 // editable over it (review_boxes.js); the next frame's image is loaded while this one is reviewed. Each
-// decision is posted as the API's review body ({action, detections, comment, review_ms}) to /ui/review/<id>/decision, review_ms
-// being the time from showing the frame to the decision. Back (B) shows the frames of this session again,
+// decision is posted as the API's review body ({action, detections, comment, review_ms}) to
+// /ui/review/<id>/decision, review_ms being the time from showing the frame to the decision. Back (B) shows the frames of this session again,
 // skipped or decided: a new decision on one is a new review that replaces the earlier one (the history keeps
 // both; the retrain's count takes a frame once, by its latest review). Keys: review_keys.js (and the legend).
 (function () {
