@@ -15,6 +15,7 @@ from training.errors import ModelBuildError, TrainingStopped
 from training.yolo.base_model import check_base_model
 from training.yolo.budget import RunClock, TimeBudget, trainer_class
 from training.yolo.imgsz import imgsz_for_dataset
+from training.yolo.imgsz_budget import RESERVED_SHARE, imgsz_for_budget
 from training.yolo.offline import yolo_class
 from training.yolo.progress import ProgressCallback
 
@@ -122,6 +123,19 @@ def _stop_when_set(stop: threading.Event) -> Callable[[Any], None]:
     return check
 
 
+def _input_size(
+    imgsz: int | str, data_yaml: Path, model: str, budget: TimeBudget | None, started: float
+) -> int:
+    if isinstance(imgsz, int):
+        return imgsz
+    if budget is not None:
+        train_s = budget.end_s * (1 - RESERVED_SHARE) - (time.monotonic() - started)
+        return imgsz_for_budget(data_yaml, model, train_s=train_s, threads=cpu_threads()).imgsz
+    size = imgsz_for_dataset(data_yaml)
+    logger.info("input size %s chosen from %s", size, data_yaml)
+    return size
+
+
 def train_yolo(
     data_yaml: Path,
     out_dir: Path,
@@ -154,7 +168,8 @@ def train_yolo(
     ``time_budget_s``: the run returns within this many seconds less ``export_reserve_s`` (default: a share of
     the budget, ``training.yolo.budget.export_reserve``) kept for the caller's export; ``epochs`` is then only
     the first estimate (training.yolo.budget). ``progress`` gets a ``TrainProgress`` after each epoch.
-    ``imgsz="auto"``: chosen from the train split's image and box sizes (``training.yolo.imgsz``).
+    ``imgsz="auto"``: chosen from the train split's image and box sizes (``training.yolo.imgsz``) and, under a
+    time budget, lowered until ``MIN_EPOCHS`` epochs fit it (``training.yolo.imgsz_budget``).
     ``workers``: dataloader worker processes, on CPU too (Ultralytics alone would use none there).
     ``stop``: when set, the run ends at the next batch with :class:`TrainingStopped` (the trainer stops).
     """
@@ -167,12 +182,10 @@ def train_yolo(
         raise ModelBuildError(f"model {model_str!r} is neither an architecture YAML nor an existing .pt file")
     if not model_str.endswith(".yaml"):
         check_base_model(Path(model_str))
-    if imgsz == "auto":
-        imgsz = imgsz_for_dataset(data_yaml)
-        logger.info("input size %s chosen from %s", imgsz, data_yaml)
-    elif not isinstance(imgsz, int):
+    if imgsz != "auto" and not isinstance(imgsz, int):
         raise ModelBuildError(f"imgsz must be an int or 'auto', got {imgsz!r}")
     budget = TimeBudget.of(time_budget_s, export_reserve_s) if time_budget_s is not None else None
+    size = _input_size(imgsz, data_yaml, model_str, budget, started)
     yolo = yolo_class()(model_str)
     clock = RunClock(started, budget, progress)
 
@@ -199,7 +212,7 @@ def train_yolo(
     args: dict[str, Any] = {
         "data": str(data_yaml),
         "epochs": epochs,
-        "imgsz": imgsz,
+        "imgsz": size,
         "batch": batch,
         "workers": workers,
         "device": resolve_device(device),
@@ -250,5 +263,5 @@ def train_yolo(
         epochs=clock.rows,
         wall_s=wall,
         train_images=n_train,
-        imgsz=imgsz,
+        imgsz=size,
     )

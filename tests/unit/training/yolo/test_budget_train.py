@@ -91,6 +91,23 @@ def test_auto_imgsz_comes_from_the_data(tmp_path: Path) -> None:
     assert result.imgsz in (160, 192, 224, 256, 320)  # 320x240 simulator frames: never above 320
 
 
+def test_auto_imgsz_under_a_short_budget_is_the_smallest(tmp_path: Path) -> None:
+    data = write_sim_dataset(tmp_path / "data", range(4), range(100, 102))
+    result = train_yolo(
+        data,
+        tmp_path / "runs",
+        model=str(TINY_YAML),
+        epochs=1,
+        imgsz="auto",
+        batch=4,
+        device="cpu",
+        cache=False,
+        time_budget_s=3.0,  # 15 epochs fit at no size: the smallest candidate, the most epochs
+        export_reserve_s=0.0,
+    )
+    assert result.imgsz == 160
+
+
 @pytest.mark.parametrize(("imgsz", "match"), [("big", "imgsz"), (96, "budget")])
 def test_bad_arguments_are_refused(tmp_path: Path, imgsz: object, match: str) -> None:
     data = write_sim_dataset(tmp_path / "data", range(1), range(100, 101))
