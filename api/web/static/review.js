@@ -56,7 +56,7 @@
   window.addEventListener("resize", layout);
   const zoom = new window.FLReview.Zoom(stage, frame, layout, (z) => {
     $("rv-zoom").textContent = z === 1 ? "whole frame" : z.toFixed(1) + "x";
-  });
+  }, () => editor.cancelPress());
   // + / - zoom about the selected box's middle, else about the middle of the view
   function zoomBy(factor) {
     const b = editor.boxes[editor.sel];

@@ -216,6 +216,17 @@
     }
     this.render();
   };
+  // a pinch began (review_zoom.js): what this press did is undone, as if it never happened
+  Editor.prototype.cancelPress = function () {
+    const pr = this.press;
+    this.press = null;
+    if (!pr) return;
+    if (pr.dragging && pr.mode !== "draw") {
+      this.boxes[this.sel] = Object.assign({}, pr.orig);
+      this.undos.pop();
+    } else if (!pr.dragging && pr.mode === "move" && pr.was !== this.sel) this.sel = pr.was;
+    this.render();
+  };
   Editor.prototype.up = function () {
     const pr = this.press;
     this.press = null;

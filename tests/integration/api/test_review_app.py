@@ -2,8 +2,8 @@
 the next frame's image loaded ahead, a box moved and another resized with the mouse, a class changed and a
 box deleted and restored with the keyboard, the correction sent with Enter and the next frame confirmed with
 C, twenty overlapping boxes within one window (clicks cycle through them), a skip; Back; zoom and pan on a
-small defect. The posted boxes, the time of each review and the reviewer's median / p90 are checked through
-the API.
+small defect, with the mouse and with two fingers. The posted boxes, the time of each review and the
+reviewer's median / p90 are checked through the API.
 
 Screenshots go to the test's tmp dir, and to ``$FACTORYLOOP_SCREENSHOTS`` when set (``docs/img``)."""
 
@@ -37,14 +37,27 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'api.db'}"
 
 
+def _natural_size(page: Any) -> tuple[int, int]:
+    return tuple(
+        page.evaluate(
+            "() => [document.querySelector('#rv-frame img').naturalWidth, "
+            "document.querySelector('#rv-frame img').naturalHeight]"
+        )
+    )
+
+
 def css(page: Any, x: float, y: float) -> tuple[float, float]:
     """Frame pixel (x, y) of the shown frame -> page coordinates."""
     bb = page.locator("#rv-svg").bounding_box()
-    w, h = page.evaluate(
-        "() => [document.querySelector('#rv-frame img').naturalWidth, "
-        "document.querySelector('#rv-frame img').naturalHeight]"
-    )
+    w, h = _natural_size(page)
     return bb["x"] + x * bb["width"] / w, bb["y"] + y * bb["height"] / h
+
+
+def frame_point(page: Any, x: float, y: float) -> tuple[float, float]:
+    """Page coordinates -> the shown frame's pixel there (the inverse of ``css``)."""
+    bb = page.locator("#rv-svg").bounding_box()
+    w, h = _natural_size(page)
+    return (x - bb["x"]) * w / bb["width"], (y - bb["y"]) * h / bb["height"]
 
 
 def drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -67,8 +80,9 @@ def shot(page: Any, tmp_path: Path, name: str) -> None:
 
 
 @contextmanager
-def review_page(api: Any) -> Iterator[Any]:
-    """Chromium on the served API, logged in as the supervisor, on the review page (oldest first)."""
+def review_page(api: Any, *, touch: bool = False) -> Iterator[Any]:
+    """Chromium on the served API, logged in as the supervisor, on the review page (oldest first);
+    ``touch``: a touch screen besides the mouse (``Touch`` drives it)."""
     from playwright.sync_api import expect, sync_playwright
 
     if not CHROMIUM.exists():
@@ -76,7 +90,7 @@ def review_page(api: Any) -> Iterator[Any]:
     with serve(api) as (base, _), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
-            page = browser.new_page(viewport=VIEWPORT)
+            page = browser.new_page(viewport=VIEWPORT, has_touch=touch)
             page.set_default_timeout(30_000)
             expect.set_options(timeout=30_000)
             page.goto(f"{base}/ui/login")
@@ -224,6 +238,36 @@ def test_back_to_a_frame_decided_or_skipped(
     assert confirmed["action"] == "confirm"
 
 
+class Touch:
+    """Fingers on the page's touch screen, through Chromium's DevTools protocol (Playwright only taps)."""
+
+    def __init__(self, page: Any) -> None:
+        self.cdp = page.context.new_cdp_session(page)
+        self.points: dict[int, tuple[float, float]] = {}
+
+    def _send(self, kind: str) -> None:
+        points = [{"x": x, "y": y, "id": i} for i, (x, y) in self.points.items()]
+        self.cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    def down(self, finger: int, at: tuple[float, float]) -> None:
+        self.points[finger] = at
+        self._send("touchStart")
+
+    def move(self, to: dict[int, tuple[float, float]], steps: int = 5) -> None:
+        start = dict(self.points)
+        for k in range(1, steps + 1):
+            for i, (x, y) in to.items():
+                self.points[i] = (
+                    start[i][0] + (x - start[i][0]) * k / steps,
+                    start[i][1] + (y - start[i][1]) * k / steps,
+                )
+            self._send("touchMove")
+
+    def lift(self) -> None:
+        self.points.clear()
+        self._send("touchEnd")
+
+
 def _frame_state(page: Any) -> dict[str, float]:
     return page.evaluate(
         "() => { const s = document.querySelector('#rv-stage');"
@@ -239,7 +283,7 @@ def test_zoom_and_pan_a_small_defect(api_factory, kafka_settings: KafkaSettings,
 
     api = api_factory(kafka_settings)
     a, b = store_plate_frames(api, [(5, [("dent", DENT, 0.4)]), (10, [("scratch", SCRATCH, 0.6)])])
-    with review_page(api) as page:
+    with review_page(api, touch=True) as page:
         app, rows, level = page.locator("#review-app"), page.locator("#rv-boxes li"), page.locator("#rv-zoom")
         expect(app).to_have_attribute("data-event-id", a.event_id)
         expect(page.locator("#rv-accept")).to_be_enabled()
@@ -280,8 +324,38 @@ def test_zoom_and_pan_a_small_defect(api_factory, kafka_settings: KafkaSettings,
         expect(page.locator("#rv-accept")).to_be_enabled()
         assert _frame_state(page)["width"] == pytest.approx(whole, abs=1)
 
+        # two fingers: the first lands on the scratch and drags it 30 px (a box move), the second makes it a
+        # pinch, which undoes the move; spread from 100 to 200 px: 2x about their middle, which then pans
+        fingers, first = Touch(page), css(page, 205, 300)
+        fingers.down(0, first)
+        fingers.move({0: (first[0] - 30, first[1])}, steps=3)
+        fingers.down(1, (first[0] + 70, first[1]))
+        mid = (first[0] + 20, first[1])
+        at_mid = frame_point(page, *mid)
+        spread = {0: (mid[0] - 100, mid[1]), 1: (mid[0] + 100, mid[1])}
+        fingers.move(spread)
+        expect(level).to_have_text("2.0x")
+        assert css(page, *at_mid) == pytest.approx(mid, abs=3)  # the frame point under the middle stayed
+        panned = _frame_state(page)
+        fingers.move({i: (x - 40, y - 20) for i, (x, y) in spread.items()})  # both fingers 40 x 20 px
+        fingers.lift()
+        after = _frame_state(page)
+        assert (after["left"] - panned["left"], after["top"] - panned["top"]) == pytest.approx(
+            (40, 20), abs=3
+        )
+        fingers.down(0, css(page, 185, 345))  # one finger draws
+        fingers.move({0: css(page, 198, 358)})
+        fingers.lift()
+        expect(rows).to_have_count(2)
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("Nothing to review.")).to_be_visible()  # b was the last frame
+
     (corrected,) = api.get(f"/api/v1/inspections/{a.event_id}").json()["reviews"]
     assert corrected["action"] == "correct"
     boxes = sorted(box_of(d) for d in corrected["detections"])
     assert boxes[0] == pytest.approx([200, 320, 230, 350], abs=1.01)
     assert boxes[1] == [DENT.x1, DENT.y1, DENT.x2, DENT.y2]
+    (touched,) = api.get(f"/api/v1/inspections/{b.event_id}").json()["reviews"]
+    boxes = sorted(box_of(d) for d in touched["detections"])
+    assert boxes[0] == pytest.approx([185, 345, 198, 358], abs=1.01)  # drawn with one finger at 2x
+    assert boxes[1] == [SCRATCH.x1, SCRATCH.y1, SCRATCH.x2, SCRATCH.y2]  # the pinch undid the move
