@@ -17,10 +17,10 @@ import pytest
 
 from edge_agent.agent import Agent
 from factoryloop.kafka import EventProducer, TypedConsumer
-from factoryloop.schemas import RolloutAction, RolloutEvent, RolloutRequest, RolloutState
+from factoryloop.schemas import Outcome, RolloutAction, RolloutEvent, RolloutRequest, RolloutState, Verdict
 from factoryloop.settings import KafkaSettings
 from factoryloop.topics import TopicRole
-from tests.integration.edge_agent.support import wait_until
+from tests.integration.edge_agent.support import read_topic, wait_until
 from tests.support.rollout_site import (
     PRODUCT,
     register_models,
@@ -82,6 +82,27 @@ def _request(kafka: KafkaSettings, **fields: object) -> RolloutRequest:
     return request(kafka, **fields)
 
 
+def _print_rollback_figures(
+    kafka: KafkaSettings, *, story_events: list[RolloutEvent], request_id: str, done: datetime
+) -> None:
+    """docs/benchmarks.md "Canary rolled back": the bad model's first outcome (a FAIL: it flags every frame)
+    -> both agents back on v1 (seen by the test's 0.1 s poll); and -> the ``rolled_back`` event (emitted
+    once the rollback deployment is sent and MLflow has recorded it)."""
+    outcomes = read_topic(kafka, TopicRole.OUTCOMES, timeout_s=30, idle_s=2)
+    bad = [o for o in outcomes if isinstance(o, Outcome) and o.model.version == "2" and not o.shadow]
+    fails = [o.captured_at for o in bad if o.verdict == Verdict.FAIL]
+    assert fails, "the canary flagged nothing"
+    first = min(fails)
+    decided = next(
+        e.ts for e in story_events if e.request_id == request_id and e.state == RolloutState.ROLLED_BACK
+    )
+    on_v1, event = (done - first).total_seconds(), (decided - first).total_seconds()
+    print(
+        f"FIGURE canary: {len(bad)} outcomes of v2 ({len(fails)} FAIL); first FAIL -> both agents on v1 "
+        f"{on_v1:.2f} s; -> rolled_back event {event:.2f} s (judge: {POLICY.judge.min_outcomes} outcomes)"
+    )
+
+
 def test_bad_canary_rolled_back_then_a_good_one_widens_to_full(site: Site) -> None:
     # The fleet on v1 first: a straight (unstaged) deployment requested on the topic, as the API does.
     _request(site.kafka, action=RolloutAction.DEPLOY, model_version="1", staged=False)
@@ -91,6 +112,7 @@ def test_bad_canary_rolled_back_then_a_good_one_widens_to_full(site: Site) -> No
     bad = _request(site.kafka, action=RolloutAction.DEPLOY, model_version="2", reason="try v2")
     wait_until(lambda: site.serving()[0] == "2", 60, "the canary agent on v2")
     wait_until(lambda: site.serving() == ["1", "1"], 60, "the rollback to v1")
+    back_on_v1 = datetime.now(UTC)
     v2 = site.registry.get(PRODUCT, "2")
     assert v2.tags["rollout.decision"] == "rolled_back" and "defect rate" in v2.tags["rollout.reason"]
     assert site.registry.alias(PRODUCT, CHAMPION).version == "1"  # type: ignore[union-attr]
@@ -98,6 +120,9 @@ def test_bad_canary_rolled_back_then_a_good_one_widens_to_full(site: Site) -> No
     story = [(e.model_version, e.state) for e in site.events() if e.request_id == bad.request_id]
     assert story == [("2", RolloutState.CANARY), ("2", RolloutState.ROLLED_BACK)]
     assert site.agents[1].models.swaps == 1  # agent-b went to v1 once and never served v2
+    _print_rollback_figures(
+        site.kafka, story_events=site.events(), request_id=bad.request_id, done=back_on_v1
+    )
 
     # A healthy model the gate promoted: canary on agent-a for the window, then every agent.
     site.controller.promoted(PRODUCT, "3", "gate: better on golden")
