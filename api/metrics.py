@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from factoryloop.schemas import RolloutAction
+
 SINK_EVENTS = Counter("factoryloop_api_sink_events_total", "Events received by the sink", ["role"])
 SINK_INSERTED = Counter(
     "factoryloop_api_sink_inserted_total", "Event rows newly stored (duplicates excluded)"
@@ -42,6 +44,8 @@ LABELS_PUBLISHED = Counter("factoryloop_api_labels_published_total", "Label even
 ROLLOUT_REQUESTS = Counter(
     "factoryloop_api_rollout_requests_total", "Rollout requests published (deploy, rollback)", ["action"]
 )
+for _action in RolloutAction:  # at 0 from the start: Prometheus sees no increase in a series born at 1
+    ROLLOUT_REQUESTS.labels(_action.value)
 REVIEW_SECONDS = Histogram(
     "factoryloop_api_review_seconds",
     "Time a reviewer took per review (from showing the frame to the submit), when measured",

@@ -10,7 +10,7 @@ the contract of deploy/prometheus and deploy/grafana (docs/operations.md "Monito
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -113,6 +113,17 @@ class TrainerMetrics:
             "Failed polls of the API's retrain jobs (API down, token refused)",
             registry=r,
         )
+
+    def prime(self, triggers: Iterable[str]) -> None:
+        """The retrain counters of each trigger (and failure reason) exported at 0 from the start: Prometheus
+        sees no increase in a series whose first sample is already 1, so without them the first failures after
+        a trainer's start would not count towards ``FactoryloopRetrainFailing`` (deploy/prometheus)."""
+        reasons = [name for name, _ in FAILURE_KINDS] + ["unexpected"]
+        for trigger in triggers:
+            for counter in (self.retrains_started, self.retrains_finished, self.retrains_interrupted):
+                counter.labels(trigger)
+            for reason in reasons:
+                self.retrains_failed.labels(trigger, reason)
 
     def promoted(self, product: str, version: str, at: float) -> None:
         if version.isdigit():  # MLflow's registered versions are numbers

@@ -105,6 +105,7 @@ class TrainerService:
         self.queue = RetrainQueue(self.state)  # reloads what a previous trainer left queued or running
         built = build_triggers(triggers, utcnow(), store=store, state=self.state)
         self.evaluator = TriggerEvaluator(built, self.queue)
+        self.metrics.prime([t.name for t in built] + ["api", "multiple"])  # "multiple": requests merged
         self.checker = TriggerChecker(self.evaluator, check_every_s=triggers.check_every_s)
         self.ingestor = Ingestor(
             store,

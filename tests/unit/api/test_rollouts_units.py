@@ -262,3 +262,14 @@ def test_sink_rows_and_reads(ctx: AppContext) -> None:
     ctx.registry = FakeRegistry(None)  # type: ignore[assignment]
     with pytest.raises(UpstreamError):
         product_rollout(ctx, "pcb")
+
+
+@pytest.mark.parametrize("action", list(RolloutAction))
+def test_rollout_request_counters_are_exported_before_the_first_request(action: RolloutAction) -> None:
+    """At 0 from the start, so that Prometheus sees the first rollback (FactoryloopRollbackRequested)."""
+    from prometheus_client import REGISTRY
+
+    import api.metrics  # noqa: F401
+
+    labels = {"action": action.value}
+    assert REGISTRY.get_sample_value("factoryloop_api_rollout_requests_total", labels) is not None

@@ -78,3 +78,17 @@ def test_last_promoted_version_and_separate_registries() -> None:
         second.registry.get_sample_value("factoryloop_trainer_last_promoted_version", {"product": "plate"})
         is None
     )
+
+
+def test_primed_counters_are_exported_at_zero_before_any_retrain() -> None:
+    metrics = TrainerMetrics()
+    metrics.prime(["new_labels", "api"])
+    value = metrics.registry.get_sample_value
+    for trigger in ("new_labels", "api"):
+        assert value("factoryloop_trainer_retrains_started_total", {"trigger": trigger}) == 0
+        assert value("factoryloop_trainer_retrains_failed_total", {"trigger": trigger, "reason": "gate"}) == 0
+        assert (
+            value("factoryloop_trainer_retrains_failed_total", {"trigger": trigger, "reason": "unexpected"})
+            == 0
+        )
+    assert value("factoryloop_trainer_retrains_started_total", {"trigger": "schedule"}) is None  # not primed
