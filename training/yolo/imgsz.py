@@ -14,9 +14,8 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import yaml
-
 from training.errors import ModelBuildError
+from training.yolo.split import split_images
 
 #: (box width, box height, image width, image height), in pixels.
 BoxSize = tuple[float, float, float, float]
@@ -91,34 +90,17 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 def dataset_sizes(data_yaml: Path, split: str = "train") -> tuple[list[tuple[int, int]], list[BoxSize]]:
     """Image sizes and box sizes of a YOLO dataset split (labels beside ``images/`` in ``labels/``)."""
-    data_yaml = Path(data_yaml)
-    try:
-        spec = yaml.safe_load(data_yaml.read_text())
-        root = Path(spec.get("path") or data_yaml.parent)
-        entries = spec[split]
-    except (OSError, yaml.YAMLError, KeyError, AttributeError) as exc:
-        raise ModelBuildError(f"cannot read the {split} split of {data_yaml}: {exc}") from exc
-    root = root if root.is_absolute() else data_yaml.parent / root
-    folders = [root / e for e in ([entries] if isinstance(entries, str) else entries)]
     image_sizes: list[tuple[int, int]] = []
     box_sizes: list[BoxSize] = []
-    suffixes = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-    for folder in folders:
-        for img in sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes):
-            w, h = _image_size(img)
-            image_sizes.append((w, h))
-            parts = list(img.parts)
-            idx = len(parts) - 1 - parts[::-1].index("images") if "images" in parts else -1
-            if idx < 0:
-                continue
-            parts[idx] = "labels"
-            label = Path(*parts).with_suffix(".txt")
-            if not label.is_file():
-                continue
-            for line in label.read_text().splitlines():
-                fields = line.split()
-                if len(fields) >= 5:
-                    box_sizes.append((float(fields[3]) * w, float(fields[4]) * h, float(w), float(h)))
+    for img, label in split_images(Path(data_yaml), split):
+        w, h = _image_size(img)
+        image_sizes.append((w, h))
+        if label is None:
+            continue
+        for line in label.read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 5:
+                box_sizes.append((float(fields[3]) * w, float(fields[4]) * h, float(w), float(h)))
     return image_sizes, box_sizes
 
 

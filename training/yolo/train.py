@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from training.errors import ModelBuildError, TrainingStopped
+from training.yolo.background import limit_background
 from training.yolo.base_model import check_base_model
 from training.yolo.budget import RunClock, TimeBudget, trainer_class
 from training.yolo.imgsz import imgsz_for_dataset
@@ -151,6 +152,7 @@ def train_yolo(
     patience: int = 100,
     freeze_batchnorm: bool = False,
     precise_bn: int = 0,
+    max_background: float | None = None,
     time_budget_s: float | None = None,
     export_reserve_s: float | None = None,
     progress: ProgressCallback | None = None,
@@ -165,6 +167,8 @@ def train_yolo(
     held-out images while the train loss looks fine (docs/training.md "Recipes").
     ``precise_bn``: recompute best.pt's BatchNorm statistics over this many augmented training images before
     its final validation (``training.yolo.precise_bn``; 0: off); the weights as trained stay beside it.
+    ``max_background``: train on every image with a box and at most this share of images without
+    (``training.yolo.background``; None: all of them); validation still sees every image.
     ``time_budget_s``: the run returns within this many seconds less ``export_reserve_s`` (default: a share of
     the budget, ``training.yolo.budget.export_reserve``) kept for the caller's export; ``epochs`` is then only
     the first estimate (training.yolo.budget). ``progress`` gets a ``TrainProgress`` after each epoch.
@@ -185,6 +189,8 @@ def train_yolo(
     if imgsz != "auto" and not isinstance(imgsz, int):
         raise ModelBuildError(f"imgsz must be an int or 'auto', got {imgsz!r}")
     budget = TimeBudget.of(time_budget_s, export_reserve_s) if time_budget_s is not None else None
+    if max_background is not None:
+        data_yaml = limit_background(data_yaml, out_dir / "train-subset", max_background, seed=seed).data_yaml
     size = _input_size(imgsz, data_yaml, model_str, budget, started)
     yolo = yolo_class()(model_str)
     clock = RunClock(started, budget, progress)
