@@ -2,7 +2,7 @@
 
 ``CPU_FAST`` trains the packaged tiny detector (``models/fl-tiny.yaml``) from scratch; ``CPU_FAST_FINETUNE``
 continues from a champion's ``.pt`` on newly labelled frames (e.g. a new defect class); ``CPU_FIRST_MODEL``
-trains ``models/fl-small.yaml`` from scratch on a user's own data under a time budget, at an input size chosen
+trains ``models/fl-tiny.yaml`` from scratch on a user's own data under a time budget, at an input size chosen
 from the data (docs/training.md, "A first model from your data"). Numbers, commands and
 the reasoning behind each setting: docs/training.md ("Recipes") and docs/benchmarks.md ("Training")::
 
@@ -105,12 +105,12 @@ CPU_FAST_FINETUNE = TrainRecipe(
 )
 
 #: A first model from the user's own data, from scratch, under a time budget (``time_budget_s``). NEU-DET,
-#: 30 min on the shared 2-core box (docs/benchmarks.md, "A first model from your data"): held-out mAP50
-#: 0.478 / mAP50-95 0.214 (fl-small at 160, 15 epochs) vs 0.445 / 0.165 for fl-tiny at 160 (17 epochs) and
-#: 0.192 / 0.057 for cpu_fast (fl-tiny at 224, 8 epochs), each run getting what the load left it.
+#: 30 min at one torch thread each, both in one run (docs/benchmarks.md, "A first model from your data"):
+#: fl-tiny 29 epochs, held-out mAP50 0.498 / mAP50-95 0.212; fl-small 15 epochs, 0.489 / 0.200, with the same
+#: CPU seconds (1,521 / 1,527). A tie on accuracy; fl-tiny is half the inference cost on the line PC.
 CPU_FIRST_MODEL = TrainRecipe(
     name="cpu_first_model",
-    model=str(SMALL_YAML),
+    model=str(TINY_YAML),
     epochs=30,  # a first estimate: under a time budget Ultralytics fits the epochs to the time
     imgsz="auto",  # training.yolo.imgsz: 160 on NEU-DET (200x200 images, big defects); fitted to the budget
     batch=16,

@@ -38,7 +38,7 @@ def test_cpu_fast_is_packaged_and_steps_every_batch() -> None:
 
 def test_first_model_recipe_chooses_its_input_size_from_the_data() -> None:
     assert get_recipe("cpu_first_model") is CPU_FIRST_MODEL
-    assert Path(CPU_FIRST_MODEL.model).is_file() and CPU_FIRST_MODEL.model.endswith("fl-small.yaml")
+    assert Path(CPU_FIRST_MODEL.model).is_file() and CPU_FIRST_MODEL.model.endswith("fl-tiny.yaml")
     args = CPU_FIRST_MODEL.train_args(time_budget_s=1800.0)
     assert args["imgsz"] == "auto" and args["val"] is False and args["nbs"] == args["batch"]
     assert args["time_budget_s"] == 1800.0 and args["workers"] == 0
