@@ -115,8 +115,11 @@ CPU_FIRST_MODEL = TrainRecipe(
     imgsz="auto",  # training.yolo.imgsz: 160 on NEU-DET (200x200 images, big defects); fitted to the budget
     batch=16,
     # max_background: images without a defect at most 10 % of the training (Ultralytics' advice: 0-10 %); a
-    # plant's data is mostly good parts (magnetic tiles: 71 %), and a budget buys a fixed number of images
-    overrides=MappingProxyType({**_CPU_OVERRIDES, "lr0": 0.004, "max_background": 0.1}),
+    # plant's data is mostly good parts (magnetic tiles: 71 %), and a budget buys a fixed number of images.
+    # mosaic (off for the last 3 epochs): NEU-DET held-out mAP50 0.562 vs 0.498 without, one core, 30 min
+    overrides=MappingProxyType(
+        {**_CPU_OVERRIDES, "lr0": 0.004, "max_background": 0.1, "mosaic": 1.0, "close_mosaic": 3}
+    ),
 )
 
 #: Ultralytics' usual YOLO11n setup (for GPUs or long CPU runs): warm-up, mosaic, a val pass every epoch.
