@@ -69,7 +69,7 @@ class TrainRecipe:
 _CPU_OVERRIDES: dict[str, Any] = {
     "optimizer": "AdamW",
     "warmup_epochs": 0,  # Ultralytics warms up for max(3 epochs, 100 iterations) otherwise
-    "mosaic": 0.0,  # mosaic shrinks the (thin) defects and slows the data path; frames are already varied
+    "mosaic": 0.0,  # off in the loop's recipes (not measured there); cpu_first_model turns it on
     "close_mosaic": 0,
     "scale": 0.25,
     "lrf": 0.1,
