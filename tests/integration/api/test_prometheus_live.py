@@ -6,9 +6,7 @@ and the first rollback asked through the API fires FactoryloopRollbackRequested.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +18,8 @@ import yaml
 
 from api.security import Role
 from factoryloop.settings import KafkaSettings
-from tests.integration.api.test_browser import serve
+from tests.integration.api import helpers
+from tests.integration.api.test_browser import _free_port, serve
 
 pytestmark = pytest.mark.kafka
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "prometheus"
@@ -30,12 +29,6 @@ PROMETHEUS = shutil.which("prometheus")
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'api.db'}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def site_config(tmp_path: Path, api: str, token: str, dead: str) -> Path:
@@ -89,15 +82,11 @@ def _ready(client: httpx.Client) -> bool:
 
 
 def wait_for(check: Callable[[], Any], timeout_s: float, what: str, log: Path) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.25)
-    raise AssertionError(
-        f"timed out after {timeout_s:.0f} s waiting for {what}; log: {log.read_text()[-3000:]}"
-    )
+    """helpers.wait_for, with the tail of Prometheus' log when it times out."""
+    try:
+        return helpers.wait_for(check, timeout_s, what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; log: {log.read_text()[-3000:]}") from exc
 
 
 def query(client: httpx.Client, promql: str) -> list[dict[str, Any]]:
