@@ -76,7 +76,16 @@ def test_progress_without_budget_counts_the_planned_epochs(tmp_path: Path) -> No
     assert all("mAP50" in r.metrics for r in reports)  # val=True: every epoch validated
 
 
-def test_auto_imgsz_comes_from_the_data(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("budget", "sizes"),
+    [
+        (None, (160, 192, 224, 256, 320)),  # 320x240 simulator frames: never above 320
+        (3.0, (160,)),  # 15 epochs fit at no size: the smallest candidate, the most epochs
+    ],
+)
+def test_auto_imgsz_from_the_data_and_the_budget(
+    tmp_path: Path, budget: float | None, sizes: tuple[int, ...]
+) -> None:
     data = write_sim_dataset(tmp_path / "data", range(4), range(100, 102))
     result = train_yolo(
         data,
@@ -87,25 +96,10 @@ def test_auto_imgsz_comes_from_the_data(tmp_path: Path) -> None:
         batch=4,
         device="cpu",
         cache=False,
+        time_budget_s=budget,
+        export_reserve_s=0.0 if budget else None,
     )
-    assert result.imgsz in (160, 192, 224, 256, 320)  # 320x240 simulator frames: never above 320
-
-
-def test_auto_imgsz_under_a_short_budget_is_the_smallest(tmp_path: Path) -> None:
-    data = write_sim_dataset(tmp_path / "data", range(4), range(100, 102))
-    result = train_yolo(
-        data,
-        tmp_path / "runs",
-        model=str(TINY_YAML),
-        epochs=1,
-        imgsz="auto",
-        batch=4,
-        device="cpu",
-        cache=False,
-        time_budget_s=3.0,  # 15 epochs fit at no size: the smallest candidate, the most epochs
-        export_reserve_s=0.0,
-    )
-    assert result.imgsz == 160
+    assert result.imgsz in sizes
 
 
 @pytest.mark.parametrize(("imgsz", "match"), [("big", "imgsz"), (96, "budget")])
